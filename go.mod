@@ -1,0 +1,3 @@
+module github.com/hubmirror/hubmirror
+
+go 1.26.8

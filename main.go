@@ -1,0 +1,49 @@
+// Command hubmirror is a local pull-through mirror of Docker Hub and other
+// registries. `hubmirror serve` runs it headless; `hubmirror` alone runs the
+// desktop app, or headless when there is no display.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+const usage = `hubmirror: a local pull-through mirror of Docker Hub
+
+Usage:
+  hubmirror [flags]          run the mirror (the tray app, where there is a display)
+  hubmirror serve [flags]    run the mirror headless
+  hubmirror version          print the version
+
+Flags (both commands):
+  --listen HOST:PORT         address to serve on (default 127.0.0.1:5000)
+  --cache-dir DIR            cache directory
+  --config FILE              settings file
+  --upstream REGISTRY=URL    send a registry's traffic to another endpoint (repeatable)
+
+Run "hubmirror serve --help" for details.
+`
+
+func main() {
+	args := os.Args[1:]
+	cmd := ""
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "", "serve":
+		err = serve(cmd, args)
+	case "version":
+		fmt.Println("hubmirror", version)
+	case "help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "hubmirror: unknown command %q\n\n%s", cmd, usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "hubmirror:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,142 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"sync"
+)
+
+// blobStore serves blobs from the cache and runs one download per uncached
+// blob, which every client asking for that blob reads as it grows.
+type blobStore struct {
+	cache *diskCache
+	stats *stats
+	log   *slog.Logger
+	ctx   context.Context // downloads run in it; cancelled when the mirror stops
+	wg    sync.WaitGroup  // running downloads
+
+	mu        sync.Mutex
+	downloads map[digest]*download
+}
+
+func newBlobStore(ctx context.Context, c *diskCache, st *stats, log *slog.Logger) *blobStore {
+	return &blobStore{cache: c, stats: st, log: log, ctx: ctx, downloads: map[digest]*download{}}
+}
+
+// blobReader is a client's view of one blob: its own file handle on either
+// the cached file or a download's temp file.
+type blobReader struct {
+	file *os.File
+	dl   *download // nil when the blob is cached
+	size int64     // -1 while unknown
+}
+
+func (br *blobReader) cached() bool { return br.dl == nil }
+
+// Close closes the reader's file handle.
+func (br *blobReader) Close() error { return br.file.Close() }
+
+// open returns a reader for d, starting a download with start when the
+// blob is neither cached nor being downloaded. It waits until upstream has
+// answered, so an upstream error reaches the client as an error.
+func (b *blobStore) open(ctx context.Context, d digest, start openFunc) (*blobReader, error) {
+	if br, err := b.openCached(d); err == nil {
+		return br, nil
+	}
+	b.mu.Lock()
+	dl := b.downloads[d]
+	if dl == nil {
+		// A download may have been committed since the first look.
+		if br, err := b.openCached(d); err == nil {
+			b.mu.Unlock()
+			return br, nil
+		}
+		var err error
+		if dl, err = b.startLocked(d, start); err != nil {
+			b.mu.Unlock()
+			return nil, err
+		}
+	}
+	f, err := os.Open(dl.tmp)
+	b.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("blob %s: %w", d, err)
+	}
+	select {
+	case <-dl.ready:
+	case <-ctx.Done():
+		f.Close()
+		return nil, ctx.Err()
+	}
+	if dl.startErr != nil {
+		f.Close()
+		return nil, dl.startErr
+	}
+	return &blobReader{file: f, dl: dl, size: dl.size}, nil
+}
+
+func (b *blobStore) openCached(d digest) (*blobReader, error) {
+	f, err := os.Open(b.cache.blobPath(d))
+	if err != nil {
+		return nil, err
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &blobReader{file: f, size: info.Size()}, nil
+}
+
+// startLocked registers and starts a download. b.mu is held.
+func (b *blobStore) startLocked(d digest, start openFunc) (*download, error) {
+	if err := b.ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%w: the mirror is stopping", ErrUnreachable)
+	}
+	tmp, err := os.CreateTemp(b.cache.tmpDir(), "blob-*")
+	if err != nil {
+		return nil, fmt.Errorf("blob %s: %w", d, err)
+	}
+	tmp.Close()
+	dl := newDownload(d, tmp.Name())
+	b.downloads[d] = dl
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		dl.run(b.ctx, start, b.stats, b.log, func(err error) error { return b.finish(dl, err) })
+	}()
+	return dl, nil
+}
+
+// finish unregisters a download and, when it succeeded, moves its verified
+// file into the cache. Both happen under b.mu, so a client either joins the
+// download or finds the cached file.
+func (b *blobStore) finish(dl *download, err error) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.downloads, dl.digest)
+	if err == nil {
+		if err = b.cache.commit(dl.tmp, b.cache.blobPath(dl.digest)); err == nil {
+			b.stats.cacheBytes.Add(dl.written)
+			return nil
+		}
+	}
+	if rerr := os.Remove(dl.tmp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+		b.log.Warn("remove temp file", "err", rerr)
+	}
+	return err
+}
+
+// inFlight returns the running download of d, if any.
+func (b *blobStore) inFlight(d digest) *download {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.downloads[d]
+}
+
+// wait blocks until every download has ended.
+func (b *blobStore) wait() { b.wg.Wait() }

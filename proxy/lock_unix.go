@@ -1,0 +1,28 @@
+//go:build unix
+
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// lockDir takes an exclusive lock on path so that two mirrors never share
+// one cache directory. The lock goes away with the process.
+func lockDir(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("cache directory: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("cache directory %s is in use by another hubmirror: stop it or choose another --cache-dir", filepath.Dir(path))
+		}
+		return nil, fmt.Errorf("cache directory: lock: %w", err)
+	}
+	return f, nil
+}

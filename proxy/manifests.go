@@ -1,0 +1,238 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// maxManifestSize bounds a manifest read into memory (the spec lets
+// registries refuse manifests over 4 MiB).
+const maxManifestSize = 4 << 20
+
+// defaultAccept is sent upstream when a client sends no Accept header.
+var defaultAccept = strings.Join([]string{
+	"application/vnd.oci.image.index.v1+json",
+	"application/vnd.docker.distribution.manifest.list.v2+json",
+	"application/vnd.oci.image.manifest.v1+json",
+	"application/vnd.docker.distribution.manifest.v2+json",
+}, ", ")
+
+// cacheSource says where an answer came from, for logs and headers.
+type cacheSource string
+
+const (
+	sourceNone    cacheSource = ""
+	sourceHit     cacheSource = "hit"
+	sourceMiss    cacheSource = "miss"
+	sourceOffline cacheSource = "offline"
+)
+
+// manifestAnswer is what the client gets. Data is nil for a HEAD that was
+// answered from upstream's headers alone.
+type manifestAnswer struct {
+	cachedManifest
+	size   int64
+	source cacheSource
+	// offlineReason says why upstream was not used, when source is offline.
+	offlineReason error
+}
+
+// manifestRequest names one manifest a client asked for.
+type manifestRequest struct {
+	up     *upstream
+	repo   string
+	tag    string // set for a tag, empty for a digest
+	digest digest // set for a digest
+	accept string
+	head   bool
+}
+
+// manifest answers a manifest request. Digests come from the cache when
+// they can; a tag is revalidated with a HEAD upstream (Docker Hub does not
+// count HEADs against the pull limit) and served from the cache when its
+// digest is known, or from the last cached copy when upstream fails.
+func (s *server) manifest(ctx context.Context, r manifestRequest) (manifestAnswer, error) {
+	if r.digest != "" {
+		if cm, err := s.cache.getManifest(r.digest); err == nil {
+			return manifestAnswer{cachedManifest: cm, size: int64(len(cm.Data)), source: sourceHit}, nil
+		}
+		return s.fetchManifest(ctx, r, r.digest)
+	}
+	resp, err := r.up.do(ctx, upstreamRequest{
+		kind: kindManifestHead, method: http.MethodHead, repo: r.repo, accept: r.accept,
+		path: "/v2/" + r.repo + "/manifests/" + r.tag,
+	})
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = r.up.statusError(resp, "manifest "+r.repo+":"+r.tag)
+		drain(resp)
+	}
+	if err != nil {
+		return s.offlineManifest(r, err)
+	}
+	drain(resp)
+	d, derr := parseDigest(resp.Header.Get("Docker-Content-Digest"))
+	if derr != nil {
+		// No usable digest in the HEAD answer: GET by tag instead.
+		a, err := s.fetchManifest(ctx, r, "")
+		if err != nil {
+			return s.offlineManifest(r, err)
+		}
+		return a, nil
+	}
+	if cm, err := s.cache.getManifest(d); err == nil {
+		s.noteTag(r, cm)
+		return manifestAnswer{cachedManifest: cm, size: int64(len(cm.Data)), source: sourceHit}, nil
+	}
+	if r.head {
+		size, _ := strconv.ParseInt(resp.Header.Get("Content-Length"), 10, 64)
+		return manifestAnswer{
+			cachedManifest: cachedManifest{MediaType: resp.Header.Get("Content-Type"), Digest: d},
+			size:           size,
+			source:         sourceMiss,
+		}, nil
+	}
+	a, err := s.fetchManifest(ctx, r, d)
+	if err != nil {
+		return s.offlineManifest(r, err)
+	}
+	return a, nil
+}
+
+// fetchManifest GETs a manifest by digest (want) or, when want is empty, by
+// tag; verifies it and caches it. A HEAD by digest is passed through.
+func (s *server) fetchManifest(ctx context.Context, r manifestRequest, want digest) (manifestAnswer, error) {
+	ref, kind, method := r.tag, kindManifestGet, http.MethodGet
+	if want != "" {
+		ref = string(want)
+	}
+	if r.head && r.digest != "" {
+		kind, method = kindManifestHead, http.MethodHead
+	}
+	what := "manifest " + r.repo + "@" + ref
+	resp, err := r.up.do(ctx, upstreamRequest{
+		kind: kind, method: method, repo: r.repo, accept: r.accept,
+		path: "/v2/" + r.repo + "/manifests/" + ref,
+	})
+	if err != nil {
+		return manifestAnswer{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return manifestAnswer{}, r.up.statusError(resp, what)
+	}
+	mediaType := resp.Header.Get("Content-Type")
+	if method == http.MethodHead {
+		return manifestAnswer{
+			cachedManifest: cachedManifest{MediaType: mediaType, Digest: want},
+			size:           resp.ContentLength,
+			source:         sourceMiss,
+		}, nil
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxManifestSize+1))
+	if err != nil {
+		return manifestAnswer{}, unreachable(r.up.registry, resp.Request, err)
+	}
+	if len(data) > maxManifestSize {
+		return manifestAnswer{}, fmt.Errorf("%s: %w: larger than %d bytes", what, ErrUnreachable, maxManifestSize)
+	}
+	if want == "" {
+		want = digestOf(data)
+		if d, err := parseDigest(resp.Header.Get("Docker-Content-Digest")); err == nil {
+			want = d
+		}
+	}
+	h := want.newHash()
+	h.Write(data)
+	if !want.matches(h.Sum(nil)) {
+		return manifestAnswer{}, fmt.Errorf("%s: %w", what, ErrDigestMismatch)
+	}
+	cm := cachedManifest{MediaType: mediaType, Data: data, Digest: want}
+	if err := s.cache.putManifest(cm); err != nil {
+		s.log.Warn("cache manifest", "digest", string(want), "err", err)
+	} else {
+		s.stats.cacheBytes.Add(int64(len(data)))
+	}
+	s.noteTag(r, cm)
+	return manifestAnswer{cachedManifest: cm, size: int64(len(data)), source: sourceMiss}, nil
+}
+
+// noteTag records what a tag points to, for serving it offline later.
+func (s *server) noteTag(r manifestRequest, cm cachedManifest) {
+	if r.tag == "" {
+		return
+	}
+	if rec, err := s.cache.readTag(r.up.registry, r.repo, r.tag); err == nil {
+		for _, e := range rec.Entries {
+			if e.MediaType == cm.MediaType && e.Digest == string(cm.Digest) {
+				return
+			}
+		}
+	}
+	if err := s.cache.recordTag(r.up.registry, r.repo, r.tag, cm); err != nil {
+		s.log.Warn("record tag", "repo", r.repo, "tag", r.tag, "err", err)
+	}
+}
+
+// offlineManifest serves the last cached manifest of a tag when upstream is
+// unreachable, failing or rate limiting; other errors pass through.
+func (s *server) offlineManifest(r manifestRequest, cause error) (manifestAnswer, error) {
+	if r.tag == "" || !(errors.Is(cause, ErrUnreachable) || errors.Is(cause, ErrTooManyRequests)) {
+		return manifestAnswer{}, cause
+	}
+	rec, err := s.cache.readTag(r.up.registry, r.repo, r.tag)
+	if err != nil {
+		return manifestAnswer{}, cause
+	}
+	for _, e := range pickEntries(rec.Entries, r.accept) {
+		d, err := parseDigest(e.Digest)
+		if err != nil {
+			continue
+		}
+		if cm, err := s.cache.getManifest(d); err == nil {
+			return manifestAnswer{cachedManifest: cm, size: int64(len(cm.Data)), source: sourceOffline, offlineReason: cause}, nil
+		}
+	}
+	return manifestAnswer{}, cause
+}
+
+// pickEntries orders a tag's entries by the client's Accept header,
+// leaving out media types it does not accept. With no usable Accept, or
+// "*/*", the newest entry comes first.
+func pickEntries(entries []tagEntry, accept string) []tagEntry {
+	byNewest := append([]tagEntry(nil), entries...)
+	sort.SliceStable(byNewest, func(i, j int) bool { return byNewest[i].Seen.After(byNewest[j].Seen) })
+	types := acceptedTypes(accept)
+	if len(types) == 0 {
+		return byNewest
+	}
+	var out []tagEntry
+	for _, t := range types {
+		if t == "*/*" {
+			return byNewest
+		}
+		for _, e := range byNewest {
+			if e.MediaType == t {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}
+
+// acceptedTypes lists the media types of an Accept header, without params.
+func acceptedTypes(accept string) []string {
+	var out []string
+	for _, part := range strings.Split(accept, ",") {
+		t, _, _ := strings.Cut(part, ";")
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}

@@ -1,0 +1,317 @@
+// Package proxy is hubmirror's engine: a pull-through mirror of container
+// registries with a verified, streaming disk cache. A Mirror is started and
+// stopped by the serve command and by the tray app alike.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// DefaultUpstream is Docker Hub's registry endpoint.
+const DefaultUpstream = "https://registry-1.docker.io"
+
+// Config is what a Mirror needs. The zero values of the optional fields
+// are sensible defaults.
+type Config struct {
+	// Listen is the host:port to serve on, e.g. "127.0.0.1:5000".
+	Listen string
+	// CacheDir holds cached blobs, manifests and tags.
+	CacheDir string
+	// Upstreams maps a registry name to its endpoint URL. docker.io is
+	// added with DefaultUpstream when missing.
+	Upstreams map[string]string
+	// Logger receives one line per request; slog.Default() when nil.
+	Logger *slog.Logger
+	// Transport carries upstream traffic; a tuned http.Transport when nil.
+	Transport http.RoundTripper
+}
+
+// State is where a Mirror is in its life.
+type State string
+
+// The states a Mirror goes through.
+const (
+	Stopped State = "stopped"
+	Running State = "running"
+	Failed  State = "failed"
+)
+
+// Status is a snapshot of a Mirror for a status line or a window.
+type Status struct {
+	State State
+	Addr  string // the address it listens on, while running
+	Err   string // why it failed or last failed to start; safe to show
+	Counters
+}
+
+// Mirror runs the registry mirror on a listener. Its methods are safe for
+// concurrent use.
+type Mirror struct {
+	cfg       Config
+	log       *slog.Logger
+	stats     *stats
+	upstreams map[string]*upstream
+
+	mu      sync.Mutex
+	state   State
+	lastErr error
+	addr    string
+	srv     *http.Server
+	cache   *diskCache
+	blobs   *blobStore
+	cancel  context.CancelFunc
+	done    chan struct{} // closed when the current listener stops serving
+	poke    chan struct{} // asks the notifier to publish a snapshot
+
+	subMu sync.Mutex
+	subs  map[chan Status]struct{}
+}
+
+// New checks cfg and returns a stopped Mirror.
+func New(cfg Config) (*Mirror, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Listen == "" {
+		return nil, errors.New("listen address is empty")
+	}
+	if cfg.CacheDir == "" {
+		return nil, errors.New("cache directory is empty")
+	}
+	m := &Mirror{
+		cfg: cfg, log: cfg.Logger, stats: &stats{}, upstreams: map[string]*upstream{},
+		state: Stopped, subs: map[chan Status]struct{}{},
+	}
+	client := newHTTPClient(cfg.Transport)
+	endpoints := map[string]string{dockerHub: DefaultUpstream}
+	for name, u := range cfg.Upstreams {
+		endpoints[name] = u
+	}
+	for name, u := range endpoints {
+		up, err := newUpstream(name, u, client, m.stats)
+		if err != nil {
+			return nil, err
+		}
+		m.upstreams[name] = up
+	}
+	return m, nil
+}
+
+// Start opens the cache and the listener and serves in the background. An
+// address in use gives an error that wraps ErrAddrInUse.
+func (m *Mirror) Start() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.state == Running {
+		return nil
+	}
+	err := m.startLocked()
+	m.lastErr = err
+	if err != nil {
+		m.state = Failed
+	}
+	m.publish()
+	return err
+}
+
+func (m *Mirror) startLocked() error {
+	ln, err := net.Listen("tcp", m.cfg.Listen)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("%w: %s is taken by another program; choose another port with --listen "+
+				"(for example --listen 127.0.0.1:5001) or \"listen\" in the settings "+
+				"(on macOS, AirPlay Receiver holds port 5000: turn it off in System Settings)", ErrAddrInUse, m.cfg.Listen)
+		}
+		return fmt.Errorf("listen on %s: %w", m.cfg.Listen, err)
+	}
+	cache, err := openCache(m.cfg.CacheDir)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	m.stats.cacheBytes.Store(cache.size())
+	ctx, cancel := context.WithCancel(context.Background())
+	m.cache, m.cancel = cache, cancel
+	m.blobs = newBlobStore(ctx, cache, m.stats, m.log)
+	m.poke = make(chan struct{}, 1)
+	go m.notify(ctx, m.poke)
+	handler := &server{
+		cache: cache, blobs: m.blobs, stats: m.stats, log: m.log, upstreams: m.upstreams,
+		onChange: m.changed,
+	}
+	m.srv = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          log.New(&slogWriter{m.log}, "", 0),
+	}
+	m.addr = ln.Addr().String()
+	m.done = make(chan struct{})
+	m.state = Running
+	go m.serve(m.srv, ln, m.done)
+	m.log.Info("listening", "addr", m.addr, "cache", m.cfg.CacheDir)
+	return nil
+}
+
+func (m *Mirror) serve(srv *http.Server, ln net.Listener, done chan struct{}) {
+	err := srv.Serve(ln)
+	defer close(done)
+	if errors.Is(err, http.ErrServerClosed) {
+		return
+	}
+	m.mu.Lock()
+	if m.srv == srv {
+		m.state, m.lastErr = Failed, fmt.Errorf("serve: %w", err)
+		m.publish()
+	}
+	m.mu.Unlock()
+	m.log.Error("mirror stopped serving", "err", err)
+}
+
+// Stop stops accepting requests, lets running ones finish until ctx ends,
+// then cuts them, stops downloads and releases the cache.
+func (m *Mirror) Stop(ctx context.Context) error {
+	m.mu.Lock()
+	srv, cancel, blobs, cache, done := m.srv, m.cancel, m.blobs, m.cache, m.done
+	m.srv = nil
+	m.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	err := srv.Shutdown(ctx)
+	if err != nil {
+		srv.Close()
+	}
+	cancel()
+	blobs.wait()
+	<-done
+	cache.close()
+	m.mu.Lock()
+	m.state, m.addr = Stopped, ""
+	m.publish()
+	m.mu.Unlock()
+	m.log.Info("stopped")
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return nil // requests that outlived the grace period were cut
+	}
+	return err
+}
+
+// Done is closed when the current listener stops serving, by Stop or by a
+// failure; nil when the mirror is not running.
+func (m *Mirror) Done() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.done
+}
+
+// Addr returns the address the mirror listens on, or "" when stopped.
+func (m *Mirror) Addr() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.addr
+}
+
+// Status returns a snapshot of the mirror's state and counters.
+func (m *Mirror) Status() Status {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.statusLocked()
+}
+
+func (m *Mirror) statusLocked() Status {
+	st := Status{State: m.state, Addr: m.addr, Counters: m.stats.snapshot()}
+	if m.lastErr != nil {
+		st.Err = m.lastErr.Error()
+	}
+	return st
+}
+
+// Subscribe returns a channel that receives a fresh Status when the state
+// changes and, at most a few times a second, when the counters change. A
+// slow reader misses intermediate snapshots, never the latest one. Call
+// cancel to unsubscribe.
+func (m *Mirror) Subscribe() (updates <-chan Status, cancel func()) {
+	ch := make(chan Status, 1)
+	ch <- m.Status()
+	m.subMu.Lock()
+	m.subs[ch] = struct{}{}
+	m.subMu.Unlock()
+	return ch, func() {
+		m.subMu.Lock()
+		delete(m.subs, ch)
+		m.subMu.Unlock()
+	}
+}
+
+// publish sends the current snapshot to every subscriber. m.mu is held.
+func (m *Mirror) publish() {
+	st := m.statusLocked()
+	m.subMu.Lock()
+	defer m.subMu.Unlock()
+	for ch := range m.subs {
+		select {
+		case <-ch: // replace the unread snapshot with this newer one
+		default:
+		}
+		ch <- st
+	}
+}
+
+// changed is called after every request.
+func (m *Mirror) changed() {
+	m.mu.Lock()
+	poke := m.poke
+	m.mu.Unlock()
+	select {
+	case poke <- struct{}{}:
+	default:
+	}
+}
+
+// notify publishes counter changes, at most five times a second.
+func (m *Mirror) notify(ctx context.Context, poke <-chan struct{}) {
+	for {
+		select {
+		case <-poke:
+		case <-ctx.Done():
+			return
+		}
+		m.mu.Lock()
+		m.publish()
+		m.mu.Unlock()
+		select {
+		case <-time.After(200 * time.Millisecond):
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// Registries lists the registries the mirror serves, sorted.
+func (m *Mirror) Registries() []string {
+	out := make([]string, 0, len(m.upstreams))
+	for name := range m.upstreams {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// slogWriter sends net/http's own error log lines to slog.
+type slogWriter struct{ log *slog.Logger }
+
+func (w *slogWriter) Write(p []byte) (int, error) {
+	w.log.Debug("http server", "msg", string(p))
+	return len(p), nil
+}

@@ -1,0 +1,296 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// server is the mirror's http.Handler: the pull side of the OCI
+// Distribution Specification, /metrics, and a short page at /.
+type server struct {
+	cache     *diskCache
+	blobs     *blobStore
+	stats     *stats
+	log       *slog.Logger
+	upstreams map[string]*upstream // by registry name
+	onChange  func()               // called after each request; may be nil
+}
+
+// route is an API request after parsing and validation.
+type route struct {
+	kind     string // "base", "manifest", "blob", "tags"
+	registry *upstream
+	repo     string // upstream repository name
+	tag      string
+	digest   digest
+}
+
+// ServeHTTP logs one line per request and dispatches it.
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	defer func() {
+		p := recover()
+		status := rec.status
+		if p != nil {
+			status = 0 // cut off mid-body
+		}
+		s.stats.requests.Add(1)
+		s.log.Info("request",
+			"method", r.Method, "name", rec.name, "status", status, "bytes", rec.bytes,
+			"cache", string(rec.source), "duration", time.Since(start).Round(time.Microsecond))
+		if s.onChange != nil {
+			s.onChange()
+		}
+		if p != nil {
+			panic(p)
+		}
+	}()
+	if err := s.dispatch(rec, r); err != nil {
+		s.writeError(rec, err)
+	}
+}
+
+func (s *server) dispatch(w *recorder, r *http.Request) error {
+	path := r.URL.Path
+	switch {
+	case path == "/metrics":
+		w.name = path
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		s.stats.writePrometheus(w)
+		return nil
+	case path == "/":
+		w.name = path
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "hubmirror %s: a pull-through mirror of container registries.\n"+
+			"Registry API: /v2/   Metrics: /metrics\n", Version)
+		return nil
+	case path != "/v2" && !strings.HasPrefix(path, "/v2/"):
+		w.name = path
+		return errorf(http.StatusNotFound, codeUnsupported, "no such page; the registry API is under /v2/")
+	}
+	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return &regError{Status: http.StatusMethodNotAllowed, Code: codeUnsupported, Allow: "GET, HEAD",
+			Message: "hubmirror is a read-only mirror: " + r.Method + " (push, delete) is not supported"}
+	}
+	rt, err := s.parse(r)
+	w.name = "/v2/"
+	if rt != nil && rt.repo != "" {
+		w.name = rt.repo
+	}
+	if err != nil {
+		return err
+	}
+	switch rt.kind {
+	case "base":
+		// OCI "end-1": GET /v2/.
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", "2")
+		if r.Method == http.MethodGet {
+			_, _ = io.WriteString(w, "{}")
+		}
+		return nil
+	case "manifest":
+		return s.serveManifest(w, r, rt)
+	case "blob":
+		return s.serveBlob(w, r, rt)
+	default:
+		return s.serveTags(w, r, rt)
+	}
+}
+
+// parse splits /v2/<name>/(manifests/<ref>|blobs/<digest>|tags/list) and
+// validates every part before anything goes upstream.
+func (s *server) parse(r *http.Request) (*route, error) {
+	rest := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/v2"), "/")
+	if rest == "" {
+		return &route{kind: "base"}, nil
+	}
+	var rt route
+	var name, ref string
+	switch {
+	case strings.HasSuffix(rest, "/tags/list"):
+		rt.kind, name = "tags", strings.TrimSuffix(rest, "/tags/list")
+	case strings.Contains(rest, "/manifests/"):
+		i := strings.LastIndex(rest, "/manifests/")
+		rt.kind, name, ref = "manifest", rest[:i], rest[i+len("/manifests/"):]
+	case strings.Contains(rest, "/blobs/uploads"):
+		return nil, &regError{Status: http.StatusMethodNotAllowed, Code: codeUnsupported, Allow: "GET, HEAD",
+			Message: "hubmirror is a read-only mirror: uploads are not supported"}
+	case strings.Contains(rest, "/blobs/"):
+		i := strings.LastIndex(rest, "/blobs/")
+		rt.kind, name, ref = "blob", rest[:i], rest[i+len("/blobs/"):]
+	default:
+		return nil, errorf(http.StatusNotFound, codeNameUnknown, "unknown registry API path")
+	}
+	if !validName(name) {
+		return nil, errorf(http.StatusBadRequest, codeNameInvalid, fmt.Sprintf("invalid repository name %q", name))
+	}
+	registry := dockerHub
+	if ns := r.URL.Query().Get("ns"); ns != "" {
+		registry = strings.ToLower(ns)
+	}
+	up := s.upstreams[registry]
+	if up == nil {
+		return nil, errorf(http.StatusNotFound, codeNameUnknown,
+			fmt.Sprintf("registry %q is not mirrored here; add it with --upstream %s=https://…", registry, registry))
+	}
+	rt.registry, rt.repo = up, repoName(registry, name)
+	switch {
+	case rt.kind == "blob" || strings.Contains(ref, ":"):
+		d, err := parseDigest(ref)
+		if err != nil {
+			return &rt, errorf(http.StatusBadRequest, codeDigestInvalid, err.Error())
+		}
+		rt.digest = d
+	case rt.kind == "manifest":
+		if !validTag(ref) {
+			return &rt, errorf(http.StatusBadRequest, "TAG_INVALID", fmt.Sprintf("invalid tag %q", ref))
+		}
+		rt.tag = ref
+	}
+	return &rt, nil
+}
+
+// serveManifest answers OCI "end-3" (GET/HEAD /v2/<name>/manifests/<reference>).
+func (s *server) serveManifest(w *recorder, r *http.Request, rt *route) error {
+	accept := strings.Join(r.Header.Values("Accept"), ", ")
+	if strings.TrimSpace(accept) == "" {
+		accept = defaultAccept
+	}
+	a, err := s.manifest(r.Context(), manifestRequest{
+		up: rt.registry, repo: rt.repo, tag: rt.tag, digest: rt.digest,
+		accept: accept, head: r.Method == http.MethodHead,
+	})
+	if err != nil {
+		return err
+	}
+	w.source = a.source
+	s.countSource(a.source)
+	if a.source == sourceOffline {
+		s.log.Warn("upstream failed; serving the cached manifest (offline mode)",
+			"name", rt.repo, "tag", rt.tag, "digest", string(a.Digest), "reason", a.offlineReason)
+		w.Header().Set("Warning", `110 hubmirror "served from cache: upstream unavailable"`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", a.MediaType)
+	h.Set("Docker-Content-Digest", string(a.Digest))
+	h.Set("ETag", `"`+string(a.Digest)+`"`)
+	h.Set("X-Hubmirror-Cache", string(a.source))
+	if a.size >= 0 {
+		h.Set("Content-Length", strconv.FormatInt(a.size, 10))
+	}
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodGet {
+		_, _ = w.Write(a.Data)
+	}
+	return nil
+}
+
+func (s *server) countSource(src cacheSource) {
+	switch src {
+	case sourceHit:
+		s.stats.cacheHits.Add(1)
+	case sourceMiss:
+		s.stats.cacheMisses.Add(1)
+	case sourceOffline:
+		s.stats.cacheHits.Add(1)
+		s.stats.offlineServes.Add(1)
+	}
+}
+
+// serveTags answers OCI "end-8a/8b" (GET /v2/<name>/tags/list) by passing
+// upstream's answer through.
+func (s *server) serveTags(w *recorder, r *http.Request, rt *route) error {
+	q := r.URL.Query()
+	q.Del("ns")
+	resp, err := rt.registry.do(r.Context(), upstreamRequest{
+		kind: kindTagsList, method: http.MethodGet, repo: rt.repo, query: q,
+		path: "/v2/" + rt.repo + "/tags/list",
+	})
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return rt.registry.statusError(resp, "tags of "+rt.repo)
+	}
+	for _, k := range []string{"Content-Type", "Link"} {
+		if v := resp.Header.Get(k); v != "" {
+			w.Header().Set(k, v)
+		}
+	}
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodGet {
+		_, _ = io.Copy(w, io.LimitReader(resp.Body, 16<<20))
+	}
+	return nil
+}
+
+// writeError turns any error into OCI error JSON with the spec's code.
+func (s *server) writeError(w *recorder, err error) {
+	var re *regError
+	var rl *rateLimitError
+	switch {
+	case errors.As(err, &re):
+	case errors.Is(err, context.Canceled):
+		re = errorf(499, codeUnknown, "request cancelled")
+	case errors.Is(err, ErrNotFound):
+		re = errorf(http.StatusNotFound, codeManifestUnknown, err.Error())
+	case errors.As(err, &rl):
+		re = &regError{Status: http.StatusTooManyRequests, Code: codeTooManyRequests, RetryAfter: rl.RetryAfter(),
+			Message: "upstream rate limit reached and nothing cached: " + err.Error()}
+	case errors.Is(err, ErrTooManyRequests):
+		re = errorf(http.StatusTooManyRequests, codeTooManyRequests, err.Error())
+	case errors.Is(err, ErrDenied):
+		re = errorf(http.StatusNotFound, codeNameUnknown,
+			"upstream refused access: the repository does not exist or needs credentials ("+err.Error()+")")
+	case errors.Is(err, ErrUnreachable), errors.Is(err, ErrDigestMismatch):
+		re = errorf(http.StatusServiceUnavailable, codeUnavailable, err.Error())
+	default:
+		re = errorf(http.StatusInternalServerError, codeUnknown, err.Error())
+	}
+	if re.Status >= 500 || re.Status == http.StatusTooManyRequests {
+		s.log.Warn("request failed", "name", w.name, "status", re.Status, "err", err)
+	}
+	re.write(w)
+}
+
+// recorder notes what a handler sent, for the request log. It passes
+// ReadFrom through so that files still go out with sendfile.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+	name   string
+	source cacheSource
+}
+
+func (r *recorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+// ReadFrom uses the underlying writer's ReadFrom (sendfile for files).
+func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
+	n, err := io.Copy(r.ResponseWriter, src)
+	r.bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

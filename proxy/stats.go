@@ -1,0 +1,146 @@
+package proxy
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"sync/atomic"
+)
+
+// requestKind labels upstream requests in metrics.
+type requestKind int
+
+const (
+	kindToken requestKind = iota
+	kindManifestHead
+	kindManifestGet
+	kindBlobHead
+	kindBlobGet
+	kindTagsList
+	numKinds
+)
+
+var kindNames = [numKinds]string{"token", "manifest_head", "manifest_get", "blob_head", "blob_get", "tags_list"}
+
+func (k requestKind) String() string { return kindNames[k] }
+
+// stats are the mirror's counters. They are safe for concurrent use.
+type stats struct {
+	requests          atomic.Int64
+	cacheHits         atomic.Int64
+	cacheMisses       atomic.Int64
+	offlineServes     atomic.Int64
+	bytesFromCache    atomic.Int64
+	bytesFromUpstream atomic.Int64
+	upstreamBytes     atomic.Int64
+	inFlight          atomic.Int64
+	cacheBytes        atomic.Int64
+	upstreamReqs      [numKinds]atomic.Int64
+
+	mu        sync.Mutex
+	rateLeft map[string]int64 // registry → last ratelimit-remaining
+}
+
+func (s *stats) upstreamRequest(k requestKind) { s.upstreamReqs[k].Add(1) }
+
+func (s *stats) rateLimitFor(registry string) (int64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, ok := s.rateLeft[registry]
+	return n, ok
+}
+
+func (s *stats) rateLimit(registry string, n int64) {
+	s.mu.Lock()
+	if s.rateLeft == nil {
+		s.rateLeft = map[string]int64{}
+	}
+	s.rateLeft[registry] = n
+	s.mu.Unlock()
+}
+
+// Counters is a snapshot of the mirror's figures since it started.
+type Counters struct {
+	Requests          int64            // client requests answered
+	CacheHits         int64            // blobs and manifests served from the cache
+	CacheMisses       int64            // blobs and manifests fetched from upstream
+	OfflineServes     int64            // tags served from the cache because upstream failed
+	BytesFromCache    int64            // blob bytes sent to clients from the cache
+	BytesFromUpstream int64            // blob bytes sent to clients while being downloaded
+	UpstreamBytes     int64            // blob bytes read from upstream
+	DownloadsInFlight int64            // blob downloads running now
+	CacheBytes        int64            // bytes of blobs and manifests on disk
+	UpstreamRequests  map[string]int64 // upstream requests by kind
+	// DockerHubPullsLeft is the last ratelimit-remaining Docker Hub sent,
+	// or -1 before it sent one.
+	DockerHubPullsLeft int64
+}
+
+func (s *stats) snapshot() Counters {
+	c := Counters{
+		Requests:           s.requests.Load(),
+		CacheHits:          s.cacheHits.Load(),
+		CacheMisses:        s.cacheMisses.Load(),
+		OfflineServes:      s.offlineServes.Load(),
+		BytesFromCache:     s.bytesFromCache.Load(),
+		BytesFromUpstream:  s.bytesFromUpstream.Load(),
+		UpstreamBytes:      s.upstreamBytes.Load(),
+		DownloadsInFlight:  s.inFlight.Load(),
+		CacheBytes:         s.cacheBytes.Load(),
+		UpstreamRequests:   map[string]int64{},
+		DockerHubPullsLeft: -1,
+	}
+	for k := range numKinds {
+		c.UpstreamRequests[k.String()] = s.upstreamReqs[k].Load()
+	}
+	if n, ok := s.rateLimitFor(dockerHub); ok {
+		c.DockerHubPullsLeft = n
+	}
+	return c
+}
+
+// writePrometheus writes the counters in the Prometheus text format 0.0.4.
+func (s *stats) writePrometheus(w io.Writer) {
+	c := s.snapshot()
+	metric := func(name, typ, help string) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+	}
+	metric("hubmirror_requests_total", "counter", "Client requests answered.")
+	fmt.Fprintf(w, "hubmirror_requests_total %d\n", c.Requests)
+	metric("hubmirror_cache_hits_total", "counter", "Blobs and manifests served from the cache.")
+	fmt.Fprintf(w, "hubmirror_cache_hits_total %d\n", c.CacheHits)
+	metric("hubmirror_cache_misses_total", "counter", "Blobs and manifests fetched from upstream.")
+	fmt.Fprintf(w, "hubmirror_cache_misses_total %d\n", c.CacheMisses)
+	metric("hubmirror_offline_serves_total", "counter", "Tags served from the cache because upstream failed.")
+	fmt.Fprintf(w, "hubmirror_offline_serves_total %d\n", c.OfflineServes)
+	metric("hubmirror_served_bytes_total", "counter", "Blob bytes sent to clients, by source.")
+	fmt.Fprintf(w, "hubmirror_served_bytes_total{source=\"cache\"} %d\n", c.BytesFromCache)
+	fmt.Fprintf(w, "hubmirror_served_bytes_total{source=\"upstream\"} %d\n", c.BytesFromUpstream)
+	metric("hubmirror_upstream_bytes_total", "counter", "Blob bytes read from upstream registries.")
+	fmt.Fprintf(w, "hubmirror_upstream_bytes_total %d\n", c.UpstreamBytes)
+	metric("hubmirror_upstream_requests_total", "counter", "Requests sent to upstream registries, by kind.")
+	kinds := make([]string, 0, len(c.UpstreamRequests))
+	for k := range c.UpstreamRequests {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		fmt.Fprintf(w, "hubmirror_upstream_requests_total{kind=%q} %d\n", k, c.UpstreamRequests[k])
+	}
+	metric("hubmirror_downloads_in_flight", "gauge", "Blob downloads from upstream running now.")
+	fmt.Fprintf(w, "hubmirror_downloads_in_flight %d\n", c.DownloadsInFlight)
+	metric("hubmirror_cache_bytes", "gauge", "Bytes of blobs and manifests in the cache.")
+	fmt.Fprintf(w, "hubmirror_cache_bytes %d\n", c.CacheBytes)
+	metric("hubmirror_upstream_ratelimit_remaining", "gauge", "Last ratelimit-remaining an upstream sent.")
+	s.mu.Lock()
+	regs := make([]string, 0, len(s.rateLeft))
+	for r := range s.rateLeft {
+		regs = append(regs, r)
+	}
+	sort.Strings(regs)
+	for _, r := range regs {
+		fmt.Fprintf(w, "hubmirror_upstream_ratelimit_remaining{registry=%q} %d\n", r, s.rateLeft[r])
+	}
+	s.mu.Unlock()
+}

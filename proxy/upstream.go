@@ -1,0 +1,246 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// userAgent identifies the mirror to upstream registries.
+var userAgent = "hubmirror/" + Version
+
+// Version is the mirror's version, set at build time by main.
+var Version = "0.1.0"
+
+// dockerHub is the registry name of Docker Hub.
+const dockerHub = "docker.io"
+
+// maxRedirects bounds how many redirects one upstream request follows.
+const maxRedirects = 5
+
+// upstream talks to one registry endpoint on behalf of every client: it
+// answers challenges, keeps tokens, follows redirects itself and never sends
+// Authorization to a host other than the registry's.
+type upstream struct {
+	registry string   // the registry's name, e.g. "docker.io"
+	base     *url.URL // its endpoint, e.g. https://registry-1.docker.io
+	client   *http.Client
+	tokens   *tokenSource
+	stats    *stats
+}
+
+// newHTTPClient returns the client for upstream traffic. Redirects are
+// handled by upstream.do, compression is off so blob bytes arrive exactly as
+// stored, and there is no overall timeout because layers can be large: a
+// stalled body is caught by the downloader's watchdog instead.
+func newHTTPClient(rt http.RoundTripper) *http.Client {
+	if rt == nil {
+		rt = &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          64,
+			MaxIdleConnsPerHost:   16,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   15 * time.Second,
+			ResponseHeaderTimeout: 60 * time.Second,
+			DisableCompression:    true,
+		}
+	}
+	return &http.Client{
+		Transport:     rt,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+func newUpstream(registry, endpoint string, client *http.Client, st *stats) (*upstream, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("upstream %s: %q is not an http(s) URL", registry, endpoint)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	return &upstream{
+		registry: registry,
+		base:     u,
+		client:   client,
+		tokens:   newTokenSource(registry, client, st),
+		stats:    st,
+	}, nil
+}
+
+// upstreamRequest describes one request to the registry API.
+type upstreamRequest struct {
+	kind   requestKind
+	method string
+	path   string // "/v2/library/alpine/manifests/latest"
+	query  url.Values
+	repo   string // for the token scope
+	accept string
+	from   int64 // when > 0, ask for bytes from this offset on
+}
+
+// do sends the request with a token for the repository, refreshes the token
+// and retries once on 401, and follows redirects without Authorization to
+// other hosts. The caller closes the body of the returned response.
+func (u *upstream) do(ctx context.Context, r upstreamRequest) (*http.Response, error) {
+	scope := "repository:" + r.repo + ":pull"
+	stale := ""
+	for attempt := 0; ; attempt++ {
+		req, err := u.newRequest(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		if err := u.tokens.authorize(ctx, req, scope, stale); err != nil {
+			return nil, fmt.Errorf("%s %s: %w", r.kind, r.repo, err)
+		}
+		u.stats.upstreamRequest(r.kind)
+		resp, err := u.client.Do(req)
+		if err != nil {
+			return nil, unreachable(u.registry, req, err)
+		}
+		u.noteRateLimit(resp)
+		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 {
+			c, ok := parseChallenge(resp.Header.Get("WWW-Authenticate"))
+			drain(resp)
+			if !ok {
+				return nil, fmt.Errorf("%w: %s answered 401 without a challenge", ErrDenied, u.registry)
+			}
+			u.tokens.remember(c)
+			if s := c.Params["scope"]; s != "" {
+				scope = s
+			}
+			stale = strings.TrimPrefix(req.Header.Get("Authorization"), "Bearer ")
+			continue
+		}
+		return u.follow(ctx, req, resp)
+	}
+}
+
+func (u *upstream) newRequest(ctx context.Context, r upstreamRequest) (*http.Request, error) {
+	target := *u.base
+	target.Path = u.base.Path + r.path
+	target.RawQuery = r.query.Encode()
+	req, err := http.NewRequestWithContext(ctx, r.method, target.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("User-Agent", userAgent)
+	if r.accept != "" {
+		req.Header.Set("Accept", r.accept)
+	}
+	if r.from > 0 {
+		req.Header.Set("Range", "bytes="+strconv.FormatInt(r.from, 10)+"-")
+	}
+	return req, nil
+}
+
+// follow handles redirects (a blob GET on Docker Hub answers 307 to a CDN).
+// Authorization goes only to the registry's own scheme and host:port.
+func (u *upstream) follow(ctx context.Context, req *http.Request, resp *http.Response) (*http.Response, error) {
+	for i := 0; ; i++ {
+		switch resp.StatusCode {
+		case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+			http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		default:
+			return resp, nil
+		}
+		loc, err := resp.Location()
+		drain(resp)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s sent a redirect without a usable Location", ErrUnreachable, u.registry)
+		}
+		if i >= maxRedirects {
+			return nil, fmt.Errorf("%w: %s redirected more than %d times", ErrUnreachable, u.registry, maxRedirects)
+		}
+		next, err := http.NewRequestWithContext(ctx, req.Method, loc.String(), nil)
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range []string{"User-Agent", "Accept", "Range"} {
+			if v := req.Header.Get(h); v != "" {
+				next.Header.Set(h, v)
+			}
+		}
+		if a := req.Header.Get("Authorization"); a != "" && sameOrigin(req.URL, loc) {
+			next.Header.Set("Authorization", a)
+		}
+		req = next
+		if resp, err = u.client.Do(req); err != nil {
+			return nil, unreachable(u.registry, req, err)
+		}
+	}
+}
+
+// noteRateLimit records Docker Hub's "ratelimit-remaining: 76;w=21600".
+func (u *upstream) noteRateLimit(resp *http.Response) {
+	v := resp.Header.Get("Ratelimit-Remaining")
+	if v == "" {
+		return
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(strings.Split(v, ";")[0]), 10, 64)
+	if err == nil {
+		u.stats.rateLimit(u.registry, n)
+	}
+}
+
+// describe names the upstream in messages meant for people.
+func (u *upstream) describe() string {
+	return u.registry + " (" + u.base.Scheme + "://" + u.base.Host + ")"
+}
+
+// statusError maps an upstream answer that is not a success to a sentinel.
+func (u *upstream) statusError(resp *http.Response, what string) error {
+	switch s := resp.StatusCode; {
+	case s == http.StatusNotFound:
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	case s == http.StatusTooManyRequests:
+		return &rateLimitError{retryAfter: resp.Header.Get("Retry-After"), what: what}
+	case s == http.StatusUnauthorized || s == http.StatusForbidden:
+		return fmt.Errorf("%s: %w (HTTP %d)", what, ErrDenied, s)
+	case s >= 500:
+		return fmt.Errorf("%s: %w: %s answered %d", what, ErrUnreachable, u.describe(), s)
+	default:
+		return fmt.Errorf("%s: %w: %s answered %d", what, ErrUnreachable, u.describe(), s)
+	}
+}
+
+// rateLimitError carries upstream's Retry-After with ErrTooManyRequests.
+type rateLimitError struct {
+	retryAfter string
+	what       string
+}
+
+func (e *rateLimitError) Error() string      { return e.what + ": " + ErrTooManyRequests.Error() }
+func (e *rateLimitError) Is(err error) bool  { return err == ErrTooManyRequests }
+func (e *rateLimitError) RetryAfter() string { return e.retryAfter }
+
+// unreachable wraps a transport error as ErrUnreachable. The URL is cut to
+// scheme, host and path: signed CDN URLs carry credentials in their query.
+func unreachable(registry string, req *http.Request, err error) error {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		err = uerr.Err
+	}
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	return fmt.Errorf("%w: %s: %s %s://%s%s: %w", ErrUnreachable, registry, req.Method, req.URL.Scheme, req.URL.Host, req.URL.Path, err)
+}
+
+// sameOrigin reports whether b has a's scheme, host and port.
+func sameOrigin(a, b *url.URL) bool {
+	return a.Scheme == b.Scheme && strings.EqualFold(a.Host, b.Host)
+}
+
+// drain discards a little of the body so the connection can be reused.
+func drain(resp *http.Response) {
+	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+	resp.Body.Close()
+}

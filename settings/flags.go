@@ -1,0 +1,141 @@
+package settings
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Flags are the command-line options that `serve` and the tray app share.
+// Values given on the command line override the settings file.
+type Flags struct {
+	// Config is the settings file's path; DefaultPath() when empty.
+	Config    string
+	listen    optString
+	cacheDir  optString
+	upstreams upstreamList
+}
+
+// Register adds --config, --listen, --cache-dir and --upstream to fs.
+func (f *Flags) Register(fs *flag.FlagSet) {
+	fs.StringVar(&f.Config, "config", "", "settings file (default: the user config dir + /hubmirror/settings.json)")
+	fs.Var(&f.listen, "listen", "address to serve on, host:port (default "+DefaultListen+")")
+	fs.Var(&f.cacheDir, "cache-dir", "cache directory (default: the user cache dir + /hubmirror)")
+	fs.Var(&f.upstreams, "upstream", "REGISTRY=URL: send a registry's traffic to another endpoint (repeatable)")
+}
+
+// Load reads the settings file (creating it when missing), applies the
+// flags and validates the result. It returns the settings and the path.
+func (f *Flags) Load() (Settings, string, error) {
+	if err := f.Check(); err != nil {
+		return Settings{}, "", err
+	}
+	path := f.Config
+	if path == "" {
+		var err error
+		if path, err = DefaultPath(); err != nil {
+			return Settings{}, "", err
+		}
+	}
+	s, err := Load(path)
+	if err != nil {
+		return s, path, err
+	}
+	f.Apply(&s)
+	if err := s.Validate(); err != nil {
+		return s, path, fmt.Errorf("after applying flags: %w", err)
+	}
+	return s, path, nil
+}
+
+// Apply overrides s with the flags that were given.
+func (f *Flags) Apply(s *Settings) {
+	if f.listen.set {
+		s.Listen = f.listen.value
+	}
+	if f.cacheDir.set {
+		s.CacheDir = f.cacheDir.value
+	}
+	if len(f.upstreams) > 0 {
+		merged := make(map[string]string, len(s.Upstreams)+len(f.upstreams))
+		for k, v := range s.Upstreams {
+			merged[k] = v
+		}
+		for k, v := range f.upstreams {
+			merged[k] = v
+		}
+		s.Upstreams = merged
+	}
+}
+
+// optString is a string flag that knows whether it was given.
+type optString struct {
+	value string
+	set   bool
+}
+
+func (o *optString) String() string { return o.value }
+
+func (o *optString) Set(v string) error {
+	o.value, o.set = v, true
+	return nil
+}
+
+// upstreamList collects repeated --upstream REGISTRY=URL flags.
+type upstreamList map[string]string
+
+func (u *upstreamList) String() string {
+	parts := make([]string, 0, len(*u))
+	for k, v := range *u {
+		parts = append(parts, k+"="+v)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (u *upstreamList) Set(v string) error {
+	name, endpoint, ok := strings.Cut(v, "=")
+	if !ok {
+		return fmt.Errorf("want REGISTRY=URL, for example docker.io=https://mirror.example.com")
+	}
+	if err := CheckUpstream(name, endpoint); err != nil {
+		return err
+	}
+	if *u == nil {
+		*u = upstreamList{}
+	}
+	(*u)[name] = endpoint
+	return nil
+}
+
+// validate checks a given flag's value, naming the flag in the message.
+func (o *optString) validate(flagName string, check func(string) error) error {
+	if !o.set {
+		return nil
+	}
+	if err := check(o.value); err != nil {
+		return fmt.Errorf("--%s %q %v", flagName, o.value, err)
+	}
+	return nil
+}
+
+// Check validates the flags themselves, naming the flag in the message.
+func (f *Flags) Check() error {
+	if err := f.listen.validate("listen", CheckListen); err != nil {
+		return err
+	}
+	return f.cacheDir.validate("cache-dir", func(dir string) error {
+		if !filepath.IsAbs(dir) {
+			abs, err := filepath.Abs(dir)
+			if err != nil {
+				return err
+			}
+			f.cacheDir.value = abs
+		}
+		if info, err := os.Stat(f.cacheDir.value); err == nil && !info.IsDir() {
+			return fmt.Errorf("is a file, not a directory")
+		}
+		return nil
+	})
+}

@@ -1,0 +1,221 @@
+// Package settings reads, validates and writes hubmirror's settings file,
+// the one file that `hubmirror serve` and the tray app share.
+package settings
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// DefaultListen is where the mirror listens unless told otherwise: loopback
+// only, so nobody else on the network can use it.
+const DefaultListen = "127.0.0.1:5000"
+
+// Settings is the content of settings.json. Field names are a contract:
+// users' scripts write them.
+type Settings struct {
+	// Listen is the host:port the mirror serves on.
+	Listen string `json:"listen"`
+	// CacheDir is where layers and manifests are kept.
+	CacheDir string `json:"cache_dir"`
+	// Upstreams maps a registry name (e.g. "docker.io") to the endpoint its
+	// traffic goes to (e.g. a company mirror).
+	Upstreams map[string]string `json:"upstreams,omitempty"`
+}
+
+// FieldError says which setting is wrong and what to do about it.
+type FieldError struct {
+	Field   string // the JSON field, e.g. "listen"
+	Value   string
+	Problem string
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("%q: %q %s", e.Field, e.Value, e.Problem)
+}
+
+// Defaults returns the settings a new settings file starts with.
+func Defaults() (Settings, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return Settings{}, fmt.Errorf("no user cache directory (%w): set --cache-dir", err)
+	}
+	return Settings{Listen: DefaultListen, CacheDir: filepath.Join(dir, "hubmirror")}, nil
+}
+
+// DefaultPath is the settings file's usual place.
+func DefaultPath() (string, error) {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("no user config directory (%w): set --config", err)
+	}
+	return filepath.Join(dir, "hubmirror", "settings.json"), nil
+}
+
+// Load reads the settings file at path. A missing file is created with the
+// defaults (mode 0600). Fields the file leaves out keep their defaults.
+func Load(path string) (Settings, error) {
+	s, err := Defaults()
+	if err != nil {
+		return s, err
+	}
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := Save(path, s); err != nil {
+			return s, err
+		}
+		return s, nil
+	}
+	if err != nil {
+		return s, fmt.Errorf("read settings: %w", err)
+	}
+	if err := decode(raw, &s); err != nil {
+		return s, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := s.Validate(); err != nil {
+		return s, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+// decode reads JSON strictly, with messages that name the field.
+func decode(raw []byte, s *Settings) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(s)
+	if err == nil && dec.More() {
+		err = errors.New("extra data after the settings object")
+	}
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &syntax):
+		line := 1 + bytes.Count(raw[:syntax.Offset], []byte("\n"))
+		return fmt.Errorf("line %d: %v", line, syntax)
+	case errors.As(err, &typ):
+		return fmt.Errorf("%q must be %s, not %s", typ.Field, kindName(typ.Type.Kind().String()), typ.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		field := strings.TrimPrefix(err.Error(), "json: unknown field ")
+		return fmt.Errorf("unknown setting %s; the settings are %s", field, strings.Join(knownFields(), ", "))
+	case errors.Is(err, io.EOF):
+		return errors.New("the file is empty; delete it to get the defaults")
+	}
+	return err
+}
+
+func kindName(k string) string {
+	switch k {
+	case "map":
+		return "an object"
+	case "slice":
+		return "a list"
+	}
+	return "a " + k
+}
+
+func knownFields() []string {
+	return []string{`"listen"`, `"cache_dir"`, `"upstreams"`}
+}
+
+// Save writes s to path atomically with mode 0600, creating its directory.
+func Save(path string, s Settings) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("save settings: %w", err)
+	}
+	raw, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return fmt.Errorf("save settings: %w", err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".settings-*")
+	if err != nil {
+		return fmt.Errorf("save settings: %w", err)
+	}
+	defer os.Remove(f.Name())
+	if err := f.Chmod(0o600); err == nil {
+		_, err = f.Write(append(raw, '\n'))
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("save settings: %w", err)
+	}
+	return nil
+}
+
+// Validate checks every field and returns the first problem as a
+// *FieldError.
+func (s Settings) Validate() error {
+	if err := CheckListen(s.Listen); err != nil {
+		return &FieldError{Field: "listen", Value: s.Listen, Problem: err.Error()}
+	}
+	if !filepath.IsAbs(s.CacheDir) {
+		return &FieldError{Field: "cache_dir", Value: s.CacheDir, Problem: "must be an absolute path"}
+	}
+	names := make([]string, 0, len(s.Upstreams))
+	for name := range s.Upstreams {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := CheckUpstream(name, s.Upstreams[name]); err != nil {
+			return &FieldError{Field: "upstreams", Value: name + "=" + s.Upstreams[name], Problem: err.Error()}
+		}
+	}
+	return nil
+}
+
+// CheckListen checks a host:port listen address.
+func CheckListen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("is not host:port (for example 127.0.0.1:5000)")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return errors.New("has no valid port: use a number from 1 to 65535")
+	}
+	if host != "" && net.ParseIP(host) == nil && !hostnameRE.MatchString(host) {
+		return errors.New("has an invalid host: use an IP address such as 127.0.0.1, or localhost")
+	}
+	return nil
+}
+
+var (
+	hostnameRE = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*$`)
+	registryRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?$`)
+)
+
+// CheckUpstream checks a registry name and its endpoint URL.
+func CheckUpstream(name, endpoint string) error {
+	if !registryRE.MatchString(name) {
+		return fmt.Errorf("registry name %q is not a lowercase host name such as docker.io or ghcr.io", name)
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("endpoint %q is not an http:// or https:// URL", endpoint)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("endpoint %q must not carry a query, fragment or credentials (use hubmirror login)", endpoint)
+	}
+	return nil
+}
