@@ -38,7 +38,7 @@ type stats struct {
 	cacheBytes        atomic.Int64
 	upstreamReqs      [numKinds]atomic.Int64
 
-	mu        sync.Mutex
+	mu       sync.Mutex
 	rateLeft map[string]int64 // registry → last ratelimit-remaining
 }
 
