@@ -1,0 +1,244 @@
+// Package fakehub is an in-process fake of Docker Hub for tests.
+//
+// A Hub runs three httptest servers on 127.0.0.1 that behave like Docker Hub
+// seen as an upstream: Registry (like registry-1.docker.io), Auth (the token
+// service, like auth.docker.io) and CDN (blob storage, like
+// production.cloudflare.docker.com). The registry challenges for bearer
+// tokens, redirects blob GETs to signed CDN URLs, sends rate-limit headers on
+// manifests and negotiates manifest lists against Accept; the CDN rejects
+// requests that carry an Authorization header, as S3-style backends do.
+//
+// Switches inject faults (429s, 5xx, unreachable servers, truncated or paused
+// blob bodies) and counters record what was served, so a test can prove a
+// mirror fetched something once. Every method is safe for concurrent use.
+package fakehub
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Service is the service name the registry puts in its challenges and the
+// token service expects in token requests.
+const Service = "registry.fake.test"
+
+// Names of the three servers, as recorded in Request.Server.
+const (
+	ServerRegistry = "registry"
+	ServerAuth     = "auth"
+	ServerCDN      = "cdn"
+)
+
+// Hub is a running fake Docker Hub. Create one with New and stop it with
+// Close.
+type Hub struct {
+	// Registry serves the registry API (/v2/...).
+	Registry *httptest.Server
+	// Auth serves the token service at /token.
+	Auth *httptest.Server
+	// CDN serves blob bytes at the signed URLs the registry redirects to.
+	CDN *httptest.Server
+
+	// Now is the hub's clock, used for token expiry, issued_at and CDN URL
+	// expiry; Advance moves it forward. New sets it to time.Now. A test may
+	// replace it only before the first request reaches the hub.
+	Now func() time.Time
+
+	down      atomic.Bool
+	closed    chan struct{}
+	closeOnce sync.Once
+
+	mu      sync.Mutex
+	offset  time.Duration // added to Now by Advance
+	content               // blobs, manifests and repositories
+	auth                  // users, tokens and CDN signatures
+	faults                // switches set by tests
+
+	counters Counters
+	requests []Request
+}
+
+// Counters is a snapshot of what the hub has served. Registry counters count
+// requests that passed authorization; requests answered by a switch (SetStatus,
+// SetTooManyRequests, SetDown) are only in the request log.
+type Counters struct {
+	// TokenRequests counts requests to the token service.
+	TokenRequests int64
+	// TokenFailures counts token requests that were refused (bad credentials,
+	// wrong service).
+	TokenFailures int64
+	// ManifestGets counts authorized manifest GETs, including those answered
+	// 404 or 429 because of the rate limit.
+	ManifestGets int64
+	// ManifestHeads counts authorized manifest HEADs.
+	ManifestHeads int64
+	// BlobGets counts registry blob GETs answered with a redirect to the CDN.
+	BlobGets int64
+	// BlobHeads counts authorized registry blob HEADs.
+	BlobHeads int64
+	// CDNGets counts CDN GETs that served a blob (200 or 206), including
+	// those cut short by DropBlobAfter.
+	CDNGets int64
+	// CDNBytes counts blob body bytes the CDN wrote.
+	CDNBytes int64
+	// CDNAuthRejected counts CDN requests refused for carrying Authorization.
+	CDNAuthRejected int64
+	// CDNForbidden counts CDN requests refused for a signature the hub did not
+	// issue, issued for another blob, or expired.
+	CDNForbidden int64
+	// TagsLists counts authorized tags/list requests.
+	TagsLists int64
+	// Unauthorized counts 401 responses sent by the registry.
+	Unauthorized int64
+	// RateLimited counts manifest GETs refused because the rate limit was
+	// used up.
+	RateLimited int64
+	// BlobGetsByDigest counts CDNGets per blob digest.
+	BlobGetsByDigest map[string]int
+}
+
+// Request is one request seen by one of the hub's servers.
+type Request struct {
+	// Server is ServerRegistry, ServerAuth or ServerCDN.
+	Server string
+	// Method is the HTTP method.
+	Method string
+	// Path is the URL path.
+	Path string
+	// RawQuery is the URL query, without the '?'.
+	RawQuery string
+	// Authorization is the Authorization header as received, "" if absent.
+	Authorization string
+	// Header is a copy of all request headers.
+	Header http.Header
+}
+
+// New starts a hub with no content, anonymous pulls allowed, a token TTL of
+// 300 seconds and a rate limit of 100 manifest GETs.
+func New() *Hub {
+	h := &Hub{
+		Now:     time.Now,
+		closed:  make(chan struct{}),
+		content: newContent(),
+		auth:    newAuth(),
+		faults:  newFaults(),
+	}
+	h.counters.BlobGetsByDigest = map[string]int{}
+	// Auth and CDN first: the registry's challenges and redirects name them.
+	h.Auth = httptest.NewServer(h.handler(ServerAuth, h.serveToken))
+	h.CDN = httptest.NewServer(h.handler(ServerCDN, h.serveCDN))
+	h.Registry = httptest.NewServer(h.handler(ServerRegistry, h.serveRegistry))
+	return h
+}
+
+// Close releases every paused blob and shuts the three servers down. It is
+// safe to call more than once.
+func (h *Hub) Close() {
+	h.closeOnce.Do(func() {
+		close(h.closed)
+		h.Registry.Close()
+		h.Auth.Close()
+		h.CDN.Close()
+	})
+}
+
+// URL returns the registry's base URL, like "http://127.0.0.1:PORT".
+func (h *Hub) URL() string { return h.Registry.URL }
+
+// Host returns the registry's host:port.
+func (h *Hub) Host() string { return strings.TrimPrefix(h.Registry.URL, "http://") }
+
+// Realm returns the token service URL the registry's challenges name.
+func (h *Hub) Realm() string { return h.Auth.URL + "/token" }
+
+// Counters returns a snapshot of the counters.
+func (h *Hub) Counters() Counters {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c := h.counters
+	c.BlobGetsByDigest = make(map[string]int, len(h.counters.BlobGetsByDigest))
+	for d, n := range h.counters.BlobGetsByDigest {
+		c.BlobGetsByDigest[d] = n
+	}
+	return c
+}
+
+// ResetCounters sets every counter to zero and empties the request log.
+func (h *Hub) ResetCounters() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.counters = Counters{BlobGetsByDigest: map[string]int{}}
+	h.requests = nil
+}
+
+// Requests returns a copy of the log of every request the three servers have
+// seen since New or the last ResetCounters, oldest first.
+func (h *Hub) Requests() []Request {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]Request, len(h.requests))
+	copy(out, h.requests)
+	return out
+}
+
+// Advance moves the hub's clock forward by d.
+func (h *Hub) Advance(d time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.offset += d
+}
+
+// now returns the hub's time. The caller holds h.mu.
+func (h *Hub) now() time.Time { return h.Now().Add(h.offset) }
+
+// count applies f to the counters under the lock.
+func (h *Hub) count(f func(c *Counters)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	f(&h.counters)
+}
+
+// handler wraps one server's handler: it logs the request, drops the
+// connection when the hub is down and marks registry responses with the API
+// version header.
+func (h *Hub) handler(server string, serve http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.record(server, r)
+		if h.down.Load() {
+			hangUp(w)
+			return
+		}
+		if server == ServerRegistry {
+			w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+		}
+		serve(w, r)
+	})
+}
+
+// record appends r to the request log.
+func (h *Hub) record(server string, r *http.Request) {
+	req := Request{
+		Server:        server,
+		Method:        r.Method,
+		Path:          r.URL.Path,
+		RawQuery:      r.URL.RawQuery,
+		Authorization: r.Header.Get("Authorization"),
+		Header:        r.Header.Clone(),
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.requests = append(h.requests, req)
+}
+
+// hangUp closes the connection without writing a response.
+func hangUp(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	conn.Close()
+}

@@ -1,0 +1,122 @@
+package fakehub
+
+import "sync"
+
+// DefaultRateLimit is the number of manifest GETs allowed until
+// SetRateLimit changes it.
+const DefaultRateLimit = 100
+
+// faults holds the switches tests flip. Its fields are guarded by Hub.mu.
+type faults struct {
+	rateLimit  int
+	remaining  int
+	tooMany    bool
+	retryAfter int
+	status     int
+	cdnRange   bool
+	dropAfter  int64 // body bytes sent before a cut
+	dropTimes  int   // CDN GETs still to cut
+	pauses     map[string][]*pause
+}
+
+func newFaults() faults {
+	return faults{
+		rateLimit: DefaultRateLimit,
+		remaining: DefaultRateLimit,
+		cdnRange:  true,
+		pauses:    map[string][]*pause{},
+	}
+}
+
+// pause holds one CDN GET of a blob at an offset until released.
+type pause struct {
+	at          int64
+	reached     chan struct{}
+	reachedOnce sync.Once
+	released    chan struct{}
+	releaseOnce sync.Once
+}
+
+// reach signals that the paused GET got to its offset.
+func (p *pause) reach() { p.reachedOnce.Do(func() { close(p.reached) }) }
+
+// release lets the paused GET go on; it may be called any number of times.
+func (p *pause) release() { p.releaseOnce.Do(func() { close(p.released) }) }
+
+// SetRateLimit sets the number of manifest GETs allowed before the registry
+// answers 429 TOOMANYREQUESTS, and restores all of them.
+func (h *Hub) SetRateLimit(limit int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.rateLimit, h.remaining = limit, limit
+}
+
+// SetTooManyRequests makes every registry request answer 429
+// TOOMANYREQUESTS with Retry-After: retryAfter (omitted when 0), until
+// turned off.
+func (h *Hub) SetTooManyRequests(on bool, retryAfter int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.tooMany, h.retryAfter = on, retryAfter
+}
+
+// SetStatus makes every registry request answer code with an UNAVAILABLE
+// error body; 0 turns it off. It takes precedence over SetTooManyRequests.
+func (h *Hub) SetStatus(code int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.status = code
+}
+
+// SetDown makes all three servers close every connection without answering,
+// like an unreachable host, until turned off. Requests still reach the log.
+func (h *Hub) SetDown(on bool) { h.down.Store(on) }
+
+// SetCDNRange turns Range support on the CDN on (the default) or off; when
+// off the CDN answers every GET 200 with the whole blob.
+func (h *Hub) SetCDNRange(on bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.cdnRange = on
+}
+
+// DropBlobAfter makes the next times CDN blob GETs send correct headers and
+// n body bytes, then cut the connection, so the client reads
+// io.ErrUnexpectedEOF. A GET whose body is n bytes or shorter completes.
+func (h *Hub) DropBlobAfter(n int64, times int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.dropAfter, h.dropTimes = n, times
+}
+
+// PauseBlob holds the next CDN GET of digest once it has written the blob's
+// bytes up to offset at: it flushes them, closes reached and blocks until
+// release is called, the client goes away or the hub is closed. release may
+// be called any number of times. Several pauses of one digest apply to
+// successive GETs.
+func (h *Hub) PauseBlob(digest string, at int64) (reached <-chan struct{}, release func()) {
+	p := &pause{at: at, reached: make(chan struct{}), released: make(chan struct{})}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.pauses[digest] = append(h.pauses[digest], p)
+	return p.reached, p.release
+}
+
+// takeFaults returns the drop limit (-1 for none) and pause (nil for none)
+// for a CDN GET of digest, using them up. The caller holds h.mu.
+func (h *Hub) takeFaults(digest string) (dropAt int64, p *pause) {
+	dropAt = -1
+	if h.dropTimes > 0 {
+		h.dropTimes--
+		dropAt = max(h.dropAfter, 0)
+	}
+	if q := h.pauses[digest]; len(q) > 0 {
+		p = q[0]
+		if len(q) == 1 {
+			delete(h.pauses, digest)
+		} else {
+			h.pauses[digest] = q[1:]
+		}
+	}
+	return dropAt, p
+}
