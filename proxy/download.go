@@ -25,6 +25,11 @@ var (
 
 const copyBufferSize = 256 << 10
 
+// publishEvery is how many new bytes wake the readers of a download when
+// upstream sends faster than they can be announced one read at a time. A
+// short read (upstream is slower than us) is announced at once.
+const publishEvery = 1 << 20
+
 // openFunc starts (from == 0) or resumes (from > 0) an upstream blob GET.
 // It returns a response only for 200 and 206; other answers are errors.
 type openFunc func(ctx context.Context, from int64) (*http.Response, error)
@@ -231,6 +236,8 @@ func (dl *download) open(ctx context.Context, open openFunc, resumed bool) (io.R
 func (dl *download) copyBody(ctx context.Context, body io.ReadCloser, f *os.File, h hash.Hash, buf []byte, st *stats) error {
 	stall := time.AfterFunc(stallTimeout, func() { body.Close() })
 	defer stall.Stop()
+	var pending int64 // written but not yet announced to readers
+	defer func() { dl.advance(pending) }()
 	for {
 		n, rerr := body.Read(buf)
 		if n > 0 {
@@ -240,7 +247,11 @@ func (dl *download) copyBody(ctx context.Context, body io.ReadCloser, f *os.File
 			}
 			h.Write(buf[:n])
 			st.upstreamBytes.Add(int64(n))
-			dl.advance(int64(n))
+			pending += int64(n)
+			if pending >= publishEvery || n < len(buf) {
+				dl.advance(pending)
+				pending = 0
+			}
 		}
 		if rerr == io.EOF {
 			if dl.size >= 0 && dl.written < dl.size {

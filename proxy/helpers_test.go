@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -182,4 +183,9 @@ func await[T any](t *testing.T, ch <-chan T, what string) T {
 		t.Fatalf("timed out waiting for %s", what)
 		panic("unreachable")
 	}
+}
+
+func TestMain(m *testing.M) {
+	resumeDelay = 10 * time.Millisecond // resumes are what is tested, not the back-off
+	os.Exit(m.Run())
 }

@@ -337,4 +337,3 @@ func TestRangeRequests(t *testing.T) {
 		}
 	}
 }
-
