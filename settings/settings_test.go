@@ -1,0 +1,158 @@
+package settings
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func tempHome(t *testing.T) {
+	t.Helper()
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CACHE_HOME", filepath.Join(home, "cache"))
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, "config"))
+}
+
+// A missing file is created with the defaults, mode 0600.
+func TestLoadCreatesDefaults(t *testing.T) {
+	tempHome(t)
+	path := filepath.Join(t.TempDir(), "sub", "settings.json")
+	s, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Listen != "127.0.0.1:5000" || !strings.HasSuffix(s.CacheDir, "hubmirror") {
+		t.Errorf("defaults: %+v", s)
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("settings file mode %v, want 0600", info.Mode().Perm())
+	}
+	again, err := Load(path)
+	if err != nil || again.Listen != s.Listen || again.CacheDir != s.CacheDir {
+		t.Errorf("reload: %+v, %v", again, err)
+	}
+}
+
+// A bad file gets a message that names the field and what to change.
+func TestLoadReportsBadFields(t *testing.T) {
+	tempHome(t)
+	for _, tc := range []struct {
+		name, content string
+		want          []string
+	}{
+		{"syntax", "{\n  \"listen\": \"127.0.0.1:5000\",,\n}", []string{"line 2"}},
+		{"unknown field", `{"lisen": "127.0.0.1:5000"}`, []string{`"lisen"`, `"listen"`}},
+		{"wrong type", `{"listen": 5000}`, []string{`"listen"`, "string"}},
+		{"bad listen", `{"listen": "localhost"}`, []string{`"listen"`, "host:port"}},
+		{"bad port", `{"listen": "127.0.0.1:99999"}`, []string{`"listen"`, "port"}},
+		{"relative cache", `{"cache_dir": "cache"}`, []string{`"cache_dir"`, "absolute"}},
+		{"bad upstream url", `{"upstreams": {"docker.io": "ftp://x"}}`, []string{`"upstreams"`, "http"}},
+		{"bad registry", `{"upstreams": {"Docker Hub": "https://x"}}`, []string{`"upstreams"`, "host name"}},
+		{"empty", ``, []string{"empty"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "settings.json")
+			if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(path)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range append(tc.want, path) {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+			if got, _ := os.ReadFile(path); string(got) != tc.content {
+				t.Errorf("a bad file was rewritten")
+			}
+		})
+	}
+}
+
+// Flags override the file; only the flags given count.
+func TestFlagsOverrideFile(t *testing.T) {
+	tempHome(t)
+	path := filepath.Join(t.TempDir(), "settings.json")
+	file := `{"listen": "127.0.0.1:6000", "cache_dir": "/var/cache/hm", "upstreams": {"docker.io": "https://mirror.corp", "ghcr.io": "https://ghcr.io"}}`
+	if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args                   []string
+		listen, cache, dockerU string
+	}{
+		{nil, "127.0.0.1:6000", "/var/cache/hm", "https://mirror.corp"},
+		{[]string{"--listen", "127.0.0.1:7000"}, "127.0.0.1:7000", "/var/cache/hm", "https://mirror.corp"},
+		{[]string{"--cache-dir", "/tmp/c", "--upstream", "docker.io=http://127.0.0.1:9"}, "127.0.0.1:6000", "/tmp/c", "http://127.0.0.1:9"},
+	} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		f := Flags{}
+		f.Register(fs)
+		if err := fs.Parse(append([]string{"--config", path}, tc.args...)); err != nil {
+			t.Fatal(err)
+		}
+		s, got, err := f.Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != path || s.Listen != tc.listen || s.CacheDir != tc.cache || s.Upstreams["docker.io"] != tc.dockerU || s.Upstreams["ghcr.io"] != "https://ghcr.io" {
+			t.Errorf("%v: %+v", tc.args, s)
+		}
+	}
+	if raw, _ := os.ReadFile(path); string(raw) != file {
+		t.Errorf("flags were written to the file")
+	}
+}
+
+// Bad flags get a message that names the flag.
+func TestBadFlags(t *testing.T) {
+	tempHome(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--listen", "nope"}, "--listen"},
+		{[]string{"--upstream", "docker.io"}, "REGISTRY=URL"},
+		{[]string{"--upstream", "docker.io=ftp://x"}, "http"},
+	} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.SetOutput(&strings.Builder{})
+		f := Flags{Config: filepath.Join(t.TempDir(), "s.json")}
+		f.Register(fs)
+		err := fs.Parse(tc.args)
+		if err == nil {
+			_, _, err = f.Load()
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v, want one mentioning %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// Save is atomic and keeps mode 0600 when rewriting a looser file.
+func TestSaveKeepsMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "settings.json")
+	if err := os.WriteFile(path, []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Save(path, Settings{Listen: "127.0.0.1:5000", CacheDir: "/c"}); err != nil {
+		t.Fatal(err)
+	}
+	info, _ := os.Stat(path)
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v after Save", info.Mode().Perm())
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 1 {
+		t.Errorf("Save left temp files: %v", entries)
+	}
+}
