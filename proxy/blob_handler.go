@@ -23,7 +23,7 @@ func (s *server) serveBlob(w *recorder, r *http.Request, rt *route) error {
 	}
 	defer br.Close()
 	setBlobHeaders(w, rt.digest)
-	if br.cached() {
+	if br.fromCache() {
 		w.source = sourceHit
 		s.countSource(sourceHit)
 		w.Header().Set("X-Hubmirror-Cache", string(sourceHit))

@@ -33,9 +33,15 @@ type blobReader struct {
 	file *os.File
 	dl   *download // nil when the blob is cached
 	size int64     // -1 while unknown
+	// started is true for the request whose miss started the download.
+	started bool
 }
 
-func (br *blobReader) cached() bool { return br.dl == nil }
+// fromCache reports whether the request is a cache hit: the blob is cached,
+// or another request's download of it has already been verified.
+func (br *blobReader) fromCache() bool {
+	return br.dl == nil || (!br.started && br.dl.verified())
+}
 
 // Close closes the reader's file handle.
 func (br *blobReader) Close() error { return br.file.Close() }
@@ -49,6 +55,7 @@ func (b *blobStore) open(ctx context.Context, d digest, start openFunc) (*blobRe
 	}
 	b.mu.Lock()
 	dl := b.downloads[d]
+	started := false
 	if dl == nil {
 		// A download may have been committed since the first look.
 		if br, err := b.openCached(d); err == nil {
@@ -60,6 +67,7 @@ func (b *blobStore) open(ctx context.Context, d digest, start openFunc) (*blobRe
 			b.mu.Unlock()
 			return nil, err
 		}
+		started = true
 	}
 	f, err := os.Open(dl.tmp)
 	b.mu.Unlock()
@@ -76,7 +84,7 @@ func (b *blobStore) open(ctx context.Context, d digest, start openFunc) (*blobRe
 		f.Close()
 		return nil, dl.startErr
 	}
-	return &blobReader{file: f, dl: dl, size: dl.size}, nil
+	return &blobReader{file: f, dl: dl, size: dl.size, started: started}, nil
 }
 
 func (b *blobStore) openCached(d digest) (*blobReader, error) {

@@ -72,6 +72,13 @@ func (dl *download) visible() (n int64, finished bool, err error, changed <-chan
 	return n, dl.finished, dl.err, dl.progress
 }
 
+// verified reports whether every byte is written and matched the digest.
+func (dl *download) verified() bool {
+	dl.mu.Lock()
+	defer dl.mu.Unlock()
+	return dl.finished && dl.err == nil
+}
+
 func (dl *download) advance(n int64) {
 	dl.mu.Lock()
 	dl.written += n
@@ -128,10 +135,9 @@ func (dl *download) copyTo(ctx context.Context, w io.Writer, f *os.File, from, t
 // verifies the digest and hands the file to commit. It always finishes dl.
 func (dl *download) run(ctx context.Context, open openFunc, st *stats, log *slog.Logger, commit func(error) error) {
 	st.inFlight.Add(1)
-	defer st.inFlight.Add(-1)
-
 	f, err := os.OpenFile(dl.tmp, os.O_WRONLY, 0)
 	if err != nil {
+		st.inFlight.Add(-1)
 		dl.startErr = err
 		close(dl.ready)
 		dl.finish(err)
@@ -146,6 +152,7 @@ func (dl *download) run(ctx context.Context, open openFunc, st *stats, log *slog
 	if err == nil && !dl.digest.matches(h.Sum(nil)) {
 		err = fmt.Errorf("blob %s from upstream: %w", dl.digest, ErrDigestMismatch)
 	}
+	st.inFlight.Add(-1) // the upstream transfer is over
 	if err == nil {
 		// Readers may send the last byte now; the fsync that makes the
 		// file durable does not hold them up.
