@@ -1,0 +1,182 @@
+package e2e
+
+// Benchmarks of one large layer pulled directly from the fake hub and
+// through the mirror. Run them with
+//
+//	go test ./proxy/e2e -run '^$' -bench . -benchtime 1x
+//
+// or scripts/bench.sh. HUBMIRROR_BENCH_SIZE sets the layer size in MiB
+// (default 1024). Mirror benchmarks report MB/s, the mirror's peak RSS
+// (VmHWM) and upstream-bytes/layer: bytes the fake CDN served per layer
+// delivered by a cold mirror (must be 1.00: each layer fetched once, even
+// for 16 concurrent clients) or 0 for a warm one.
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/hubmirror/hubmirror/proxy/fakehub"
+)
+
+// benchRepo is the repository the benchmark layer belongs to.
+const benchRepo = "library/big"
+
+// benchLayerFile is the random layer shared by all benchmarks, written once.
+var benchLayerFile = sync.OnceValues(func() (string, error) {
+	mib := int64(1024)
+	if s := os.Getenv("HUBMIRROR_BENCH_SIZE"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n <= 0 {
+			return "", fmt.Errorf("HUBMIRROR_BENCH_SIZE=%q: want a positive number of MiB", s)
+		}
+		mib = n
+	}
+	p := filepath.Join(workDir, fmt.Sprintf("layer-%dMiB", mib))
+	f, err := os.Create(p)
+	if err != nil {
+		return "", err
+	}
+	var seed [32]byte
+	copy(seed[:], "hubmirror benchmark layer")
+	if _, err := io.CopyN(f, rand.NewChaCha8(seed), mib<<20); err != nil {
+		f.Close()
+		return "", fmt.Errorf("write %s: %w", p, err)
+	}
+	return p, f.Close()
+})
+
+// benchHub starts a fake hub serving the benchmark layer from disk in
+// benchRepo.
+func benchHub(b *testing.B) (*fakehub.Hub, fakehub.Blob) {
+	b.Helper()
+	p, err := benchLayerFile()
+	if err != nil {
+		b.Fatal(err)
+	}
+	hub := fakehub.New()
+	b.Cleanup(hub.Close)
+	blob, err := hub.AddBlobFile(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	hub.AddImageWithBlobs(benchRepo, "latest", blob)
+	return hub, blob
+}
+
+// BenchmarkDirect pulls the layer from the fake hub the way docker does,
+// without the mirror: the baseline.
+func BenchmarkDirect(b *testing.B) {
+	hub, blob := benchHub(b)
+	c := newHubClient(hub.URL(), 1)
+	b.SetBytes(blob.Size)
+	b.ResetTimer()
+	for range b.N {
+		if err := c.pullBlob(context.Background(), benchRepo, blob.Digest, blob.Size); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMirrorCold pulls the layer through a fresh mirror with an empty
+// cache each iteration; starting the mirror is not timed.
+func BenchmarkMirrorCold(b *testing.B) {
+	benchCold(b, 1)
+}
+
+// BenchmarkMirrorCold16 is BenchmarkMirrorCold with 16 clients pulling the
+// same layer at once; the mirror must fetch it from upstream only once.
+func BenchmarkMirrorCold16(b *testing.B) {
+	benchCold(b, 16)
+}
+
+func benchCold(b *testing.B, clients int) {
+	hub, blob := benchHub(b)
+	client := newHTTPClient(clients)
+	var peak float64
+	start := hub.Counters().CDNBytes
+	b.SetBytes(blob.Size * int64(clients))
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		m := startMirror(b, hub.URL())
+		b.StartTimer()
+
+		errs := make(chan error, clients)
+		for range clients {
+			go func() {
+				errs <- fetchMirrorBlob(context.Background(), client, m.Addr, benchRepo, blob.Digest, blob.Size)
+			}()
+		}
+		var failed error
+		for range clients {
+			if err := <-errs; err != nil && failed == nil {
+				failed = err
+			}
+		}
+
+		b.StopTimer()
+		if failed != nil {
+			b.Fatal(failed)
+		}
+		peak = max(peak, peakRSS(b, m))
+		m.stop(b)
+		client.CloseIdleConnections()
+		if err := os.RemoveAll(m.CacheDir); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.StopTimer()
+	perLayer := float64(hub.Counters().CDNBytes-start) / float64(blob.Size) / float64(b.N)
+	b.ReportMetric(peak, "peak-RSS-MiB")
+	b.ReportMetric(perLayer, "upstream-bytes/layer")
+	if perLayer != 1 {
+		b.Errorf("upstream-bytes/layer = %.4f, want 1.00: the mirror must fetch a layer from upstream once, however many clients want it", perLayer)
+	}
+}
+
+// BenchmarkMirrorWarm pulls the layer from a mirror whose cache already
+// holds it (filled before the timer starts).
+func BenchmarkMirrorWarm(b *testing.B) {
+	hub, blob := benchHub(b)
+	client := newHTTPClient(1)
+	b.Cleanup(client.CloseIdleConnections)
+	m := startMirror(b, hub.URL())
+	ctx := context.Background()
+	if err := fetchMirrorBlob(ctx, client, m.Addr, benchRepo, blob.Digest, blob.Size); err != nil {
+		b.Fatalf("fill the cache: %v", err)
+	}
+	start := hub.Counters().CDNBytes
+	b.SetBytes(blob.Size)
+	b.ResetTimer()
+	for range b.N {
+		if err := fetchMirrorBlob(ctx, client, m.Addr, benchRepo, blob.Digest, blob.Size); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	perLayer := float64(hub.Counters().CDNBytes-start) / float64(blob.Size) / float64(b.N)
+	b.ReportMetric(peakRSS(b, m), "peak-RSS-MiB")
+	b.ReportMetric(perLayer, "upstream-bytes/layer")
+	if perLayer != 0 {
+		b.Errorf("upstream-bytes/layer = %.4f from a warm cache, want 0", perLayer)
+	}
+}
+
+// peakRSS returns the mirror's peak RSS in MiB, or 0 where /proc is missing.
+func peakRSS(b *testing.B, m *mirror) float64 {
+	b.Helper()
+	rss, err := m.peakRSSMiB()
+	if err != nil {
+		b.Logf("peak RSS unknown: %v", err)
+		return 0
+	}
+	return rss
+}

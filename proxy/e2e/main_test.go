@@ -1,0 +1,242 @@
+// Package e2e runs the hubmirror binary as a child process against an
+// in-process fake Docker Hub and drives it with real registry clients
+// (skopeo, crane and the OCI distribution-spec conformance suite).
+//
+// The clients are external programs. When HUBMIRROR_E2E=1 is set (CI sets
+// it) a missing client fails the test; otherwise the test is skipped with the
+// command that installs it. Clients are looked up in $HUBMIRROR_TOOLS_BIN,
+// then PATH, then $(go env GOPATH)/bin.
+package e2e
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Tools the tests drive, with the command that installs each one.
+var (
+	toolSkopeo = tool{name: "skopeo", install: "apt-get install skopeo (or scripts/deps.sh --test)"}
+	toolCrane  = tool{
+		name:    "crane",
+		install: "go install github.com/google/go-containerregistry/cmd/crane@v0.22.1 (or scripts/deps.sh --test)",
+	}
+	toolConformance = tool{
+		name:    "conformance",
+		install: "go install github.com/opencontainers/distribution-spec/conformance@v0.0.0-20260831232431-97274622c111 (or scripts/deps.sh --test)",
+	}
+)
+
+// mirrorBin is the hubmirror binary built once by TestMain; buildErr says
+// why it is missing.
+var (
+	mirrorBin string
+	buildOut  []byte
+	buildErr  error
+	// workDir holds the binary and files shared by several tests; TestMain
+	// removes it.
+	workDir string
+)
+
+// TestMain builds the mirror once for all tests and benchmarks.
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "hubmirror-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	workDir = dir
+	mirrorBin, buildOut, buildErr = buildMirror(dir)
+	return m.Run()
+}
+
+// buildMirror compiles github.com/hubmirror/hubmirror into dir. When the
+// tests themselves run with -race, so does the mirror: a data race in the
+// child then makes it exit non-zero, which stopMirror reports.
+func buildMirror(dir string) (string, []byte, error) {
+	bin := filepath.Join(dir, "hubmirror")
+	args := []string{"build", "-o", bin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	args = append(args, "github.com/hubmirror/hubmirror")
+	cmd := exec.Command("go", args...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", out, fmt.Errorf("go %s: %w", strings.Join(args, " "), err)
+	}
+	return bin, out, nil
+}
+
+// binary returns the mirror binary built by TestMain or fails tb.
+func binary(tb testing.TB) string {
+	tb.Helper()
+	if buildErr != nil {
+		tb.Fatalf("building hubmirror failed: %v\n%s", buildErr, buildOut)
+	}
+	return mirrorBin
+}
+
+// e2eRequired reports whether missing tools must fail the tests.
+func e2eRequired() bool { return os.Getenv("HUBMIRROR_E2E") == "1" }
+
+// tool is an external program a test drives.
+type tool struct {
+	name    string
+	install string
+}
+
+// path returns where the tool is installed, failing tb when HUBMIRROR_E2E=1
+// and skipping it otherwise.
+func (tl tool) path(tb testing.TB) string {
+	tb.Helper()
+	p, err := lookTool(tl.name)
+	if err == nil {
+		return p
+	}
+	if e2eRequired() {
+		tb.Fatalf("%s is required (HUBMIRROR_E2E=1) but %v; install it with: %s", tl.name, err, tl.install)
+	}
+	tb.Skipf("%s not found (%v); install it with: %s, or set HUBMIRROR_E2E=1 to make this a failure", tl.name, err, tl.install)
+	return ""
+}
+
+// lookTool searches $HUBMIRROR_TOOLS_BIN, PATH and $(go env GOPATH)/bin.
+func lookTool(name string) (string, error) {
+	var searched []string
+	if dir := os.Getenv("HUBMIRROR_TOOLS_BIN"); dir != "" {
+		if !filepath.IsAbs(dir) {
+			if root, err := moduleRoot(); err == nil {
+				dir = filepath.Join(root, dir)
+			}
+		}
+		if p, ok := executable(filepath.Join(dir, name)); ok {
+			return p, nil
+		}
+		searched = append(searched, dir)
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	searched = append(searched, "PATH")
+	if gopath := goPath(); gopath != "" {
+		for _, dir := range filepath.SplitList(gopath) {
+			bin := filepath.Join(dir, "bin")
+			if p, ok := executable(filepath.Join(bin, name)); ok {
+				return p, nil
+			}
+			searched = append(searched, bin)
+		}
+	}
+	return "", fmt.Errorf("it is not in %s", strings.Join(searched, ", "))
+}
+
+func executable(p string) (string, bool) {
+	fi, err := os.Stat(p)
+	if err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return "", false
+	}
+	return p, true
+}
+
+var goPath = sync.OnceValue(func() string {
+	out, err := exec.Command("go", "env", "GOPATH").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+})
+
+// moduleRoot is the directory holding go.mod, found upwards from the
+// working directory (the package directory under go test).
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("go.mod not found")
+		}
+		dir = parent
+	}
+}
+
+// runTool runs a client with env added to a clean environment and fails tb
+// with the combined output when it exits non-zero.
+func runTool(tb testing.TB, env []string, bin string, args ...string) []byte {
+	tb.Helper()
+	out, err := runToolErr(env, bin, args...)
+	if err != nil {
+		tb.Fatalf("%s %s: %v\n%s", filepath.Base(bin), strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// runToolErr is runTool returning the error instead of failing.
+func runToolErr(env []string, bin string, args ...string) ([]byte, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if err != nil {
+		return append(stdout.Bytes(), stderr.Bytes()...), err
+	}
+	return stdout.Bytes(), nil
+}
+
+// isolatedEnv returns the current environment with HOME, the XDG
+// directories and TMPDIR pointed into a fresh temporary directory, so child
+// processes neither read nor write the user's files.
+func isolatedEnv(tb testing.TB, extra ...string) []string {
+	tb.Helper()
+	root := tb.TempDir()
+	dirs := map[string]string{
+		"HOME":            "home",
+		"XDG_CONFIG_HOME": "config",
+		"XDG_CACHE_HOME":  "cache",
+		"XDG_DATA_HOME":   "data",
+		"XDG_STATE_HOME":  "state",
+		"XDG_RUNTIME_DIR": "runtime",
+		"DOCKER_CONFIG":   "docker",
+		"TMPDIR":          "tmp",
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if _, ok := dirs[k]; ok {
+			continue
+		}
+		switch k {
+		case "REGISTRY_AUTH_FILE", "CONTAINERS_REGISTRIES_CONF", "CONTAINERS_CONF":
+			continue
+		}
+		env = append(env, kv)
+	}
+	for k, sub := range dirs {
+		p := filepath.Join(root, sub)
+		if err := os.MkdirAll(p, 0o700); err != nil {
+			tb.Fatal(err)
+		}
+		env = append(env, k+"="+p)
+	}
+	env = append(env, "NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost")
+	return append(env, extra...)
+}
