@@ -9,7 +9,10 @@ package e2e
 // (default 1024). Mirror benchmarks report MB/s, the mirror's peak RSS
 // (VmHWM) and upstream-bytes/layer: bytes the fake CDN served per layer
 // delivered by a cold mirror (must be 1.00: each layer fetched once, even
-// for 16 concurrent clients) or 0 for a warm one.
+// for 16 concurrent clients) or 0 for a warm one; and mirror-CPU-s/GiB, the
+// CPU time (user and system) the mirror process spent per GiB delivered.
+// The *WAN pair paces the fake CDN to 100 MiB/s, like a fast link to
+// Docker Hub, where the loopback pair measures the mirror's own cost.
 
 import (
 	"context"
@@ -52,9 +55,13 @@ var benchLayerFile = sync.OnceValues(func() (string, error) {
 	return p, f.Close()
 })
 
+// wanBandwidth is the CDN's bandwidth in the *WAN benchmarks: 100 MiB/s,
+// about a gigabit link, the case of a laptop pulling from Docker Hub.
+const wanBandwidth = 100 << 20
+
 // benchHub starts a fake hub serving the benchmark layer from disk in
-// benchRepo.
-func benchHub(b *testing.B) (*fakehub.Hub, fakehub.Blob) {
+// benchRepo, each CDN response paced to bandwidth bytes/s (0: unlimited).
+func benchHub(b *testing.B, bandwidth int64) (*fakehub.Hub, fakehub.Blob) {
 	b.Helper()
 	p, err := benchLayerFile()
 	if err != nil {
@@ -67,13 +74,19 @@ func benchHub(b *testing.B) (*fakehub.Hub, fakehub.Blob) {
 		b.Fatal(err)
 	}
 	hub.AddImageWithBlobs(benchRepo, "latest", blob)
+	hub.SetCDNBandwidth(bandwidth)
 	return hub, blob
 }
 
 // BenchmarkDirect pulls the layer from the fake hub the way docker does,
 // without the mirror: the baseline.
-func BenchmarkDirect(b *testing.B) {
-	hub, blob := benchHub(b)
+func BenchmarkDirect(b *testing.B) { benchDirect(b, 0) }
+
+// BenchmarkDirectWAN is BenchmarkDirect over a 100 MiB/s upstream link.
+func BenchmarkDirectWAN(b *testing.B) { benchDirect(b, wanBandwidth) }
+
+func benchDirect(b *testing.B, bandwidth int64) {
+	hub, blob := benchHub(b, bandwidth)
 	c := newHubClient(hub.URL(), 1)
 	b.SetBytes(blob.Size)
 	b.ResetTimer()
@@ -87,19 +100,25 @@ func BenchmarkDirect(b *testing.B) {
 // BenchmarkMirrorCold pulls the layer through a fresh mirror with an empty
 // cache each iteration; starting the mirror is not timed.
 func BenchmarkMirrorCold(b *testing.B) {
-	benchCold(b, 1)
+	benchCold(b, 1, 0)
+}
+
+// BenchmarkMirrorColdWAN is BenchmarkMirrorCold over a 100 MiB/s upstream
+// link.
+func BenchmarkMirrorColdWAN(b *testing.B) {
+	benchCold(b, 1, wanBandwidth)
 }
 
 // BenchmarkMirrorCold16 is BenchmarkMirrorCold with 16 clients pulling the
 // same layer at once; the mirror must fetch it from upstream only once.
 func BenchmarkMirrorCold16(b *testing.B) {
-	benchCold(b, 16)
+	benchCold(b, 16, 0)
 }
 
-func benchCold(b *testing.B, clients int) {
-	hub, blob := benchHub(b)
+func benchCold(b *testing.B, clients int, bandwidth int64) {
+	hub, blob := benchHub(b, bandwidth)
 	client := newHTTPClient(clients)
-	var peak float64
+	var peak, cpu float64
 	start := hub.Counters().CDNBytes
 	b.SetBytes(blob.Size * int64(clients))
 	b.ResetTimer()
@@ -126,6 +145,7 @@ func benchCold(b *testing.B, clients int) {
 			b.Fatal(failed)
 		}
 		peak = max(peak, peakRSS(b, m))
+		cpu += cpuSeconds(b, m)
 		m.stop(b)
 		client.CloseIdleConnections()
 		if err := os.RemoveAll(m.CacheDir); err != nil {
@@ -137,6 +157,7 @@ func benchCold(b *testing.B, clients int) {
 	perLayer := float64(hub.Counters().CDNBytes-start) / float64(blob.Size) / float64(b.N)
 	b.ReportMetric(peak, "peak-RSS-MiB")
 	b.ReportMetric(perLayer, "upstream-bytes/layer")
+	b.ReportMetric(cpu/float64(b.N)/(float64(blob.Size)*float64(clients)/(1<<30)), "mirror-CPU-s/GiB")
 	if perLayer != 1 {
 		b.Errorf("upstream-bytes/layer = %.4f, want 1.00: the mirror must fetch a layer from upstream once, however many clients want it", perLayer)
 	}
@@ -145,7 +166,7 @@ func benchCold(b *testing.B, clients int) {
 // BenchmarkMirrorWarm pulls the layer from a mirror whose cache already
 // holds it (filled before the timer starts).
 func BenchmarkMirrorWarm(b *testing.B) {
-	hub, blob := benchHub(b)
+	hub, blob := benchHub(b, 0)
 	client := newHTTPClient(1)
 	b.Cleanup(client.CloseIdleConnections)
 	m := startMirror(b, hub.URL())
@@ -154,6 +175,7 @@ func BenchmarkMirrorWarm(b *testing.B) {
 		b.Fatalf("fill the cache: %v", err)
 	}
 	start := hub.Counters().CDNBytes
+	cpuBefore := cpuSeconds(b, m)
 	b.SetBytes(blob.Size)
 	b.ResetTimer()
 	for range b.N {
@@ -165,9 +187,21 @@ func BenchmarkMirrorWarm(b *testing.B) {
 	perLayer := float64(hub.Counters().CDNBytes-start) / float64(blob.Size) / float64(b.N)
 	b.ReportMetric(peakRSS(b, m), "peak-RSS-MiB")
 	b.ReportMetric(perLayer, "upstream-bytes/layer")
+	b.ReportMetric((cpuSeconds(b, m)-cpuBefore)/float64(b.N)/(float64(blob.Size)/(1<<30)), "mirror-CPU-s/GiB")
 	if perLayer != 0 {
 		b.Errorf("upstream-bytes/layer = %.4f from a warm cache, want 0", perLayer)
 	}
+}
+
+// cpuSeconds returns the mirror's CPU time so far, or 0 where /proc is missing.
+func cpuSeconds(b *testing.B, m *mirror) float64 {
+	b.Helper()
+	s, err := m.cpuSeconds()
+	if err != nil {
+		b.Logf("CPU time unknown: %v", err)
+		return 0
+	}
+	return s
 }
 
 // peakRSS returns the mirror's peak RSS in MiB, or 0 where /proc is missing.

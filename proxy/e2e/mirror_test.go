@@ -159,6 +159,29 @@ func (m *mirror) peakRSSMiB() (float64, error) {
 	return 0, errors.New("no VmHWM in /proc status")
 }
 
+// cpuSeconds returns the user and system CPU time the mirror has used.
+func (m *mirror) cpuSeconds() (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", m.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name (which may hold spaces) start at ")".
+	_, rest, ok := strings.Cut(string(b), ") ")
+	fields := strings.Fields(rest)
+	if !ok || len(fields) < 13 {
+		return 0, fmt.Errorf("unexpected /proc stat %q", b)
+	}
+	var ticks float64
+	for _, f := range fields[11:13] { // utime, stime
+		n, err := strconv.ParseFloat(f, 64)
+		if err != nil {
+			return 0, fmt.Errorf("parse /proc stat: %w", err)
+		}
+		ticks += n
+	}
+	return ticks / 100, nil // USER_HZ is 100 on Linux
+}
+
 // upstreamBytes returns the value of hubmirror_upstream_bytes_total from
 // /metrics, summed over all label sets.
 func (m *mirror) upstreamBytes() (float64, error) {

@@ -67,7 +67,7 @@ func (h *Hub) serveCDN(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rangeOn := h.cdnRange
-	cw := &cdnWriter{ResponseWriter: w, h: h, ctx: r.Context(), dropAt: -1}
+	cw := &cdnWriter{ResponseWriter: w, h: h, ctx: r.Context(), dropAt: -1, rate: h.cdnRate, start: time.Now()}
 	if r.Method == http.MethodGet {
 		h.counters.CDNGets++
 		h.counters.BlobGetsByDigest[digest]++
@@ -154,6 +154,22 @@ type cdnWriter struct {
 	dropAt  int64 // cut the connection after this many body bytes; -1 never
 	pause   *pause
 	pauseAt int64 // body offset at which to pause
+	rate    int64 // bytes per second; 0 is unlimited
+	start   time.Time
+}
+
+// paceChunk is how many bytes a bandwidth-limited response writes at once.
+const paceChunk = 64 << 10
+
+// pace sleeps until the bytes written so far are due at the set rate.
+func (c *cdnWriter) pace() {
+	due := c.start.Add(time.Duration(float64(c.written) / float64(c.rate) * float64(time.Second)))
+	if d := time.Until(due); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-c.ctx.Done():
+		}
+	}
 }
 
 // Unwrap lets http.ResponseController reach the connection.
@@ -199,6 +215,9 @@ func (c *cdnWriter) Write(p []byte) (int, error) {
 			}
 			chunk = chunk[:min(int64(len(chunk)), c.dropAt-c.written)]
 		}
+		if c.rate > 0 {
+			chunk = chunk[:min(len(chunk), paceChunk)]
+		}
 		c.addBytes(int64(len(chunk)))
 		n, err := c.ResponseWriter.Write(chunk)
 		c.addBytes(int64(n - len(chunk)))
@@ -206,6 +225,9 @@ func (c *cdnWriter) Write(p []byte) (int, error) {
 		total += n
 		if err != nil {
 			return total, err
+		}
+		if c.rate > 0 {
+			c.pace()
 		}
 		p = p[n:]
 	}
@@ -219,7 +241,7 @@ type writerOnly struct{ io.Writer }
 // for a file) when no fault is pending.
 func (c *cdnWriter) ReadFrom(r io.Reader) (int64, error) {
 	rf, ok := c.ResponseWriter.(io.ReaderFrom)
-	if !ok || c.pause != nil || c.dropAt >= 0 || !c.isBlob() {
+	if !ok || c.pause != nil || c.dropAt >= 0 || c.rate > 0 || !c.isBlob() {
 		return io.Copy(writerOnly{c}, r)
 	}
 	var expect int64

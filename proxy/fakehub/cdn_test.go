@@ -385,3 +385,23 @@ func TestDown(t *testing.T) {
 		t.Errorf("%d requests logged, want dropped ones too", got)
 	}
 }
+
+// TestCDNBandwidth checks a bandwidth-limited body is whole and takes at
+// least as long as the rate allows (a lower bound, so it cannot flake).
+func TestCDNBandwidth(t *testing.T) {
+	data := pattern(1 << 20)
+	for _, src := range blobSources {
+		t.Run(src.name, func(t *testing.T) {
+			h, b := hubWithBlob(t, src.add, data)
+			h.SetCDNBandwidth(4 << 20) // 4 MiB/s: 1 MiB takes 250 ms
+			start := time.Now()
+			r := send(t, http.DefaultClient, http.MethodGet, cdnURL(t, h, "library/blob", b.Digest))
+			if took := time.Since(start); took < 240*time.Millisecond {
+				t.Errorf("1 MiB at 4 MiB/s took %v", took)
+			}
+			if r.status != http.StatusOK || !bytes.Equal(r.body, data) {
+				t.Fatalf("status %d, %d bytes", r.status, len(r.body))
+			}
+		})
+	}
+}

@@ -14,6 +14,7 @@ type faults struct {
 	retryAfter int
 	status     int
 	cdnRange   bool
+	cdnRate    int64 // bytes per second per CDN response; 0 is unlimited
 	dropAfter  int64 // body bytes sent before a cut
 	dropTimes  int   // CDN GETs still to cut
 	pauses     map[string][]*pause
@@ -78,6 +79,14 @@ func (h *Hub) SetCDNRange(on bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.cdnRange = on
+}
+
+// SetCDNBandwidth paces every CDN blob response to bytesPerSecond, like a
+// download over a real network link; 0 (the default) means no limit.
+func (h *Hub) SetCDNBandwidth(bytesPerSecond int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.cdnRate = max(bytesPerSecond, 0)
 }
 
 // DropBlobAfter makes the next times CDN blob GETs send correct headers and
