@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -23,8 +24,9 @@ import (
 // verified file or none. Names come only from validated digests, repository
 // names and tags, which cannot contain "..".
 type diskCache struct {
-	root string
-	lock *os.File
+	root  string
+	lock  *os.File
+	tagMu sync.Mutex // serializes read-modify-write of tag records
 }
 
 // openCache creates the layout, takes the directory's lock and removes temp
@@ -199,6 +201,8 @@ func (c *diskCache) readTag(registry, repo, tag string) (tagRecord, error) {
 
 // recordTag notes that tag pointed to m just now.
 func (c *diskCache) recordTag(registry, repo, tag string, m cachedManifest) error {
+	c.tagMu.Lock()
+	defer c.tagMu.Unlock()
 	rec, err := c.readTag(registry, repo, tag)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		rec = tagRecord{}
