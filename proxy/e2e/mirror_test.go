@@ -39,6 +39,8 @@ type mirror struct {
 	Addr string
 	// CacheDir is the mirror's cache directory.
 	CacheDir string
+	// ConfigPath is the settings file the mirror was started with.
+	ConfigPath string
 
 	cmd      *exec.Cmd
 	log      *logTail
@@ -61,14 +63,15 @@ func startMirrorWithCache(tb testing.TB, upstreamURL, cacheDir string) *mirror {
 	bin := binary(tb)
 	confDir := tb.TempDir()
 	m := &mirror{
-		CacheDir: cacheDir,
-		log:      newLogTail(logTailLines),
-		exited:   make(chan struct{}),
+		CacheDir:   cacheDir,
+		ConfigPath: filepath.Join(confDir, "settings.json"),
+		log:        newLogTail(logTailLines),
+		exited:     make(chan struct{}),
 	}
 	m.cmd = exec.Command(bin, "serve",
 		"--listen", "127.0.0.1:0",
 		"--cache-dir", cacheDir,
-		"--config", filepath.Join(confDir, "settings.json"),
+		"--config", m.ConfigPath,
 		"--upstream", "docker.io="+upstreamURL,
 	)
 	m.cmd.Env = isolatedEnv(tb)
