@@ -13,11 +13,14 @@ import (
 // serveBlob answers OCI "end-2" (GET /v2/<name>/blobs/<digest>), with
 // Range. Cached blobs go out with sendfile; an uncached blob streams to every
 // client asking for it while one download fills the cache.
-func (s *server) serveBlob(w *recorder, r *http.Request, rt *route) error {
-	if r.Method == http.MethodHead {
-		return s.headBlob(w, r, rt)
+func (s *server) serveBlob(w *recorder, r *http.Request, rt *route, sess *session) error {
+	if err := s.checkAccess(r, sess, rt, kindBlobHead); err != nil {
+		return blobError(rt, err)
 	}
-	br, err := s.blobs.open(r.Context(), rt.digest, s.blobFetcher(rt))
+	if r.Method == http.MethodHead {
+		return s.headBlob(w, r, rt, sess)
+	}
+	br, err := s.blobs.open(r.Context(), rt.digest, s.blobFetcher(rt, sess))
 	if err != nil {
 		return blobError(rt, err)
 	}
@@ -64,16 +67,17 @@ func (s *server) serveBlob(w *recorder, r *http.Request, rt *route) error {
 }
 
 // blobFetcher returns how the download of rt's blob reaches upstream.
-func (s *server) blobFetcher(rt *route) openFunc {
+func (s *server) blobFetcher(rt *route, sess *session) openFunc {
 	return func(ctx context.Context, from int64) (*http.Response, error) {
 		resp, err := rt.registry.do(ctx, upstreamRequest{
 			kind: kindBlobGet, method: http.MethodGet, repo: rt.repo, from: from,
-			path: "/v2/" + rt.repo + "/blobs/" + string(rt.digest),
+			path: "/v2/" + rt.repo + "/blobs/" + string(rt.digest), token: sess.token(),
 		})
 		if err != nil {
 			return nil, err
 		}
 		if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusPartialContent {
+			s.links.add(rt.registry.registry, rt.repo, rt.digest)
 			return resp, nil
 		}
 		defer drain(resp)
@@ -83,7 +87,7 @@ func (s *server) blobFetcher(rt *route) openFunc {
 
 // headBlob answers OCI "end-2" HEAD: from the cache, from a running
 // download, or from upstream's HEAD.
-func (s *server) headBlob(w *recorder, r *http.Request, rt *route) error {
+func (s *server) headBlob(w *recorder, r *http.Request, rt *route, sess *session) error {
 	setBlobHeaders(w, rt.digest)
 	if br, err := s.blobs.openCached(rt.digest); err == nil {
 		br.Close()
@@ -105,7 +109,7 @@ func (s *server) headBlob(w *recorder, r *http.Request, rt *route) error {
 		}
 	}
 	resp, err := rt.registry.do(r.Context(), upstreamRequest{
-		kind: kindBlobHead, method: http.MethodHead, repo: rt.repo,
+		kind: kindBlobHead, method: http.MethodHead, repo: rt.repo, token: sess.token(),
 		path: "/v2/" + rt.repo + "/blobs/" + string(rt.digest),
 	})
 	if err != nil {

@@ -16,6 +16,8 @@ const (
 	codeManifestInvalid = "MANIFEST_INVALID"
 	codeRangeInvalid    = "RANGE_INVALID"
 	codeUnsupported     = "UNSUPPORTED"
+	codeUnauthorized    = "UNAUTHORIZED"
+	codeDenied          = "DENIED"
 	codeTooManyRequests = "TOOMANYREQUESTS"
 	codeUnavailable     = "UNAVAILABLE"
 	codeUnknown         = "UNKNOWN"

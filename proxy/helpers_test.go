@@ -57,13 +57,28 @@ func startMirror(t *testing.T, hub *fakehub.Hub) *testMirror {
 
 func startMirrorIn(t *testing.T, hub *fakehub.Hub, dir string) *testMirror {
 	t.Helper()
+	return startMirrorWith(t, hub, dir, nil)
+}
+
+// startMirrorCfg is startMirror with changes to the Config.
+func startMirrorCfg(t *testing.T, hub *fakehub.Hub, change func(*Config)) *testMirror {
+	t.Helper()
+	return startMirrorWith(t, hub, t.TempDir(), change)
+}
+
+func startMirrorWith(t *testing.T, hub *fakehub.Hub, dir string, change func(*Config)) *testMirror {
+	t.Helper()
 	logs := &syncBuffer{}
-	m, err := New(Config{
+	cfg := Config{
 		Listen:    "127.0.0.1:0",
 		CacheDir:  dir,
 		Upstreams: map[string]string{dockerHub: hub.URL()},
 		Logger:    slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
+	}
+	if change != nil {
+		change(&cfg)
+	}
+	m, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

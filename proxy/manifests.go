@@ -51,6 +51,9 @@ type manifestRequest struct {
 	digest digest // set for a digest
 	accept string
 	head   bool
+	// session is the client's, when SelfAuth is on: upstream is asked with
+	// its token, and what upstream answers decides the client's access.
+	session *session
 }
 
 // manifest answers a manifest request. Digests come from the cache when
@@ -66,8 +69,16 @@ func (s *server) manifest(ctx context.Context, r manifestRequest) (manifestAnswe
 	}
 	resp, err := r.up.do(ctx, upstreamRequest{
 		kind: kindManifestHead, method: http.MethodHead, repo: r.repo, accept: r.accept,
-		path: "/v2/" + r.repo + "/manifests/" + r.tag,
+		path: "/v2/" + r.repo + "/manifests/" + r.tag, token: r.session.token(),
 	})
+	if err == nil && r.session != nil {
+		switch resp.StatusCode {
+		case http.StatusOK:
+			r.session.noteAccess(r.repo, true)
+		case http.StatusUnauthorized, http.StatusForbidden:
+			r.session.noteAccess(r.repo, false)
+		}
+	}
 	if err == nil && resp.StatusCode != http.StatusOK {
 		err = r.up.statusError(resp, "manifest "+r.repo+":"+r.tag)
 		drain(resp)
@@ -117,7 +128,7 @@ func (s *server) fetchManifest(ctx context.Context, r manifestRequest, want dige
 	what := "manifest " + r.repo + "@" + ref
 	resp, err := r.up.do(ctx, upstreamRequest{
 		kind: kind, method: method, repo: r.repo, accept: r.accept,
-		path: "/v2/" + r.repo + "/manifests/" + ref,
+		path: "/v2/" + r.repo + "/manifests/" + ref, token: r.session.token(),
 	})
 	if err != nil {
 		return manifestAnswer{}, err
@@ -184,6 +195,12 @@ func (s *server) noteTag(r manifestRequest, cm cachedManifest) {
 func (s *server) offlineManifest(r manifestRequest, cause error) (manifestAnswer, error) {
 	if r.tag == "" || !(errors.Is(cause, ErrUnreachable) || errors.Is(cause, ErrTooManyRequests)) {
 		return manifestAnswer{}, cause
+	}
+	if r.session != nil {
+		// Only a user upstream has already let read this repository.
+		if allowed, known := r.session.mayRead(r.repo); !allowed || !known {
+			return manifestAnswer{}, cause
+		}
 	}
 	rec, err := s.cache.readTag(r.up.registry, r.repo, r.tag)
 	if err != nil {

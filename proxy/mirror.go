@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -34,7 +35,17 @@ type Config struct {
 	Logger *slog.Logger
 	// Transport carries upstream traffic; a tuned http.Transport when nil.
 	Transport http.RoundTripper
+	// Credentials returns the account the mirror uses for a registry's
+	// token service; nil means anonymous.
+	Credentials Credentials
+	// Access is who may pull; SetAccess changes it while running.
+	Access Access
 }
+
+// Credentials looks up the stored account for a registry. ok is false when
+// there is none; err when the store cannot be read (the mirror then pulls
+// anonymously and logs the error).
+type Credentials func(registry string) (user, password string, ok bool, err error)
 
 // State is where a Mirror is in its life.
 type State string
@@ -75,6 +86,17 @@ type Mirror struct {
 
 	subMu sync.Mutex
 	subs  map[chan Status]struct{}
+
+	access   atomic.Pointer[accessPolicy]
+	sessions *sessionStore
+	links    *linkSet
+}
+
+// SetAccess changes who may pull, at once and without a restart: pulls in
+// flight go on, and tokens of users no longer allowed stop working.
+func (m *Mirror) SetAccess(a Access) {
+	m.access.Store(newPolicy(a))
+	m.log.Info("access changed", "self_auth", a.SelfAuth, "allowed_users", len(a.AllowedUsers))
 }
 
 // New checks cfg and returns a stopped Mirror.
@@ -91,14 +113,16 @@ func New(cfg Config) (*Mirror, error) {
 	m := &Mirror{
 		cfg: cfg, log: cfg.Logger, stats: &stats{}, upstreams: map[string]*upstream{},
 		state: Stopped, subs: map[chan Status]struct{}{},
+		sessions: newSessionStore(), links: newLinkSet(),
 	}
+	m.access.Store(newPolicy(cfg.Access))
 	client := newHTTPClient(cfg.Transport)
 	endpoints := map[string]string{dockerHub: DefaultUpstream}
 	for name, u := range cfg.Upstreams {
 		endpoints[name] = u
 	}
 	for name, u := range endpoints {
-		up, err := newUpstream(name, u, client, m.stats)
+		up, err := newUpstream(name, u, client, m.stats, cfg.Credentials, m.log)
 		if err != nil {
 			return nil, err
 		}
@@ -147,7 +171,7 @@ func (m *Mirror) startLocked() error {
 	go m.notify(ctx, m.poke)
 	handler := &server{
 		cache: cache, blobs: m.blobs, stats: m.stats, log: m.log, upstreams: m.upstreams,
-		onChange: m.changed,
+		onChange: m.changed, access: &m.access, sessions: m.sessions, links: m.links,
 	}
 	m.srv = &http.Server{
 		Handler:           handler,
@@ -160,6 +184,10 @@ func (m *Mirror) startLocked() error {
 	m.state = Running
 	go m.serve(m.srv, ln, m.done)
 	m.log.Info("listening", "addr", m.addr, "cache", m.cfg.CacheDir)
+	if host, _, _ := net.SplitHostPort(m.addr); !isLoopback(host) && !m.access.Load().selfAuth {
+		m.log.Warn("listening beyond this machine with self_auth off: anyone who can reach " + m.addr +
+			" can pull through it, with the stored registry accounts")
+	}
 	return nil
 }
 
@@ -306,6 +334,15 @@ func (m *Mirror) Registries() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// isLoopback reports whether host is a loopback address or name.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // slogWriter sends net/http's own error log lines to slog.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,7 +22,13 @@ type server struct {
 	log       *slog.Logger
 	upstreams map[string]*upstream // by registry name
 	onChange  func()               // called after each request; may be nil
+	access    *atomic.Pointer[accessPolicy]
+	sessions  *sessionStore
+	links     *linkSet
 }
+
+// policy returns who may pull right now.
+func (s *server) policy() *accessPolicy { return s.access.Load() }
 
 // route is an API request after parsing and validation.
 type route struct {
@@ -72,6 +79,9 @@ func (s *server) dispatch(w *recorder, r *http.Request) error {
 		fmt.Fprintf(w, "hubmirror %s: a pull-through mirror of container registries.\n"+
 			"Registry API: /v2/   Metrics: /metrics\n", Version)
 		return nil
+	case path == "/v2/auth":
+		w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+		return s.serveAuth(w, r)
 	case path != "/v2" && !strings.HasPrefix(path, "/v2/"):
 		w.name = path
 		return errorf(http.StatusNotFound, codeUnsupported, "no such page; the registry API is under /v2/")
@@ -89,6 +99,10 @@ func (s *server) dispatch(w *recorder, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	sess, err := s.authorize(w, r, rt, clientName(r.URL.Path))
+	if err != nil {
+		return err
+	}
 	switch rt.kind {
 	case "base":
 		// OCI "end-1": GET /v2/.
@@ -99,12 +113,24 @@ func (s *server) dispatch(w *recorder, r *http.Request) error {
 		}
 		return nil
 	case "manifest":
-		return s.serveManifest(w, r, rt)
+		return s.serveManifest(w, r, rt, sess)
 	case "blob":
-		return s.serveBlob(w, r, rt)
+		return s.serveBlob(w, r, rt, sess)
 	default:
-		return s.serveTags(w, r, rt)
+		return s.serveTags(w, r, rt, sess)
 	}
+}
+
+// clientName is the repository name as the client wrote it ("alpine"),
+// for the scope of a challenge the client will answer.
+func clientName(path string) string {
+	rest := strings.TrimPrefix(path, "/v2/")
+	for _, sep := range []string{"/manifests/", "/blobs/", "/tags/list"} {
+		if i := strings.LastIndex(rest, sep); i >= 0 {
+			return rest[:i]
+		}
+	}
+	return rest
 }
 
 // parse splits /v2/<name>/(manifests/<ref>|blobs/<digest>|tags/list) and
@@ -161,17 +187,25 @@ func (s *server) parse(r *http.Request) (*route, error) {
 }
 
 // serveManifest answers OCI "end-3" (GET/HEAD /v2/<name>/manifests/<reference>).
-func (s *server) serveManifest(w *recorder, r *http.Request, rt *route) error {
+func (s *server) serveManifest(w *recorder, r *http.Request, rt *route, sess *session) error {
 	accept := strings.Join(r.Header.Values("Accept"), ", ")
 	if strings.TrimSpace(accept) == "" {
 		accept = defaultAccept
 	}
+	if rt.digest != "" {
+		if err := s.checkAccess(r, sess, rt, kindManifestHead); err != nil {
+			return err
+		}
+	}
 	a, err := s.manifest(r.Context(), manifestRequest{
 		up: rt.registry, repo: rt.repo, tag: rt.tag, digest: rt.digest,
-		accept: accept, head: r.Method == http.MethodHead,
+		accept: accept, head: r.Method == http.MethodHead, session: sess,
 	})
 	if err != nil {
 		return err
+	}
+	if a.Data != nil {
+		s.links.addManifest(rt.registry.registry, rt.repo, a.cachedManifest)
 	}
 	w.source = a.source
 	s.countSource(a.source)
@@ -209,11 +243,11 @@ func (s *server) countSource(src cacheSource) {
 
 // serveTags answers OCI "end-8a/8b" (GET /v2/<name>/tags/list) by passing
 // upstream's answer through.
-func (s *server) serveTags(w *recorder, r *http.Request, rt *route) error {
+func (s *server) serveTags(w *recorder, r *http.Request, rt *route, sess *session) error {
 	q := r.URL.Query()
 	q.Del("ns")
 	resp, err := rt.registry.do(r.Context(), upstreamRequest{
-		kind: kindTagsList, method: http.MethodGet, repo: rt.repo, query: q,
+		kind: kindTagsList, method: http.MethodGet, repo: rt.repo, query: q, token: sess.token(),
 		path: "/v2/" + rt.repo + "/tags/list",
 	})
 	if err != nil {

@@ -3,8 +3,10 @@ package proxy
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"sync"
@@ -18,6 +20,8 @@ type tokenSource struct {
 	registry string
 	client   *http.Client
 	stats    *stats
+	creds    Credentials // the mirror's own account; nil for anonymous
+	log      *slog.Logger
 
 	mu        sync.Mutex
 	challenge *challenge             // last challenge the registry sent
@@ -32,9 +36,26 @@ type tokenEntry struct {
 	expires time.Time
 }
 
-func newTokenSource(registry string, client *http.Client, st *stats) *tokenSource {
-	return &tokenSource{registry: registry, client: client, stats: st, entries: map[string]*tokenEntry{}}
+func newTokenSource(registry string, client *http.Client, st *stats, creds Credentials, log *slog.Logger) *tokenSource {
+	return &tokenSource{registry: registry, client: client, stats: st, creds: creds, log: log, entries: map[string]*tokenEntry{}}
 }
+
+// account returns the stored credentials for the registry, if any. A
+// keyring that cannot be read is logged and the mirror goes on anonymously.
+func (ts *tokenSource) account() (account, bool) {
+	if ts.creds == nil {
+		return account{}, false
+	}
+	user, pass, ok, err := ts.creds(ts.registry)
+	if err != nil {
+		ts.log.Warn("cannot read stored credentials; pulling anonymously", "registry", ts.registry, "err", err)
+		return account{}, false
+	}
+	return account{user: user, password: pass}, ok && user != ""
+}
+
+// account is a username and password for a token service.
+type account struct{ user, password string }
 
 // known returns the last challenge, or nil before the first 401.
 func (ts *tokenSource) known() *challenge {
@@ -77,7 +98,9 @@ func (ts *tokenSource) authorize(ctx context.Context, req *http.Request, scope, 
 		}
 		req.Header.Set("Authorization", "Bearer "+tok)
 	case "basic":
-		// Anonymous: there is nothing to send until credentials are stored.
+		if a, ok := ts.account(); ok {
+			req.SetBasicAuth(a.user, a.password)
+		}
 	}
 	return nil
 }
@@ -89,7 +112,13 @@ func (ts *tokenSource) token(ctx context.Context, c challenge, scope, stale stri
 	if e.token != "" && e.token != stale && time.Now().Before(e.expires) {
 		return e.token, nil
 	}
-	tok, ttl, err := ts.fetch(ctx, c, scope)
+	a, hasAccount := ts.account()
+	tok, ttl, err := ts.fetch(ctx, c, []string{scope}, a, hasAccount)
+	if err != nil && hasAccount && errors.Is(err, ErrDenied) {
+		ts.log.Warn("upstream refused the stored credentials; pulling anonymously (run hubmirror login again)",
+			"registry", ts.registry, "user", a.user)
+		tok, ttl, err = ts.fetch(ctx, c, []string{scope}, account{}, false)
+	}
 	if err != nil {
 		e.token = ""
 		return "", err
@@ -105,9 +134,11 @@ type tokenReply struct {
 	ExpiresIn   int    `json:"expires_in"`
 }
 
-// fetch asks the realm for a token. The spec's default lifetime is 60 s; a
-// margin keeps a token from expiring between check and use.
-func (ts *tokenSource) fetch(ctx context.Context, c challenge, scope string) (string, time.Duration, error) {
+// fetch asks the realm for a token for scopes, with a's credentials when
+// withAccount is set (the "account" parameter names the user, as docker
+// login sends it). The spec's default lifetime is 60 s; a margin keeps a
+// token from expiring between check and use. A wrong password is ErrDenied.
+func (ts *tokenSource) fetch(ctx context.Context, c challenge, scopes []string, a account, withAccount bool) (string, time.Duration, error) {
 	realm, err := url.Parse(c.Params["realm"])
 	if err != nil || (realm.Scheme != "https" && realm.Scheme != "http") || realm.Host == "" {
 		return "", 0, fmt.Errorf("%w: %s sent an unusable token realm", ErrDenied, ts.registry)
@@ -116,8 +147,13 @@ func (ts *tokenSource) fetch(ctx context.Context, c challenge, scope string) (st
 	if s := c.Params["service"]; s != "" {
 		q.Set("service", s)
 	}
-	if scope != "" {
-		q.Set("scope", scope)
+	for _, scope := range scopes {
+		if scope != "" {
+			q.Add("scope", scope)
+		}
+	}
+	if withAccount {
+		q.Set("account", a.user)
 	}
 	realm.RawQuery = q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, realm.String(), nil)
@@ -125,6 +161,9 @@ func (ts *tokenSource) fetch(ctx context.Context, c challenge, scope string) (st
 		return "", 0, err
 	}
 	req.Header.Set("User-Agent", userAgent)
+	if withAccount {
+		req.SetBasicAuth(a.user, a.password)
+	}
 	ts.stats.upstreamRequest(kindToken)
 	resp, err := ts.client.Do(req)
 	if err != nil {

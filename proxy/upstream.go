@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -60,7 +61,7 @@ func newHTTPClient(rt http.RoundTripper) *http.Client {
 	}
 }
 
-func newUpstream(registry, endpoint string, client *http.Client, st *stats) (*upstream, error) {
+func newUpstream(registry, endpoint string, client *http.Client, st *stats, creds Credentials, log *slog.Logger) (*upstream, error) {
 	u, err := url.Parse(endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("upstream %s: %q is not an http(s) URL", registry, endpoint)
@@ -70,7 +71,7 @@ func newUpstream(registry, endpoint string, client *http.Client, st *stats) (*up
 		registry: registry,
 		base:     u,
 		client:   client,
-		tokens:   newTokenSource(registry, client, st),
+		tokens:   newTokenSource(registry, client, st, creds, log),
 		stats:    st,
 	}, nil
 }
@@ -84,6 +85,9 @@ type upstreamRequest struct {
 	repo   string // for the token scope
 	accept string
 	from   int64 // when > 0, ask for bytes from this offset on
+	// token, when set, is a client's own upstream token (SelfAuth): it is
+	// sent as it is, and a 401 is the answer rather than a reason to retry.
+	token string
 }
 
 // do sends the request with a token for the repository, refreshes the token
@@ -97,7 +101,9 @@ func (u *upstream) do(ctx context.Context, r upstreamRequest) (*http.Response, e
 		if err != nil {
 			return nil, err
 		}
-		if err := u.tokens.authorize(ctx, req, scope, stale); err != nil {
+		if r.token != "" {
+			req.Header.Set("Authorization", "Bearer "+r.token)
+		} else if err := u.tokens.authorize(ctx, req, scope, stale); err != nil {
 			return nil, fmt.Errorf("%s %s: %w", r.kind, r.repo, err)
 		}
 		u.stats.upstreamRequest(r.kind)
@@ -106,7 +112,7 @@ func (u *upstream) do(ctx context.Context, r upstreamRequest) (*http.Response, e
 			return nil, unreachable(u.registry, req, err)
 		}
 		u.noteRateLimit(resp)
-		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 {
+		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 && r.token == "" {
 			c, ok := parseChallenge(resp.Header.Get("WWW-Authenticate"))
 			drain(resp)
 			if !ok {

@@ -1,0 +1,332 @@
+package proxy
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Access is who may pull. It can change while the mirror runs.
+type Access struct {
+	// SelfAuth makes the mirror its own token realm: clients log in to it
+	// (docker login), it checks their passwords with upstream's token
+	// service, and every pull needs a token it issued.
+	SelfAuth bool
+	// AllowedUsers, when not empty and SelfAuth is on, are the only users
+	// who get tokens. Removing one revokes the tokens they hold.
+	AllowedUsers []string
+}
+
+// accessPolicy is Access prepared for lookups.
+type accessPolicy struct {
+	selfAuth bool
+	allowed  map[string]bool
+}
+
+func newPolicy(a Access) *accessPolicy {
+	p := &accessPolicy{selfAuth: a.SelfAuth, allowed: map[string]bool{}}
+	for _, u := range a.AllowedUsers {
+		p.allowed[u] = true
+	}
+	return p
+}
+
+// permits reports whether user may hold a token under this policy.
+func (p *accessPolicy) permits(user string) bool {
+	return len(p.allowed) == 0 || p.allowed[user]
+}
+
+// selfAuthService is the service name in the mirror's own challenges.
+const selfAuthService = "hubmirror"
+
+// defaultSessionTTL is a token's lifetime when upstream names none.
+const defaultSessionTTL = 5 * time.Minute
+
+// session is what one token the mirror issued stands for: a user, the
+// repositories it may pull, and the upstream token that acts for that user.
+type session struct {
+	user     string          // "" when anonymous
+	scopes   map[string]bool // upstream repository names it may pull
+	upstream string          // upstream's token for the same user and scopes
+	expires  time.Time
+
+	mu     sync.Mutex
+	access map[string]bool // repository → upstream said this user may read it
+}
+
+// token returns the upstream token to act with: the session's, or "" (the
+// mirror's own identity) for no session.
+func (s *session) token() string {
+	if s == nil {
+		return ""
+	}
+	return s.upstream
+}
+
+// mayRead reports what upstream said about repo for this session, if it
+// said anything yet.
+func (s *session) mayRead(repo string) (allowed, known bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	allowed, known = s.access[repo]
+	return allowed, known
+}
+
+func (s *session) noteAccess(repo string, allowed bool) {
+	s.mu.Lock()
+	s.access[repo] = allowed
+	s.mu.Unlock()
+}
+
+// sessionStore holds issued tokens in memory: a restart revokes them all,
+// and clients log in again on the next 401, as they do when tokens expire.
+type sessionStore struct {
+	mu  sync.Mutex
+	m   map[string]*session
+	now func() time.Time // the clock; tests move it
+}
+
+func newSessionStore() *sessionStore { return &sessionStore{m: map[string]*session{}, now: time.Now} }
+
+// issue stores s and returns its token: 32 random bytes, hex.
+func (st *sessionStore) issue(s *session) string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	tok := hex.EncodeToString(b[:])
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	now := st.now()
+	for k, old := range st.m {
+		if now.After(old.expires) {
+			delete(st.m, k)
+		}
+	}
+	st.m[tok] = s
+	return tok
+}
+
+func (st *sessionStore) clock() time.Time {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.now()
+}
+
+// get returns the live session of a token, or nil.
+func (st *sessionStore) get(tok string) *session {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	s := st.m[tok]
+	if s == nil || st.now().After(s.expires) {
+		return nil
+	}
+	return s
+}
+
+// serveAuth is the mirror's token endpoint (Docker token authentication
+// spec, "Requesting a Token"), at /v2/auth when SelfAuth is on. It forwards
+// the client's Basic credentials, and the scopes it asks for, to upstream's
+// token service: upstream decides whether the password is right.
+func (s *server) serveAuth(w *recorder, r *http.Request) error {
+	pol := s.policy()
+	if !pol.selfAuth {
+		return errorf(http.StatusNotFound, codeUnsupported, "this mirror issues no tokens (self_auth is off)")
+	}
+	user, password, hasCreds := r.BasicAuth()
+	w.name = "/v2/auth"
+	if len(pol.allowed) > 0 {
+		if !hasCreds {
+			w.Header().Set("WWW-Authenticate", `Basic realm="hubmirror"`)
+			return errorf(http.StatusUnauthorized, codeUnauthorized, "log in first: docker login "+r.Host)
+		}
+		if !pol.allowed[user] {
+			return errorf(http.StatusForbidden, codeDenied, fmt.Sprintf("user %q may not pull from this mirror", user))
+		}
+	}
+	up := s.upstreams[dockerHub]
+	var upstreamScopes []string
+	granted := map[string]bool{}
+	for _, sc := range r.URL.Query()["scope"] {
+		if repo, ok := pullScope(sc); ok {
+			name := repoName(up.registry, repo)
+			granted[name] = true
+			upstreamScopes = append(upstreamScopes, "repository:"+name+":pull")
+		}
+	}
+	c, err := up.challenge(r.Context(), account{})
+	if err != nil {
+		return err
+	}
+	tok, ttl := "", defaultSessionTTL
+	if c != nil {
+		a := account{user: user, password: password}
+		if tok, ttl, err = up.tokens.fetch(r.Context(), *c, upstreamScopes, a, hasCreds); err != nil {
+			if errors.Is(err, ErrDenied) {
+				w.Header().Set("WWW-Authenticate", `Basic realm="hubmirror"`)
+				return errorf(http.StatusUnauthorized, codeUnauthorized, "incorrect username or password")
+			}
+			return err
+		}
+	}
+	if !hasCreds {
+		user = ""
+	}
+	sess := &session{user: user, scopes: granted, upstream: tok, expires: s.sessions.clock().Add(ttl), access: map[string]bool{}}
+	mine := s.sessions.issue(sess)
+	s.log.Info("token issued", "user", user, "repositories", len(granted))
+	w.Header().Set("Content-Type", "application/json")
+	return json.NewEncoder(w).Encode(map[string]any{
+		"token": mine, "access_token": mine,
+		"expires_in": int(ttl.Seconds()), "issued_at": time.Now().UTC().Format(time.RFC3339),
+	})
+}
+
+// pullScope reads "repository:NAME:pull[,push...]" and returns NAME when it
+// is valid and the actions include pull.
+func pullScope(sc string) (string, bool) {
+	rest, ok := strings.CutPrefix(sc, "repository:")
+	if !ok {
+		return "", false
+	}
+	i := strings.LastIndex(rest, ":")
+	if i < 0 {
+		return "", false
+	}
+	name, actions := rest[:i], strings.Split(rest[i+1:], ",")
+	for _, a := range actions {
+		if (a == "pull" || a == "*") && validName(name) {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+// authorize checks the client's token when SelfAuth is on and returns its
+// session (nil when SelfAuth is off). A missing, expired, revoked or
+// too-narrow token gets a 401 challenge naming the mirror as the realm,
+// whether or not the content is cached.
+func (s *server) authorize(w *recorder, r *http.Request, rt *route, clientName string) (*session, error) {
+	pol := s.policy()
+	if !pol.selfAuth {
+		return nil, nil
+	}
+	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	sess := s.sessions.get(tok)
+	problem := ""
+	switch {
+	case sess == nil:
+		problem = "authentication required"
+	case !pol.permits(sess.user):
+		problem = "this user may no longer pull from this mirror"
+	case rt.kind != "base" && !sess.scopes[rt.repo]:
+		problem = "the token does not grant pull on " + rt.repo
+	default:
+		return sess, nil
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	ch := fmt.Sprintf(`Bearer realm="%s://%s/v2/auth",service="%s"`, scheme, r.Host, selfAuthService)
+	if rt.kind != "base" {
+		ch += fmt.Sprintf(`,scope="repository:%s:pull"`, clientName)
+	}
+	w.Header().Set("WWW-Authenticate", ch)
+	return nil, errorf(http.StatusUnauthorized, codeUnauthorized, problem)
+}
+
+// checkAccess makes sure the cache never widens access: before content of
+// repo is served to a session from the cache, upstream must have said this
+// user may read repo and that d (a blob or manifest digest) belongs to repo.
+// It asks upstream with a HEAD and the user's token when it does not know.
+func (s *server) checkAccess(r *http.Request, sess *session, rt *route, kind requestKind) error {
+	if sess == nil {
+		return nil
+	}
+	allowed, known := sess.mayRead(rt.repo)
+	if known && !allowed {
+		return fmt.Errorf("%s: %w", rt.repo, ErrDenied)
+	}
+	if known && (rt.digest == "" || s.links.has(rt.registry.registry, rt.repo, rt.digest)) {
+		return nil
+	}
+	ref, what := rt.tag, "manifests"
+	if rt.digest != "" {
+		ref = string(rt.digest)
+	}
+	if kind == kindBlobHead {
+		what = "blobs"
+	}
+	resp, err := rt.registry.do(r.Context(), upstreamRequest{
+		kind: kind, method: http.MethodHead, repo: rt.repo, token: sess.upstream,
+		accept: defaultAccept, path: "/v2/" + rt.repo + "/" + what + "/" + ref,
+	})
+	if err != nil {
+		return err
+	}
+	drain(resp)
+	switch resp.StatusCode {
+	case http.StatusOK:
+		sess.noteAccess(rt.repo, true)
+		if rt.digest != "" {
+			s.links.add(rt.registry.registry, rt.repo, rt.digest)
+		}
+		return nil
+	case http.StatusUnauthorized, http.StatusForbidden:
+		sess.noteAccess(rt.repo, false)
+	}
+	return rt.registry.statusError(resp, what+" "+rt.repo+"@"+ref)
+}
+
+// linkSet remembers which digests belong to which repository, learned from
+// manifests and upstream answers, so a digest is not served under the name
+// of a repository it is not in.
+type linkSet struct {
+	mu sync.Mutex
+	m  map[string]struct{}
+}
+
+func newLinkSet() *linkSet { return &linkSet{m: map[string]struct{}{}} }
+
+func (l *linkSet) add(registry, repo string, d digest) {
+	l.mu.Lock()
+	l.m[registry+"/"+repo+"@"+string(d)] = struct{}{}
+	l.mu.Unlock()
+}
+
+func (l *linkSet) has(registry, repo string, d digest) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, ok := l.m[registry+"/"+repo+"@"+string(d)]
+	return ok
+}
+
+// addManifest links a manifest and everything it references to repo.
+func (l *linkSet) addManifest(registry, repo string, cm cachedManifest) {
+	l.add(registry, repo, cm.Digest)
+	var m struct {
+		Config    struct{ Digest string }   `json:"config"`
+		Layers    []struct{ Digest string } `json:"layers"`
+		Manifests []struct{ Digest string } `json:"manifests"`
+	}
+	if json.Unmarshal(cm.Data, &m) != nil {
+		return
+	}
+	refs := []string{m.Config.Digest}
+	for _, x := range m.Layers {
+		refs = append(refs, x.Digest)
+	}
+	for _, x := range m.Manifests {
+		refs = append(refs, x.Digest)
+	}
+	for _, ref := range refs {
+		if d, err := parseDigest(ref); err == nil {
+			l.add(registry, repo, d)
+		}
+	}
+}
