@@ -13,6 +13,10 @@ const usage = `hubmirror: a local pull-through mirror of Docker Hub
 Usage:
   hubmirror [flags]          run the mirror (the tray app, where there is a display)
   hubmirror serve [flags]    run the mirror headless
+  hubmirror login [REGISTRY] -u USER --password-stdin
+                             check an account with the registry, then keep it in the OS keyring
+  hubmirror logout [REGISTRY]
+                             remove it from the keyring
   hubmirror version          print the version
 
 Flags (both commands):
@@ -20,6 +24,8 @@ Flags (both commands):
   --cache-dir DIR            cache directory
   --config FILE              settings file
   --upstream REGISTRY=URL    send a registry's traffic to another endpoint (repeatable)
+  --self-auth                be a token realm: clients docker login to the mirror
+  --allow-user NAME          with --self-auth, only these Docker Hub users may pull (repeatable)
 
 Run "hubmirror serve --help" for details.
 `
@@ -34,6 +40,10 @@ func main() {
 	switch cmd {
 	case "", "serve":
 		err = serve(cmd, args)
+	case "login":
+		err = login(args)
+	case "logout":
+		err = logout(args)
 	case "version":
 		fmt.Println("hubmirror", version)
 	case "help":

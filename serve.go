@@ -6,13 +6,17 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/hubmirror/hubmirror/proxy"
 	"github.com/hubmirror/hubmirror/settings"
+	"github.com/hubmirror/hubmirror/settings/secrets"
 )
 
 // version is set with -ldflags "-X main.version=...".
@@ -47,7 +51,10 @@ func serve(cmd string, args []string) error {
 		log.Info("the tray app is not part of this build; running headless")
 	}
 	proxy.Version = version
-	m, err := proxy.New(proxy.Config{Listen: s.Listen, CacheDir: s.CacheDir, Upstreams: s.Upstreams, Logger: log})
+	m, err := proxy.New(proxy.Config{
+		Listen: s.Listen, CacheDir: s.CacheDir, Upstreams: s.Upstreams, Logger: log,
+		Credentials: keyringCredentials(), Access: access(s),
+	})
 	if err != nil {
 		return err
 	}
@@ -56,7 +63,8 @@ func serve(cmd string, args []string) error {
 	if err := m.Start(); err != nil {
 		return err
 	}
-	log.Info("hubmirror started", "version", version, "settings", path)
+	log.Info("hubmirror started", "version", version, "settings", path, "self_auth", s.SelfAuth)
+	go watchSettings(ctx, path, &flags, m, s, log)
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down", "grace", shutdownGrace)
@@ -72,4 +80,82 @@ func serve(cmd string, args []string) error {
 		return errors.New(st.Err)
 	}
 	return nil
+}
+
+// access is the part of the settings that says who may pull.
+func access(s settings.Settings) proxy.Access {
+	return proxy.Access{SelfAuth: s.SelfAuth, AllowedUsers: s.AllowedUsers}
+}
+
+// keyringCredentials reads registry accounts from the OS keyring. When the
+// keyring cannot be used it says so once, in one line, and the mirror
+// pulls anonymously.
+func keyringCredentials() proxy.Credentials {
+	var once sync.Once
+	return func(registry string) (string, string, bool, error) {
+		c, err := secrets.Get(registry)
+		switch {
+		case err == nil:
+			return c.Username, c.Password, true, nil
+		case errors.Is(err, secrets.ErrNotFound):
+			return "", "", false, nil
+		}
+		var first error
+		once.Do(func() { first = err })
+		return "", "", false, first
+	}
+}
+
+// settingsPoll is how often serve looks at the settings file for changes.
+const settingsPoll = time.Second
+
+// watchSettings applies changes of the settings file to the running mirror:
+// self_auth and allowed_users at once, and a note that the listen address,
+// cache directory and upstreams need a restart. SIGHUP reloads at once.
+func watchSettings(ctx context.Context, path string, flags *settings.Flags, m *proxy.Mirror, cur settings.Settings, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	tick := time.NewTicker(settingsPoll)
+	defer tick.Stop()
+	last := fileStamp(path)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if st := fileStamp(path); st == last {
+				continue
+			} else {
+				last = st
+			}
+		case <-hup:
+			last = fileStamp(path)
+		}
+		next, err := settings.Load(path)
+		if err == nil {
+			flags.Apply(&next)
+			err = next.Validate()
+		}
+		if err != nil {
+			log.Warn("settings not applied; the mirror keeps running with the previous ones", "err", err)
+			continue
+		}
+		if next.SelfAuth != cur.SelfAuth || !slices.Equal(next.AllowedUsers, cur.AllowedUsers) {
+			m.SetAccess(access(next))
+		}
+		if next.Listen != cur.Listen || next.CacheDir != cur.CacheDir || !maps.Equal(next.Upstreams, cur.Upstreams) {
+			log.Warn("listen, cache_dir and upstreams changes take effect when hubmirror restarts")
+		}
+		cur = next
+	}
+}
+
+// fileStamp identifies a version of a file by size and modification time.
+func fileStamp(path string) string {
+	info, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprint(info.Size(), info.ModTime().UnixNano())
 }

@@ -3,8 +3,9 @@
 # tests need. It is idempotent and prints nothing when all is installed.
 #
 #   scripts/deps.sh          OS build packages (a C toolchain and Fyne's headers)
-#   scripts/deps.sh --test   also skopeo and jq, and crane and the OCI
-#                            conformance suite in .cache/bin
+#   scripts/deps.sh --test   also skopeo, jq, dbus and gnome-keyring (a real
+#                            OS keyring for the tests), and crane and the
+#                            OCI conformance suite in .cache/bin
 #
 # OS packages are installed with apt-get as root, else with sudo when it
 # needs no password, else the script prints what to install and fails.
@@ -116,7 +117,7 @@ Linux)
 	pkgs=(gcc libc6-dev pkg-config libgl1-mesa-dev libxcursor-dev libxrandr-dev
 		libxinerama-dev libxi-dev libxxf86vm-dev)
 	if [[ $want_test -eq 1 ]]; then
-		pkgs+=(skopeo jq)
+		pkgs+=(skopeo jq dbus gnome-keyring)
 	fi
 	if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
 		apt_install "${pkgs[@]}"

@@ -48,4 +48,16 @@ go vet ./...
 begin "go test"
 export HUBMIRROR_E2E=1
 export HUBMIRROR_TOOLS_BIN=$root/.cache/bin
-go test -race -count=1 -timeout 20m "$@" ./...
+# A private D-Bus session with an unlocked GNOME Keyring gives the tests a
+# real OS keyring; its files live in a temporary directory, not in $HOME.
+keyring_home=$(mktemp -d)
+trap 'rc=$?; rm -rf "$keyring_home"; (exit $rc); finish' EXIT
+mkdir -m 700 "$keyring_home/run"
+export XDG_RUNTIME_DIR=$keyring_home/run
+export HUBMIRROR_KEYRING_HOME=$keyring_home
+dbus-run-session -- bash -c '
+	printf %s test-keyring-password |
+		HOME=$HUBMIRROR_KEYRING_HOME XDG_DATA_HOME=$HUBMIRROR_KEYRING_HOME/data \
+		gnome-keyring-daemon --unlock --components=secrets >/dev/null
+	HUBMIRROR_KEYRING=1 exec go test -race -count=1 -timeout 20m "$@" ./...
+' go-test "$@"

@@ -1,10 +1,12 @@
 package settings
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -16,13 +18,24 @@ type Flags struct {
 	listen    optString
 	cacheDir  optString
 	upstreams upstreamList
+	selfAuth  optBool
+	allow     userList
 }
 
-// Register adds --config, --listen, --cache-dir and --upstream to fs.
+// Register adds every flag to fs: --config, --listen, --cache-dir,
+// --upstream, --self-auth and --allow-user.
 func (f *Flags) Register(fs *flag.FlagSet) {
-	fs.StringVar(&f.Config, "config", "", "settings file (default: the user config dir + /hubmirror/settings.json)")
+	f.RegisterUpstreams(fs)
 	fs.Var(&f.listen, "listen", "address to serve on, host:port (default "+DefaultListen+")")
 	fs.Var(&f.cacheDir, "cache-dir", "cache directory (default: the user cache dir + /hubmirror)")
+	fs.Var(&f.selfAuth, "self-auth", "be a token realm: clients docker login to the mirror, Docker Hub checks passwords")
+	fs.Var(&f.allow, "allow-user", "with --self-auth, only this Docker Hub user may pull (repeatable)")
+}
+
+// RegisterUpstreams adds only --config and --upstream, for commands that
+// talk to upstream registries but run no mirror.
+func (f *Flags) RegisterUpstreams(fs *flag.FlagSet) {
+	fs.StringVar(&f.Config, "config", "", "settings file (default: the user config dir + /hubmirror/settings.json)")
 	fs.Var(&f.upstreams, "upstream", "REGISTRY=URL: send a registry's traffic to another endpoint (repeatable)")
 }
 
@@ -58,6 +71,12 @@ func (f *Flags) Apply(s *Settings) {
 	if f.cacheDir.set {
 		s.CacheDir = f.cacheDir.value
 	}
+	if f.selfAuth.set {
+		s.SelfAuth = f.selfAuth.value
+	}
+	if len(f.allow) > 0 {
+		s.AllowedUsers = append([]string(nil), f.allow...)
+	}
 	if len(f.upstreams) > 0 {
 		merged := make(map[string]string, len(s.Upstreams)+len(f.upstreams))
 		for k, v := range s.Upstreams {
@@ -80,6 +99,36 @@ func (o *optString) String() string { return o.value }
 
 func (o *optString) Set(v string) error {
 	o.value, o.set = v, true
+	return nil
+}
+
+// optBool is a boolean flag that knows whether it was given.
+type optBool struct {
+	value, set bool
+}
+
+func (o *optBool) String() string   { return strconv.FormatBool(o.value) }
+func (o *optBool) IsBoolFlag() bool { return true }
+
+func (o *optBool) Set(v string) error {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return errors.New("want true or false")
+	}
+	o.value, o.set = b, true
+	return nil
+}
+
+// userList collects repeated --allow-user flags.
+type userList []string
+
+func (u *userList) String() string { return strings.Join(*u, ",") }
+
+func (u *userList) Set(v string) error {
+	if err := CheckUsername(v); err != nil {
+		return fmt.Errorf("%q %v", v, err)
+	}
+	*u = append(*u, v)
 	return nil
 }
 

@@ -33,6 +33,12 @@ type Settings struct {
 	// Upstreams maps a registry name (e.g. "docker.io") to the endpoint its
 	// traffic goes to (e.g. a company mirror).
 	Upstreams map[string]string `json:"upstreams,omitempty"`
+	// SelfAuth makes the mirror its own token realm: clients `docker login`
+	// to it and Docker Hub checks their passwords (the ancestor's SELF_AUTH).
+	SelfAuth bool `json:"self_auth"`
+	// AllowedUsers, with SelfAuth, are the only Docker Hub users who may
+	// pull (the ancestor's WHITE_LIST); empty allows every user.
+	AllowedUsers []string `json:"allowed_users"`
 }
 
 // FieldError says which setting is wrong and what to do about it.
@@ -128,7 +134,7 @@ func kindName(k string) string {
 }
 
 func knownFields() []string {
-	return []string{`"listen"`, `"cache_dir"`, `"upstreams"`}
+	return []string{`"listen"`, `"cache_dir"`, `"upstreams"`, `"self_auth"`, `"allowed_users"`}
 }
 
 // Save writes s to path atomically with mode 0600, creating its directory.
@@ -172,6 +178,16 @@ func (s Settings) Validate() error {
 	if !filepath.IsAbs(s.CacheDir) {
 		return &FieldError{Field: "cache_dir", Value: s.CacheDir, Problem: "must be an absolute path"}
 	}
+	seen := map[string]bool{}
+	for _, u := range s.AllowedUsers {
+		if err := CheckUsername(u); err != nil {
+			return &FieldError{Field: "allowed_users", Value: u, Problem: err.Error()}
+		}
+		if seen[u] {
+			return &FieldError{Field: "allowed_users", Value: u, Problem: "is listed twice"}
+		}
+		seen[u] = true
+	}
 	names := make([]string, 0, len(s.Upstreams))
 	for name := range s.Upstreams {
 		names = append(names, name)
@@ -183,6 +199,17 @@ func (s Settings) Validate() error {
 		}
 	}
 	return nil
+}
+
+// Endpoint returns the URL a registry's traffic goes to.
+func (s Settings) Endpoint(registry string) (string, error) {
+	if u, ok := s.Upstreams[registry]; ok {
+		return u, nil
+	}
+	if registry == "docker.io" {
+		return "https://registry-1.docker.io", nil
+	}
+	return "", fmt.Errorf("registry %q is not configured: add it with --upstream %s=https://… or in \"upstreams\"", registry, registry)
 }
 
 // CheckListen checks a host:port listen address.
@@ -204,6 +231,17 @@ var (
 	hostnameRE = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*$`)
 	registryRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?$`)
 )
+
+var usernameRE = regexp.MustCompile(`^[a-z0-9]{4,30}$`)
+
+// CheckUsername checks a Docker Hub username: 4 to 30 lowercase letters
+// and digits.
+func CheckUsername(name string) error {
+	if !usernameRE.MatchString(name) {
+		return errors.New("is not a Docker Hub username: use 4 to 30 lowercase letters and digits")
+	}
+	return nil
+}
 
 // CheckUpstream checks a registry name and its endpoint URL.
 func CheckUpstream(name, endpoint string) error {

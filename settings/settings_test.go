@@ -156,3 +156,49 @@ func TestSaveKeepsMode(t *testing.T) {
 		t.Errorf("Save left temp files: %v", entries)
 	}
 }
+
+// self_auth and allowed_users come from the file and the flags, and names
+// are checked against Docker Hub's username rules.
+func TestAccessSettings(t *testing.T) {
+	tempHome(t)
+	path := filepath.Join(t.TempDir(), "settings.json")
+	if err := os.WriteFile(path, []byte(`{"self_auth": true, "allowed_users": ["alice", "bob2"]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(path)
+	if err != nil || !s.SelfAuth || strings.Join(s.AllowedUsers, ",") != "alice,bob2" {
+		t.Fatalf("load: %+v %v", s, err)
+	}
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	f := Flags{Config: path}
+	f.Register(fs)
+	if err := fs.Parse([]string{"--self-auth=false", "--allow-user", "carol", "--allow-user", "dave1"}); err != nil {
+		t.Fatal(err)
+	}
+	s, _, err = f.Load()
+	if err != nil || s.SelfAuth || strings.Join(s.AllowedUsers, ",") != "carol,dave1" {
+		t.Errorf("flags: %+v %v", s, err)
+	}
+
+	for _, tc := range []struct{ content, want string }{
+		{`{"allowed_users": ["Alice"]}`, "lowercase"},
+		{`{"allowed_users": ["al"]}`, "4 to 30"},
+		{`{"allowed_users": ["alice", "alice"]}`, "twice"},
+		{`{"allowed_users": "alice"}`, "a list"},
+		{`{"self_auth": "yes"}`, `"self_auth" must be a bool`},
+	} {
+		if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(path); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one mentioning %q", tc.content, err, tc.want)
+		}
+	}
+	fs = flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(&strings.Builder{})
+	f = Flags{}
+	f.Register(fs)
+	if err := fs.Parse([]string{"--allow-user", "Bad Name"}); err == nil || !strings.Contains(err.Error(), "username") {
+		t.Errorf("bad --allow-user: %v", err)
+	}
+}

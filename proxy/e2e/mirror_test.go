@@ -60,6 +60,13 @@ func startMirror(tb testing.TB, upstreamURL string) *mirror {
 // startMirrorWithCache is startMirror with a given cache directory.
 func startMirrorWithCache(tb testing.TB, upstreamURL, cacheDir string) *mirror {
 	tb.Helper()
+	return startMirrorEnv(tb, upstreamURL, cacheDir, isolatedEnv(tb))
+}
+
+// startMirrorEnv is startMirrorWithCache with a given environment and more
+// arguments for `hubmirror serve`.
+func startMirrorEnv(tb testing.TB, upstreamURL, cacheDir string, env []string, args ...string) *mirror {
+	tb.Helper()
 	bin := binary(tb)
 	confDir := tb.TempDir()
 	m := &mirror{
@@ -74,7 +81,8 @@ func startMirrorWithCache(tb testing.TB, upstreamURL, cacheDir string) *mirror {
 		"--config", m.ConfigPath,
 		"--upstream", "docker.io="+upstreamURL,
 	)
-	m.cmd.Env = isolatedEnv(tb)
+	m.cmd.Args = append(m.cmd.Args, args...)
+	m.cmd.Env = env
 	m.cmd.Stdout = m.log
 	m.cmd.Stderr = m.log
 	m.cmd.SysProcAttr = childProcAttr()
