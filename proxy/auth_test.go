@@ -160,6 +160,11 @@ func TestSelfAuthAllowList(t *testing.T) {
 	if st, _ := tm.login(t, "bobby", "bobby-pw", "alpine"); st != http.StatusForbidden {
 		t.Errorf("unlisted user: %d, want 403", st)
 	}
+	q := url.Values{"service": {"hubmirror"}, "scope": {"repository:alpine:pull"}}
+	r := tm.get(t, "/v2/auth?"+q.Encode(), "Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("bobby:bobby-pw")))
+	if errorCode(t, r) != codeDenied || !strings.Contains(string(r.body), `user \"bobby\" may not pull`) {
+		t.Errorf("unlisted user's answer: %s", r.body)
+	}
 	st, tok := tm.login(t, "alice", "alice-pw", "alpine")
 	if st != http.StatusOK {
 		t.Fatalf("listed user: %d", st)
@@ -296,3 +301,26 @@ func TestSelfAuthSecretsStayOut(t *testing.T) {
 }
 
 func (r reply) String() string { return string(r.body) }
+
+// Listening beyond loopback with SelfAuth off logs a warning; with
+// SelfAuth on, or on loopback, it does not.
+func TestOpenListenerWarning(t *testing.T) {
+	hub := newHub(t)
+	for _, tc := range []struct {
+		listen   string
+		selfAuth bool
+		warn     bool
+	}{
+		{"127.0.0.1:0", false, false},
+		{"0.0.0.0:0", false, true},
+		{"0.0.0.0:0", true, false},
+	} {
+		tm := startMirrorCfg(t, hub, func(c *Config) {
+			c.Listen = tc.listen
+			c.Access.SelfAuth = tc.selfAuth
+		})
+		if got := strings.Contains(tm.logs.String(), "anyone who can reach"); got != tc.warn {
+			t.Errorf("listen %s, self_auth %v: warning %v, want %v", tc.listen, tc.selfAuth, got, tc.warn)
+		}
+	}
+}
