@@ -47,6 +47,8 @@ func (tm *testMirror) login(t *testing.T, user, password string, repos ...string
 		ExpiresIn int    `json:"expires_in"`
 	}
 	_ = json.NewDecoder(resp.Body).Decode(&body)
+	addSecret(body.Token)
+	addSecret(password)
 	return resp.StatusCode, body.Token
 }
 

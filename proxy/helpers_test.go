@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -73,7 +76,7 @@ func startMirrorWith(t *testing.T, hub *fakehub.Hub, dir string, change func(*Co
 		Listen:    "127.0.0.1:0",
 		CacheDir:  dir,
 		Upstreams: map[string]string{dockerHub: hub.URL()},
-		Logger:    slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:    slog.New(slog.NewTextHandler(io.MultiWriter(logs, &audit.text), &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if change != nil {
 		change(&cfg)
@@ -99,7 +102,66 @@ func newHub(t *testing.T) *fakehub.Hub {
 	t.Helper()
 	h := fakehub.New()
 	t.Cleanup(h.Close)
+	t.Cleanup(func() { audit.collect(h) }) // runs before Close
 	return h
+}
+
+// audit gathers every log line and response body of every test, and every
+// secret the fake hub saw (passwords, tokens, signed CDN URLs); TestMain
+// then checks that no secret reached any of that text.
+var audit = &auditLog{secrets: map[string]bool{}}
+
+type auditLog struct {
+	text    syncBuffer
+	mu      sync.Mutex
+	secrets map[string]bool
+}
+
+func addSecret(s string) {
+	if len(s) < 6 {
+		return
+	}
+	audit.mu.Lock()
+	audit.secrets[s] = true
+	audit.mu.Unlock()
+}
+
+// collect records the secrets h saw.
+func (a *auditLog) collect(h *fakehub.Hub) {
+	for _, r := range h.Requests() {
+		scheme, v, _ := strings.Cut(r.Authorization, " ")
+		switch scheme {
+		case "Bearer":
+			addSecret(v)
+		case "Basic":
+			if raw, err := base64.StdEncoding.DecodeString(v); err == nil {
+				_, password, _ := strings.Cut(string(raw), ":")
+				addSecret(password)
+			}
+		}
+		if r.Server == fakehub.ServerCDN {
+			if q, err := url.ParseQuery(r.RawQuery); err == nil {
+				addSecret(q.Get("signature"))
+			}
+		}
+	}
+}
+
+// checkAudit reports secrets found in the collected text.
+func checkAudit() []string {
+	text := audit.text.String()
+	audit.mu.Lock()
+	defer audit.mu.Unlock()
+	var found []string
+	for s := range audit.secrets {
+		if strings.Contains(text, s) {
+			found = append(found, s)
+		}
+	}
+	if len(audit.secrets) == 0 || !strings.Contains(text, "msg=request") {
+		found = append(found, "(the audit collected nothing: it would prove nothing)")
+	}
+	return found
 }
 
 // reply is a response read whole.
@@ -127,6 +189,9 @@ func (tm *testMirror) do(t *testing.T, method, path string, header ...string) re
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatalf("%s %s: read body: %v", method, path, err)
+	}
+	if !strings.Contains(path, "/blobs/") {
+		fmt.Fprintf(&audit.text, "%s %s\n%s\n", resp.Header.Get("WWW-Authenticate"), resp.Header.Get("Warning"), body)
 	}
 	return reply{status: resp.StatusCode, header: resp.Header, body: body}
 }
@@ -202,5 +267,10 @@ func await[T any](t *testing.T, ch <-chan T, what string) T {
 
 func TestMain(m *testing.M) {
 	resumeDelay = 10 * time.Millisecond // resumes are what is tested, not the back-off
-	os.Exit(m.Run())
+	code := m.Run()
+	if found := checkAudit(); code == 0 && flag.Lookup("test.run").Value.String() == "" && len(found) > 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: secrets reached logs, error bodies or /metrics: %q\n", found)
+		code = 1
+	}
+	os.Exit(code)
 }
