@@ -39,6 +39,8 @@ type Settings struct {
 	// AllowedUsers, with SelfAuth, are the only Docker Hub users who may
 	// pull (the ancestor's WHITE_LIST); empty allows every user.
 	AllowedUsers []string `json:"allowed_users"`
+	// StartOnLaunch makes the desktop app start the mirror when it starts.
+	StartOnLaunch bool `json:"start_on_launch"`
 }
 
 // FieldError says which setting is wrong and what to do about it.
@@ -58,7 +60,7 @@ func Defaults() (Settings, error) {
 	if err != nil {
 		return Settings{}, fmt.Errorf("no user cache directory (%w): set --cache-dir", err)
 	}
-	return Settings{Listen: DefaultListen, CacheDir: filepath.Join(dir, "hubmirror")}, nil
+	return Settings{Listen: DefaultListen, CacheDir: filepath.Join(dir, "hubmirror"), StartOnLaunch: true}, nil
 }
 
 // DefaultPath is the settings file's usual place.
@@ -134,7 +136,7 @@ func kindName(k string) string {
 }
 
 func knownFields() []string {
-	return []string{`"listen"`, `"cache_dir"`, `"upstreams"`, `"self_auth"`, `"allowed_users"`}
+	return []string{`"listen"`, `"cache_dir"`, `"upstreams"`, `"self_auth"`, `"allowed_users"`, `"start_on_launch"`}
 }
 
 // Save writes s to path atomically with mode 0600, creating its directory.

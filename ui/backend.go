@@ -1,0 +1,40 @@
+// Package ui is hubmirror's desktop face: the tray menu and the settings
+// window, built with Fyne. It is the only package that imports Fyne; it
+// talks to the rest of the app through Backend, whose methods may block
+// (network, keyring, disk) and so are never called on the UI thread.
+package ui
+
+import (
+	"github.com/hubmirror/hubmirror/proxy"
+	"github.com/hubmirror/hubmirror/settings"
+)
+
+// Backend is what the tray and the settings window need from the app.
+// Every method may block; the UI calls them from goroutines.
+type Backend interface {
+	// Settings returns the settings in force.
+	Settings() settings.Settings
+	// SaveSettings validates s, writes the settings file and applies it to
+	// the running mirror: self_auth and allowed_users at once, a new listen
+	// address or cache directory by restarting the mirror. A validation
+	// error is a *settings.FieldError.
+	SaveSettings(s settings.Settings) error
+
+	// Start and Stop run and stop the mirror.
+	Start() error
+	Stop() error
+	// Status returns a snapshot; Subscribe delivers a new one on every
+	// change of state and, a few times a second at most, of the counters.
+	Status() proxy.Status
+	Subscribe() (updates <-chan proxy.Status, cancel func())
+
+	// Account returns the Docker Hub username stored in the OS keyring, ""
+	// when there is none; an error when the keyring cannot be used.
+	Account() (user string, err error)
+	// SaveAccount checks the account with Docker Hub, then stores it.
+	SaveAccount(user, password string) error
+	// TestAccount checks the account with Docker Hub without storing it.
+	TestAccount(user, password string) error
+	// RemoveAccount deletes the stored account.
+	RemoveAccount() error
+}
