@@ -92,6 +92,34 @@ type Mirror struct {
 	links    *linkSet
 }
 
+// Reconfigure changes the listen address, cache directory and upstreams.
+// A running mirror is stopped (running requests get until ctx ends) and
+// started again with them; a stopped one keeps them for its next Start.
+// Access, Logger, Transport and Credentials in cfg are ignored.
+func (m *Mirror) Reconfigure(ctx context.Context, cfg Config) error {
+	ups, err := buildUpstreams(cfg.Upstreams, newHTTPClient(m.cfg.Transport), m.stats, m.cfg.Credentials, m.log)
+	if err != nil {
+		return err
+	}
+	if cfg.Listen == "" || cfg.CacheDir == "" {
+		return errors.New("listen address and cache directory must be set")
+	}
+	wasRunning := m.Status().State == Running
+	if wasRunning {
+		if err := m.Stop(ctx); err != nil {
+			return err
+		}
+	}
+	m.mu.Lock()
+	m.cfg.Listen, m.cfg.CacheDir, m.cfg.Upstreams = cfg.Listen, cfg.CacheDir, cfg.Upstreams
+	m.upstreams = ups
+	m.mu.Unlock()
+	if wasRunning {
+		return m.Start()
+	}
+	return nil
+}
+
 // SetAccess changes who may pull, at once and without a restart: pulls in
 // flight go on, and tokens of users no longer allowed stop working.
 func (m *Mirror) SetAccess(a Access) {
@@ -111,24 +139,35 @@ func New(cfg Config) (*Mirror, error) {
 		return nil, errors.New("cache directory is empty")
 	}
 	m := &Mirror{
-		cfg: cfg, log: cfg.Logger, stats: &stats{}, upstreams: map[string]*upstream{},
+		cfg: cfg, log: cfg.Logger, stats: &stats{},
 		state: Stopped, subs: map[chan Status]struct{}{},
 		sessions: newSessionStore(), links: newLinkSet(),
 	}
 	m.access.Store(newPolicy(cfg.Access))
-	client := newHTTPClient(cfg.Transport)
-	endpoints := map[string]string{dockerHub: DefaultUpstream}
-	for name, u := range cfg.Upstreams {
-		endpoints[name] = u
+	ups, err := buildUpstreams(cfg.Upstreams, newHTTPClient(cfg.Transport), m.stats, cfg.Credentials, m.log)
+	if err != nil {
+		return nil, err
 	}
+	m.upstreams = ups
+	return m, nil
+}
+
+// buildUpstreams makes the upstream of every registry; docker.io is always
+// there.
+func buildUpstreams(endpoints map[string]string, client *http.Client, st *stats, creds Credentials, log *slog.Logger) (map[string]*upstream, error) {
+	all := map[string]string{dockerHub: DefaultUpstream}
 	for name, u := range endpoints {
-		up, err := newUpstream(name, u, client, m.stats, cfg.Credentials, m.log)
+		all[name] = u
+	}
+	ups := make(map[string]*upstream, len(all))
+	for name, u := range all {
+		up, err := newUpstream(name, u, client, st, creds, log)
 		if err != nil {
 			return nil, err
 		}
-		m.upstreams[name] = up
+		ups[name] = up
 	}
-	return m, nil
+	return ups, nil
 }
 
 // Start opens the cache and the listener and serves in the background. An
@@ -328,6 +367,8 @@ func (m *Mirror) notify(ctx context.Context, poke <-chan struct{}) {
 
 // Registries lists the registries the mirror serves, sorted.
 func (m *Mirror) Registries() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	out := make([]string, 0, len(m.upstreams))
 	for name := range m.upstreams {
 		out = append(out, name)

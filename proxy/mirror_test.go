@@ -212,3 +212,34 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 		t.Errorf("the log mentions an Authorization header:\n%s", logs)
 	}
 }
+
+// Reconfigure moves a running mirror to a new address and cache directory.
+func TestReconfigure(t *testing.T) {
+	hub := newHub(t)
+	img := hub.AddImage("library/alpine", "latest", []byte("x"))
+	tm := startMirror(t, hub)
+	tm.pull(t, "alpine", img)
+	oldBase := tm.base
+	newDir := t.TempDir()
+	err := tm.Reconfigure(context.Background(), Config{
+		Listen: "127.0.0.1:0", CacheDir: newDir, Upstreams: map[string]string{dockerHub: hub.URL()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := tm.Status(); st.State != Running || "http://"+st.Addr == oldBase {
+		t.Fatalf("after Reconfigure: %+v", st)
+	}
+	if _, err := http.Get(oldBase + "/v2/"); err == nil {
+		t.Errorf("the old address still answers")
+	}
+	tm.base, tm.dir = "http://"+tm.Addr(), newDir
+	before := hub.Counters().CDNGets
+	tm.pull(t, "alpine", img)
+	if hub.Counters().CDNGets != before+2 {
+		t.Errorf("the new, empty cache directory was not used")
+	}
+	if _, err := os.Stat(filepath.Join(newDir, "blobs")); err != nil {
+		t.Errorf("new cache directory: %v", err)
+	}
+}
