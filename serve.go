@@ -6,10 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"maps"
 	"os"
 	"os/signal"
-	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -47,24 +45,26 @@ func serve(cmd string, args []string) error {
 		return fmt.Errorf("settings: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if cmd == "" {
-		log.Info("the tray app is not part of this build; running headless")
-	}
 	proxy.Version = version
-	m, err := proxy.New(proxy.Config{
-		Listen: s.Listen, CacheDir: s.CacheDir, Upstreams: s.Upstreams, Logger: log,
-		Credentials: keyringCredentials(), Access: access(s),
-	})
+	b, err := newBackend(path, s, log)
 	if err != nil {
 		return err
 	}
+	if cmd == "" {
+		if why := noDisplay(); why != "" {
+			log.Info(why + ": running headless, as hubmirror serve")
+		} else {
+			return runDesktop(b)
+		}
+	}
+	m := b.m
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := m.Start(); err != nil {
 		return err
 	}
 	log.Info("hubmirror started", "version", version, "settings", path, "self_auth", s.SelfAuth)
-	go watchSettings(ctx, path, &flags, m, s, log)
+	go watchSettings(ctx, path, &flags, b, log)
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down", "grace", shutdownGrace)
@@ -110,9 +110,9 @@ func keyringCredentials() proxy.Credentials {
 const settingsPoll = time.Second
 
 // watchSettings applies changes of the settings file to the running mirror:
-// self_auth and allowed_users at once, and a note that the listen address,
-// cache directory and upstreams need a restart. SIGHUP reloads at once.
-func watchSettings(ctx context.Context, path string, flags *settings.Flags, m *proxy.Mirror, cur settings.Settings, log *slog.Logger) {
+// self_auth and allowed_users at once, a new listen address, cache
+// directory or upstreams by restarting it. SIGHUP reloads at once.
+func watchSettings(ctx context.Context, path string, flags *settings.Flags, b *backend, log *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -141,13 +141,9 @@ func watchSettings(ctx context.Context, path string, flags *settings.Flags, m *p
 			log.Warn("settings not applied; the mirror keeps running with the previous ones", "err", err)
 			continue
 		}
-		if next.SelfAuth != cur.SelfAuth || !slices.Equal(next.AllowedUsers, cur.AllowedUsers) {
-			m.SetAccess(access(next))
+		if err := b.apply(next); err != nil {
+			log.Error("settings applied, but the mirror did not restart", "err", err)
 		}
-		if next.Listen != cur.Listen || next.CacheDir != cur.CacheDir || !maps.Equal(next.Upstreams, cur.Upstreams) {
-			log.Warn("listen, cache_dir and upstreams changes take effect when hubmirror restarts")
-		}
-		cur = next
 	}
 }
 

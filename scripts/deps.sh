@@ -4,8 +4,9 @@
 #
 #   scripts/deps.sh          OS build packages (a C toolchain and Fyne's headers)
 #   scripts/deps.sh --test   also skopeo, jq, dbus and gnome-keyring (a real
-#                            OS keyring for the tests), and crane and the
-#                            OCI conformance suite in .cache/bin
+#                            OS keyring for the tests), xvfb and imagemagick
+#                            (the desktop app under a virtual display), and
+#                            crane and the OCI conformance suite in .cache/bin
 #
 # OS packages are installed with apt-get as root, else with sudo when it
 # needs no password, else the script prints what to install and fails.
@@ -18,7 +19,7 @@ readonly CONFORMANCE_MOD=github.com/opencontainers/distribution-spec/conformance
 readonly CONFORMANCE_VERSION=v0.0.0-20260831232431-97274622c111
 
 usage() {
-	sed -n '2,11s/^# \{0,1\}//p' "$0"
+	sed -n '2,13s/^# \{0,1\}//p' "$0"
 }
 
 want_test=0
@@ -117,7 +118,7 @@ Linux)
 	pkgs=(gcc libc6-dev pkg-config libgl1-mesa-dev libxcursor-dev libxrandr-dev
 		libxinerama-dev libxi-dev libxxf86vm-dev)
 	if [[ $want_test -eq 1 ]]; then
-		pkgs+=(skopeo jq dbus gnome-keyring)
+		pkgs+=(skopeo jq dbus gnome-keyring xvfb imagemagick)
 	fi
 	if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
 		apt_install "${pkgs[@]}"

@@ -57,16 +57,18 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	workDir = dir
-	mirrorBin, buildOut, buildErr = buildMirror(dir)
+	mirrorBin, buildOut, buildErr = buildMirror(dir, "hubmirror", "-tags", "nogui")
 	return m.Run()
 }
 
-// buildMirror compiles github.com/hubmirror/hubmirror into dir. When the
-// tests themselves run with -race, so does the mirror: a data race in the
-// child then makes it exit non-zero, which stopMirror reports.
-func buildMirror(dir string) (string, []byte, error) {
-	bin := filepath.Join(dir, "hubmirror")
-	args := []string{"build", "-o", bin}
+// buildMirror compiles github.com/hubmirror/hubmirror into dir/name with
+// the extra go build flags. When the tests themselves run with -race, so
+// does the mirror: a data race in the child then makes it exit non-zero,
+// which stopMirror reports. The mirror tests use the nogui build (what a
+// server runs, and quick to build); the tray test builds the desktop app.
+func buildMirror(dir, name string, flags ...string) (string, []byte, error) {
+	bin := filepath.Join(dir, name)
+	args := append([]string{"build", "-o", bin}, flags...)
 	if raceEnabled {
 		args = append(args, "-race")
 	}

@@ -1,0 +1,26 @@
+// Package assets holds hubmirror's icons as PNG bytes. It does not import
+// Fyne: the ui package wraps the bytes in resources. The PNGs are drawn by
+// gen/main.go (go generate ./assets).
+package assets
+
+import _ "embed"
+
+//go:generate go run gen/main.go
+
+// Icon is the app icon, 512×512: a white arrow dropping into an open box
+// on a blue rounded square.
+//
+//go:embed icon.png
+var Icon []byte
+
+// TrayRunning is the 64×64 tray icon while the mirror runs: the same glyph
+// on green.
+//
+//go:embed tray_running.png
+var TrayRunning []byte
+
+// TrayStopped is the 64×64 tray icon while the mirror is stopped or has
+// failed: the same glyph on grey.
+//
+//go:embed tray_stopped.png
+var TrayStopped []byte

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hubmirror/hubmirror/proxy"
+	"github.com/hubmirror/hubmirror/settings"
+	"github.com/hubmirror/hubmirror/settings/secrets"
+)
+
+// hubRegistry is the registry whose account the app manages.
+const hubRegistry = "docker.io"
+
+// backend runs the mirror for the serve command and the desktop app: it
+// owns the settings file, the Mirror and the keyring account.
+type backend struct {
+	path string
+	log  *slog.Logger
+	m    *proxy.Mirror
+
+	mu  sync.Mutex
+	cur settings.Settings
+}
+
+func newBackend(path string, s settings.Settings, log *slog.Logger) (*backend, error) {
+	m, err := proxy.New(proxy.Config{
+		Listen: s.Listen, CacheDir: s.CacheDir, Upstreams: s.Upstreams, Logger: log,
+		Credentials: keyringCredentials(), Access: access(s),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &backend{path: path, log: log, m: m, cur: s}, nil
+}
+
+// Settings returns the settings in force.
+func (b *backend) Settings() settings.Settings {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.cur
+}
+
+// SaveSettings validates s, writes it to the settings file and applies it.
+func (b *backend) SaveSettings(s settings.Settings) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	if err := settings.Save(b.path, s); err != nil {
+		return err
+	}
+	return b.apply(s)
+}
+
+// apply makes s the settings of the running mirror: who may pull at once,
+// a new address, cache directory or upstreams by restarting it.
+func (b *backend) apply(s settings.Settings) error {
+	b.mu.Lock()
+	old := b.cur
+	b.cur = s
+	b.mu.Unlock()
+	if s.SelfAuth != old.SelfAuth || !slices.Equal(s.AllowedUsers, old.AllowedUsers) {
+		b.m.SetAccess(access(s))
+	}
+	if s.Listen == old.Listen && s.CacheDir == old.CacheDir && maps.Equal(s.Upstreams, old.Upstreams) {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	return b.m.Reconfigure(ctx, proxy.Config{Listen: s.Listen, CacheDir: s.CacheDir, Upstreams: s.Upstreams})
+}
+
+// Start runs the mirror.
+func (b *backend) Start() error { return b.m.Start() }
+
+// Stop stops the mirror, giving running pulls shutdownGrace to finish.
+func (b *backend) Stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	return b.m.Stop(ctx)
+}
+
+// Status returns the mirror's state and counters.
+func (b *backend) Status() proxy.Status { return b.m.Status() }
+
+// Subscribe delivers the mirror's state on every change.
+func (b *backend) Subscribe() (<-chan proxy.Status, func()) { return b.m.Subscribe() }
+
+// Account returns the stored Docker Hub username, "" when none is stored.
+func (b *backend) Account() (string, error) {
+	c, err := secrets.Get(hubRegistry)
+	if errors.Is(err, secrets.ErrNotFound) {
+		return "", nil
+	}
+	return c.Username, err
+}
+
+// TestAccount checks an account with Docker Hub's token service.
+func (b *backend) TestAccount(user, password string) error {
+	if user == "" || password == "" {
+		return errors.New("enter a username and a password or access token")
+	}
+	endpoint, err := b.Settings().Endpoint(hubRegistry)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = proxy.CheckLogin(ctx, hubRegistry, endpoint, user, password, nil)
+	if errors.Is(err, proxy.ErrDenied) {
+		return fmt.Errorf("Docker Hub refused the username or password for %s", user)
+	}
+	return err
+}
+
+// SaveAccount checks an account, then stores it in the OS keyring.
+func (b *backend) SaveAccount(user, password string) error {
+	if err := b.TestAccount(user, password); err != nil {
+		return err
+	}
+	return secrets.Set(hubRegistry, secrets.Credential{Username: user, Password: password})
+}
+
+// RemoveAccount deletes the stored account; none stored is not an error.
+func (b *backend) RemoveAccount() error {
+	if err := secrets.Delete(hubRegistry); err != nil && !errors.Is(err, secrets.ErrNotFound) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,54 @@
+//go:build !nogui
+
+package main
+
+import (
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+
+	"fyne.io/fyne/v2/app"
+
+	"github.com/hubmirror/hubmirror/ui"
+)
+
+// guiBuilt is true: this build has the desktop app.
+const guiBuilt = true
+
+// appID is the desktop app's ID, as in FyneApp.toml.
+const appID = "io.github.hubmirror"
+
+// runDesktop runs the tray app until Quit. On Linux the tray needs a D-Bus
+// session (and systray crashes on quit without one, fyne-io/fyne#6403), so
+// without one the settings window stands in for it.
+func runDesktop(b *backend) error {
+	a := app.NewWithID(appID)
+	u := ui.New(a, b)
+	stopWatch := u.Watch()
+	defer stopWatch()
+	if runtime.GOOS != "linux" || os.Getenv("DBUS_SESSION_BUS_ADDRESS") != "" {
+		u.SetupTray()
+	} else {
+		b.log.Warn("no D-Bus session, so no tray icon: the settings window stays open instead")
+		u.ShowSettings()
+	}
+	if b.Settings().StartOnLaunch {
+		go func() {
+			if err := b.Start(); err != nil {
+				b.log.Error("the mirror did not start", "err", err)
+			}
+		}()
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	go func() {
+		if _, ok := <-sig; ok {
+			u.Quit()
+		}
+	}()
+	b.log.Info("hubmirror desktop app started", "version", version)
+	a.Run()
+	return b.Stop()
+}

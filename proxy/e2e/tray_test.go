@@ -1,0 +1,305 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	_ "image/png" // screenshots
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hubmirror/hubmirror/proxy/fakehub"
+)
+
+// desktopBinary builds hubmirror with the desktop app (cgo and Fyne),
+// once; the other tests use the nogui build.
+var desktopBinary = sync.OnceValues(func() (string, error) {
+	bin, out, err := buildMirror(workDir, "hubmirror-desktop")
+	if err != nil {
+		return "", fmt.Errorf("%w\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// need returns the path of a command, failing under HUBMIRROR_E2E=1 and
+// skipping otherwise when it is missing.
+func need(t *testing.T, name, install string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	if e2eRequired() {
+		t.Fatalf("%s is missing: %s", name, install)
+	}
+	t.Skipf("%s is missing: %s", name, install)
+	return ""
+}
+
+// startXvfb starts a virtual X display and returns its name (":N").
+func startXvfb(t *testing.T) string {
+	t.Helper()
+	bin := need(t, "Xvfb", "apt-get install xvfb (scripts/deps.sh --test)")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-displayfd", "3", "-screen", "0", "1280x800x24", "-nolisten", "tcp")
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = childProcAttr()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	line := make(chan string, 1)
+	go func() {
+		s, _ := bufio.NewReader(r).ReadString('\n')
+		line <- strings.TrimSpace(s)
+		r.Close()
+	}()
+	select {
+	case n := <-line:
+		if _, err := strconv.Atoi(n); err != nil {
+			t.Fatalf("Xvfb gave no display number: %q", n)
+		}
+		return ":" + n
+	case <-time.After(20 * time.Second):
+		t.Fatal("Xvfb did not start")
+		return ""
+	}
+}
+
+// trayMenu talks to the app's StatusNotifierItem menu over D-Bus.
+type trayMenu struct {
+	t      *testing.T
+	busctl string
+	name   string // org.kde.StatusNotifierItem-<pid>-1
+}
+
+func (m *trayMenu) call(args ...string) []byte {
+	m.t.Helper()
+	out, err := exec.Command(m.busctl, append([]string{"--user"}, args...)...).CombinedOutput()
+	if err != nil {
+		m.t.Fatalf("busctl %v: %v\n%s", args, err, out)
+	}
+	return out
+}
+
+// items returns the menu's labels and their ids, from GetLayout.
+func (m *trayMenu) items() map[string]int {
+	m.t.Helper()
+	out := m.call("--json=short", "call", m.name, "/StatusNotifierMenu", "com.canonical.dbusmenu",
+		"GetLayout", "iias", "--", "0", "-1", "0")
+	var doc any
+	if err := json.Unmarshal(out, &doc); err != nil {
+		m.t.Fatalf("GetLayout: %v: %s", err, out)
+	}
+	items := map[string]int{}
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case []any:
+			if len(x) == 3 {
+				if id, ok := x[0].(float64); ok {
+					if props, ok := x[1].(map[string]any); ok {
+						if label, ok := props["label"].(map[string]any); ok {
+							if s, ok := label["data"].(string); ok {
+								items[s] = int(id)
+							}
+						}
+					}
+				}
+			}
+			for _, e := range x {
+				walk(e)
+			}
+		case map[string]any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(doc)
+	return items
+}
+
+// find returns the id of the item whose label starts with prefix.
+func (m *trayMenu) find(prefix string) (string, int, bool) {
+	for label, id := range m.items() {
+		if strings.HasPrefix(label, prefix) {
+			return label, id, true
+		}
+	}
+	return "", 0, false
+}
+
+// click sends a "clicked" event to the item labelled prefix….
+func (m *trayMenu) click(prefix string) {
+	m.t.Helper()
+	label, id, ok := m.find(prefix)
+	if !ok {
+		m.t.Fatalf("no tray item %q in %v", prefix, m.items())
+	}
+	m.t.Logf("clicking %q", label)
+	m.call("call", m.name, "/StatusNotifierMenu", "com.canonical.dbusmenu", "Event", "isvu",
+		strconv.Itoa(id), "clicked", "s", "", "0")
+}
+
+// eventually polls cond until it holds or 20 s pass.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func portOpen(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// TestTrayApp runs the desktop app under Xvfb in a D-Bus session with a
+// real keyring, the way a person uses it: Stop and Start from the tray
+// menu, a pull through it, the settings window (a screenshot), and Quit.
+func TestTrayApp(t *testing.T) {
+	keyringSession(t)
+	busctl := need(t, "busctl", "apt-get install systemd")
+	importBin := need(t, "import", "apt-get install imagemagick")
+	display := startXvfb(t)
+	bin, err := desktopBinary()
+	if err != nil {
+		t.Fatalf("building the desktop app: %v", err)
+	}
+
+	hub := fakehub.New()
+	t.Cleanup(hub.Close)
+	img := hub.AddImage("library/alpine", "3.20", fakehub.Layer(map[string]string{"etc/alpine-release": "3.20.0\n"}))
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := free.Addr().String()
+	free.Close()
+	dir := t.TempDir()
+	config := filepath.Join(dir, "settings.json")
+	env := append(isolatedEnv(t), "DISPLAY="+display, "MESA_SHADER_CACHE_DISABLE=true", "LANG=en_US.UTF-8")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--config", config, "--listen", addr,
+		"--cache-dir", filepath.Join(dir, "cache"), "--upstream", "docker.io="+hub.URL())
+	cmd.Env = env
+	log := newLogTail(logTailLines)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = childProcAttr()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		if t.Failed() {
+			t.Logf("app log:\n%s", log)
+		}
+	}()
+
+	menu := &trayMenu{t: t, busctl: busctl, name: fmt.Sprintf("org.kde.StatusNotifierItem-%d-1", cmd.Process.Pid)}
+	eventually(t, "the tray item on D-Bus", func() bool {
+		out, _ := exec.Command(busctl, "--user", "list", "--no-legend").Output()
+		return strings.Contains(string(out), menu.name)
+	})
+	eventually(t, "the mirror to start (start_on_launch)", func() bool { return portOpen(addr) })
+	eventually(t, "the status line to say Running", func() bool {
+		_, _, ok := menu.find("Running on " + addr)
+		return ok
+	})
+
+	menu.click("Stop")
+	eventually(t, "the port to close after Stop", func() bool { return !portOpen(addr) })
+	eventually(t, "the menu to offer Start", func() bool { _, _, ok := menu.find("Start"); return ok })
+
+	menu.click("Start")
+	eventually(t, "the port to open after Start", func() bool { return portOpen(addr) })
+	resp, err := http.Get("http://" + addr + "/v2/library/alpine/manifests/3.20")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Docker-Content-Digest") != img.Digest {
+		t.Fatalf("pull after Start: %d %s", resp.StatusCode, resp.Header.Get("Docker-Content-Digest"))
+	}
+
+	menu.click("Settings")
+	shot := filepath.Join(dir, "settings.png")
+	eventually(t, "a screenshot showing the settings window", func() bool {
+		out, err := exec.Command(importBin, "-display", display, "-window", "root", shot).CombinedOutput()
+		if err != nil {
+			t.Logf("import: %v %s", err, out)
+			return false
+		}
+		return colours(t, shot) > 20
+	})
+	if dst := os.Getenv("HUBMIRROR_SCREENSHOT"); dst != "" {
+		raw, _ := os.ReadFile(shot)
+		if err := os.WriteFile(dst, raw, 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+
+	menu.click("Quit")
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("the app exited with %v after Quit, want 0", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("the app did not exit after Quit")
+	}
+	if portOpen(addr) {
+		t.Errorf("the mirror still listens after Quit")
+	}
+}
+
+// colours counts distinct colours in a PNG (a blank screen has one).
+func colours(t *testing.T, path string) int {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	img, _, err := image.Decode(f)
+	if err != nil {
+		return 0
+	}
+	seen := map[[3]uint32]bool{}
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y += 4 {
+		for x := b.Min.X; x < b.Max.X; x += 4 {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			seen[[3]uint32{r, g, bl}] = true
+		}
+	}
+	return len(seen)
+}

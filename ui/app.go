@@ -1,0 +1,185 @@
+package ui
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
+
+	"github.com/hubmirror/hubmirror/assets"
+	"github.com/hubmirror/hubmirror/proxy"
+)
+
+// Icons as Fyne resources.
+var (
+	appIcon     = fyne.NewStaticResource("hubmirror.png", assets.Icon)
+	iconRunning = fyne.NewStaticResource("hubmirror-running.png", assets.TrayRunning)
+	iconStopped = fyne.NewStaticResource("hubmirror-stopped.png", assets.TrayStopped)
+)
+
+// App is hubmirror's tray menu and settings window. It keeps its widgets
+// as fields so that tests can drive them. Its fields, but for quitting and
+// tasks, are touched only on the Fyne thread; Backend calls run in
+// goroutines and hand their results back with fyne.Do.
+type App struct {
+	app     fyne.App
+	backend Backend
+
+	status       proxy.Status // the last one applied
+	actionErr    string       // the last Save, Start or Stop error; "" after a success
+	lastNotified string       // the problem last sent as a desktop notification
+
+	tray     desktop.App   // nil until SetupTray sets the tray up
+	trayIcon fyne.Resource // the icon the tray shows
+	menu     *fyne.Menu
+	// The tray menu's items, in menu order.
+	statusItem, toggleItem, settingsItem, copyItem, browserItem, quitItem *fyne.MenuItem
+
+	form *settingsForm // nil until ShowSettings first runs
+
+	// quitting is set by Quit: from then on the tray is left alone, as
+	// Fyne takes it down when the app quits and touching it then panics.
+	quitting atomic.Bool
+
+	tasks       sync.WaitGroup // Backend calls running in goroutines
+	savedFor    time.Duration  // how long "Saved" stays in the window
+	afterStatus func()         // called after each Status is applied; for tests
+}
+
+// New sets the app's icon and builds the tray menu for the backend's
+// current status. Nothing is shown until SetupTray or ShowSettings; main
+// calls Watch to keep it up to date.
+func New(a fyne.App, b Backend) *App {
+	u := &App{app: a, backend: b, savedFor: 3 * time.Second}
+	a.SetIcon(appIcon)
+	u.buildMenu()
+	u.apply(b.Status())
+	return u
+}
+
+// Quit stops the mirror, off the UI thread, then quits the app. It is safe
+// to call from any goroutine, e.g. a signal handler. Status updates are
+// ignored from then on.
+func (u *App) Quit() {
+	if u.quitting.Swap(true) {
+		return
+	}
+	u.run(func() {
+		if err := u.backend.Stop(); err != nil {
+			fyne.LogError("stop the mirror", err)
+		}
+		fyne.Do(u.app.Quit)
+	})
+}
+
+// Watch subscribes to the backend's status updates and applies each one
+// to the tray and the window on the Fyne thread. main calls it once; stop
+// unsubscribes and returns once no further update will be handed to
+// fyne.Do.
+func (u *App) Watch() (stop func()) {
+	updates, cancel := u.backend.Subscribe()
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		for {
+			select {
+			case <-done:
+				return
+			case st, ok := <-updates:
+				if !ok {
+					return
+				}
+				if !u.quitting.Load() {
+					fyne.Do(func() { u.apply(st) })
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			cancel()
+			close(done)
+			<-finished
+		})
+	}
+}
+
+// apply shows st in the tray and the window and sends a notification for
+// a new failure.
+func (u *App) apply(st proxy.Status) {
+	if u.quitting.Load() {
+		return
+	}
+	u.status = st
+	switch {
+	case st.State == proxy.Running:
+		u.lastNotified = "" // the same failure later is news again
+	case st.State == proxy.Failed && st.Err != "":
+		u.notify(st.Err)
+	}
+	u.updateTray()
+	if u.form != nil {
+		u.showStatus()
+		u.updateBanner()
+	}
+	if u.afterStatus != nil {
+		u.afterStatus()
+	}
+}
+
+// notify sends msg as a desktop notification unless it was the last one
+// sent.
+func (u *App) notify(msg string) {
+	if msg == u.lastNotified {
+		return
+	}
+	u.lastNotified = msg
+	u.app.SendNotification(fyne.NewNotification("hubmirror", msg))
+}
+
+// start and stop run the mirror's Start and Stop off the UI thread. A
+// Start error goes to the banner and, once, to a notification.
+func (u *App) start() { u.startOrStop(u.backend.Start, true) }
+func (u *App) stop()  { u.startOrStop(u.backend.Stop, false) }
+
+func (u *App) startOrStop(call func() error, starting bool) {
+	u.toggleItem.Disabled = true
+	u.menu.Refresh()
+	u.run(func() {
+		err := call()
+		fyne.Do(func() {
+			if u.quitting.Load() {
+				return
+			}
+			u.toggleItem.Disabled = false
+			u.menu.Refresh()
+			u.actionErr = ""
+			if err != nil {
+				u.actionErr = err.Error()
+				if starting {
+					u.notify(u.actionErr)
+				}
+			}
+			if u.form != nil {
+				u.updateBanner()
+			}
+		})
+	})
+}
+
+// run calls fn in a goroutine. fn must hand widget changes to fyne.Do.
+// Tests wait for such goroutines with wait.
+func (u *App) run(fn func()) {
+	u.tasks.Go(fn)
+}
+
+// wait returns when every goroutine started by run has returned. With
+// Fyne's test driver, fyne.Do runs its function at once, so the widgets
+// then show the results too.
+func (u *App) wait() {
+	u.tasks.Wait()
+}

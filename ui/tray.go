@@ -1,0 +1,150 @@
+package ui
+
+import (
+	"encoding/json"
+	"net"
+	"net/url"
+	"os"
+	"runtime"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
+
+	"github.com/hubmirror/hubmirror/proxy"
+)
+
+// The tray menu's labels. An end-to-end test finds the items by label
+// over D-Bus, so they are a contract.
+const (
+	labelStart    = "Start"
+	labelStop     = "Stop"
+	labelSettings = "Settings…"
+	labelCopy     = "Copy Docker setup"
+	labelBrowser  = "Open in browser"
+	labelQuit     = "Quit"
+)
+
+// buildMenu makes the tray menu: a status line, then the actions.
+func (u *App) buildMenu() {
+	u.statusItem = &fyne.MenuItem{Label: "Stopped", Disabled: true}
+	u.toggleItem = fyne.NewMenuItem(labelStart, func() {
+		if u.status.State == proxy.Running {
+			u.stop()
+		} else {
+			u.start()
+		}
+	})
+	u.settingsItem = fyne.NewMenuItem(labelSettings, u.ShowSettings)
+	u.copyItem = fyne.NewMenuItem(labelCopy, u.copyDockerSetup)
+	u.browserItem = fyne.NewMenuItem(labelBrowser, u.openBrowser)
+	u.quitItem = fyne.NewMenuItem(labelQuit, u.Quit)
+	u.quitItem.IsQuit = true
+	u.menu = fyne.NewMenu("hubmirror",
+		u.statusItem, u.toggleItem, fyne.NewMenuItemSeparator(),
+		u.settingsItem, u.copyItem, u.browserItem, fyne.NewMenuItemSeparator(),
+		u.quitItem)
+}
+
+// SetupTray puts the icon and menu in the system tray when the app is a
+// desktop.App that can have one; otherwise it does nothing. On Linux and
+// the BSDs the tray needs a D-Bus session: without one it is not set up,
+// because systray crashes on quit then (fyne-io/fyne#6403).
+func (u *App) SetupTray() {
+	desk, ok := u.app.(desktop.App)
+	if !ok || !trayPossible() {
+		return
+	}
+	u.tray = desk
+	u.trayIcon = nil
+	u.updateTray()
+	desk.SetSystemTrayMenu(u.menu)
+}
+
+// HasTray reports whether SetupTray put hubmirror in the system tray. When
+// it did not, main should show the settings window instead.
+func (u *App) HasTray() bool {
+	return u.tray != nil
+}
+
+func trayPossible() bool {
+	switch runtime.GOOS {
+	case "darwin", "windows":
+		return true
+	}
+	return os.Getenv("DBUS_SESSION_BUS_ADDRESS") != ""
+}
+
+// updateTray shows u.status in the tray icon and menu, refreshing the menu
+// only when a label changed: counters change several times a second.
+func (u *App) updateTray() {
+	icon := iconStopped
+	toggle := labelStart
+	if u.status.State == proxy.Running {
+		icon, toggle = iconRunning, labelStop
+	}
+	if u.tray != nil && u.trayIcon != icon {
+		u.trayIcon = icon
+		u.tray.SetSystemTrayIcon(icon)
+	}
+	line := statusLine(u.status)
+	if line == u.statusItem.Label && toggle == u.toggleItem.Label {
+		return
+	}
+	u.statusItem.Label, u.toggleItem.Label = line, toggle
+	u.menu.Refresh()
+}
+
+// statusLine sums st up in a line, e.g. "Running on 127.0.0.1:5000 ·
+// 2.1 GB cached · 91% from cache".
+func statusLine(st proxy.Status) string {
+	switch st.State {
+	case proxy.Running:
+		line := "Running on " + st.Addr + " · " + formatBytes(st.CacheBytes) + " cached"
+		if rate, ok := hitRate(st.Counters); ok {
+			line += " · " + rate + " from cache"
+		}
+		return line
+	case proxy.Failed:
+		return "Failed: " + shortReason(st.Err)
+	}
+	return "Stopped"
+}
+
+// mirrorAddr is the host:port clients reach the mirror on: where it
+// listens, or where it will listen, with a wildcard host replaced by
+// loopback.
+func (u *App) mirrorAddr() string {
+	addr := u.status.Addr
+	if addr == "" {
+		addr = u.backend.Settings().Listen
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// dockerSetup is the daemon.json snippet that makes Docker pull Docker Hub
+// images through the mirror at addr.
+func dockerSetup(addr string) string {
+	conf := struct {
+		Mirrors []string `json:"registry-mirrors"`
+	}{[]string{"http://" + addr}}
+	raw, _ := json.MarshalIndent(conf, "", "  ") // cannot fail
+	return string(raw)
+}
+
+func (u *App) copyDockerSetup() {
+	u.app.Clipboard().SetContent(dockerSetup(u.mirrorAddr()))
+}
+
+func (u *App) openBrowser() {
+	link := &url.URL{Scheme: "http", Host: u.mirrorAddr(), Path: "/"}
+	if err := u.app.OpenURL(link); err != nil {
+		fyne.LogError("open "+link.String(), err)
+	}
+}

@@ -1,0 +1,272 @@
+package ui
+
+import (
+	"encoding/json"
+	"errors"
+	"runtime"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+
+	"github.com/hubmirror/hubmirror/proxy"
+)
+
+const inUse = "address already in use: 127.0.0.1:5000 is taken by another program; choose another port with --listen (for example --listen 127.0.0.1:5001)"
+
+// labels returns the tray menu's labels, separators left out.
+func labels(m *fyne.Menu) []string {
+	var out []string
+	for _, it := range m.Items {
+		if !it.IsSeparator {
+			out = append(out, it.Label)
+		}
+	}
+	return out
+}
+
+func TestSetupTray(t *testing.T) {
+	h := newHarness(t)
+	h.withTray()
+	if h.app.trayMenu != h.u.menu {
+		t.Fatal("the tray menu was not set")
+	}
+	if h.app.trayIcon != iconStopped {
+		t.Errorf("tray icon %v, want the stopped icon", h.app.trayIcon)
+	}
+	want := []string{"Stopped", "Start", "Settings…", "Copy Docker setup", "Open in browser", "Quit"}
+	if got := labels(h.app.trayMenu); !slices.Equal(got, want) {
+		t.Errorf("tray menu %q, want %q", got, want)
+	}
+	if !h.u.statusItem.Disabled {
+		t.Error("the status line is enabled")
+	}
+	if !h.u.quitItem.IsQuit {
+		t.Error("Quit is not marked IsQuit, so Fyne adds its own")
+	}
+}
+
+func TestSetupTrayWithoutDBus(t *testing.T) {
+	if runtime.GOOS == "darwin" || runtime.GOOS == "windows" {
+		t.Skip("the tray needs no D-Bus here")
+	}
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
+	h := newHarness(t)
+	h.u.SetupTray()
+	if h.u.HasTray() || h.app.trayMenu != nil {
+		t.Error("the tray was set up without a D-Bus session")
+	}
+}
+
+func TestTrayFollowsStatus(t *testing.T) {
+	h := newHarness(t)
+	h.withTray()
+	running := proxy.Status{State: proxy.Running, Addr: "127.0.0.1:5000", Counters: proxy.Counters{
+		CacheBytes: 2_130_000_000, CacheHits: 91, CacheMisses: 9, DockerHubPullsLeft: -1,
+	}}
+	for _, tc := range []struct {
+		name         string
+		status       proxy.Status
+		line, toggle string
+		icon         fyne.Resource
+	}{
+		{"running", running, "Running on 127.0.0.1:5000 · 2.1 GB cached · 91% from cache", "Stop", iconRunning},
+		{"no hits yet", proxy.Status{State: proxy.Running, Addr: "0.0.0.0:5001", Counters: proxy.Counters{CacheBytes: 999}},
+			"Running on 0.0.0.0:5001 · 999 B cached", "Stop", iconRunning},
+		{"stopped", proxy.Status{State: proxy.Stopped}, "Stopped", "Start", iconStopped},
+		{"failed", proxy.Status{State: proxy.Failed, Err: inUse},
+			"Failed: address already in use: 127.0.0.1:5000 is taken by another program", "Start", iconStopped},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h.push(tc.status)
+			if got := h.u.statusItem.Label; got != tc.line {
+				t.Errorf("status line %q, want %q", got, tc.line)
+			}
+			if got := h.u.toggleItem.Label; got != tc.toggle {
+				t.Errorf("toggle %q, want %q", got, tc.toggle)
+			}
+			if h.app.trayIcon != tc.icon {
+				t.Errorf("tray icon %s, want %s", h.app.trayIcon.Name(), tc.icon.Name())
+			}
+		})
+	}
+}
+
+func TestFailureNotifiesOnce(t *testing.T) {
+	h := newHarness(t)
+	failed := proxy.Status{State: proxy.Failed, Err: inUse}
+	h.push(failed)
+	h.push(failed)
+	if len(h.app.notifications) != 1 {
+		t.Fatalf("%d notifications, want 1", len(h.app.notifications))
+	}
+	n := h.app.notifications[0]
+	if n.Title != "hubmirror" || n.Content != inUse {
+		t.Errorf("notification %q: %q, want the whole error, which says what to do", n.Title, n.Content)
+	}
+	h.push(proxy.Status{State: proxy.Running, Addr: "127.0.0.1:5000"})
+	h.push(failed)
+	if len(h.app.notifications) != 2 {
+		t.Errorf("%d notifications after failing again, want 2", len(h.app.notifications))
+	}
+}
+
+func TestToggle(t *testing.T) {
+	h := newHarness(t)
+	h.u.toggleItem.Action()
+	h.u.wait()
+	h.push(proxy.Status{State: proxy.Running, Addr: "127.0.0.1:5000"})
+	h.u.toggleItem.Action()
+	h.u.wait()
+	if got, want := h.b.Calls(), []string{"Start", "Stop"}; !slices.Equal(got, want) {
+		t.Errorf("calls %q, want %q", got, want)
+	}
+	if h.u.toggleItem.Disabled {
+		t.Error("the toggle stayed disabled")
+	}
+}
+
+func TestStartError(t *testing.T) {
+	h := newHarness(t)
+	f := h.open()
+	h.b.errs["Start"] = errors.New(inUse)
+	h.u.toggleItem.Action()
+	h.u.wait()
+	if !f.banner.Visible() || f.bannerText.Text != inUse {
+		t.Errorf("banner %q (visible %v), want the start error", f.bannerText.Text, f.banner.Visible())
+	}
+	if len(h.app.notifications) != 1 || h.app.notifications[0].Content != inUse {
+		t.Errorf("notifications %v, want one with the start error", h.app.notifications)
+	}
+	// The mirror then reports the same failure: no second notification.
+	h.push(proxy.Status{State: proxy.Failed, Err: inUse})
+	if len(h.app.notifications) != 1 {
+		t.Errorf("%d notifications, want 1", len(h.app.notifications))
+	}
+	if f.bannerText.Text != inUse {
+		t.Errorf("banner %q, want the error once", f.bannerText.Text)
+	}
+
+	delete(h.b.errs, "Start")
+	h.u.toggleItem.Action()
+	h.u.wait()
+	h.push(proxy.Status{State: proxy.Running, Addr: "127.0.0.1:5000"})
+	if f.banner.Visible() {
+		t.Errorf("banner %q still shown after a good start", f.bannerText.Text)
+	}
+}
+
+func TestCopyDockerSetup(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status proxy.Status
+		listen string
+		want   string
+	}{
+		{"running", proxy.Status{State: proxy.Running, Addr: "127.0.0.1:5000"}, "127.0.0.1:5000", "http://127.0.0.1:5000"},
+		{"wildcard", proxy.Status{State: proxy.Running, Addr: "0.0.0.0:5001"}, "0.0.0.0:5001", "http://127.0.0.1:5001"},
+		{"ipv6 wildcard", proxy.Status{State: proxy.Running, Addr: "[::]:5002"}, ":5002", "http://127.0.0.1:5002"},
+		{"stopped", proxy.Status{State: proxy.Stopped}, ":5003", "http://127.0.0.1:5003"},
+		{"stopped on a host", proxy.Status{State: proxy.Stopped}, "192.168.1.2:5000", "http://192.168.1.2:5000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.b.settings.Listen = tc.listen
+			h.push(tc.status)
+			h.u.copyItem.Action()
+			got := h.app.Clipboard().Content()
+			var conf map[string][]string
+			if err := json.Unmarshal([]byte(got), &conf); err != nil {
+				t.Fatalf("clipboard %q is not JSON: %v", got, err)
+			}
+			if m := conf["registry-mirrors"]; len(conf) != 1 || !slices.Equal(m, []string{tc.want}) {
+				t.Errorf("clipboard %q, want registry-mirrors [%q]", got, tc.want)
+			}
+			if !strings.Contains(got, "\n  \"registry-mirrors\"") {
+				t.Errorf("clipboard %q is not pretty-printed", got)
+			}
+		})
+	}
+}
+
+func TestOpenInBrowser(t *testing.T) {
+	h := newHarness(t)
+	h.push(proxy.Status{State: proxy.Running, Addr: "0.0.0.0:5000"})
+	h.u.browserItem.Action()
+	if want := []string{"http://127.0.0.1:5000/"}; !slices.Equal(h.app.opened, want) {
+		t.Errorf("opened %q, want %q", h.app.opened, want)
+	}
+}
+
+func TestSettingsItemShowsWindow(t *testing.T) {
+	h := newHarness(t)
+	h.u.settingsItem.Action()
+	h.u.wait()
+	if w := h.window(); !w.shown || w.Title() != "hubmirror settings" {
+		t.Errorf("window %q shown %v, want hubmirror settings shown", w.Title(), w.shown)
+	}
+}
+
+func TestQuitStopsFirst(t *testing.T) {
+	h := newHarness(t)
+	h.u.quitItem.Action()
+	h.u.wait()
+	if !h.app.quit || !h.app.stoppedFirst {
+		t.Errorf("quit %v, stopped first %v; want both", h.app.quit, h.app.stoppedFirst)
+	}
+}
+
+func TestNoTrayChangesAfterQuit(t *testing.T) {
+	h := newHarness(t)
+	h.withTray()
+	var applied atomic.Int32
+	h.u.afterStatus = func() { applied.Add(1) }
+	h.u.Quit()
+	h.u.wait()
+	running := proxy.Status{State: proxy.Running, Addr: "127.0.0.1:5000"}
+	h.b.updates <- running
+	h.b.updates <- running // received once the first was handled
+	if applied.Load() != 0 || h.app.trayIcon != iconStopped || h.u.toggleItem.Label != "Start" {
+		t.Errorf("after Quit: %d statuses applied, toggle %q; the tray must be left alone", applied.Load(), h.u.toggleItem.Label)
+	}
+}
+
+func TestWatchStop(t *testing.T) {
+	b := newFakeBackend()
+	u := New(&fakeApp{App: test.NewTempApp(t), backend: b}, b)
+	stop := u.Watch()
+	stop()
+	stop() // twice is fine
+	if !b.canceled {
+		t.Error("the subscription was not canceled")
+	}
+}
+
+func TestFormat(t *testing.T) {
+	for n, want := range map[int64]string{
+		0: "0 B", 999: "999 B", 1000: "1.0 kB", 1500: "1.5 kB", 12_345: "12 kB", 999_499: "999 kB",
+		999_500: "1.0 MB", 2_130_000_000: "2.1 GB", 45_600_000_000_000: "46 TB",
+	} {
+		if got := formatBytes(n); got != want {
+			t.Errorf("formatBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+	for _, tc := range []struct {
+		hits, misses int64
+		want         string
+	}{{0, 0, ""}, {1, 0, "100%"}, {91, 9, "91%"}, {2, 1, "67%"}, {1, 199, "1%"}} {
+		got, ok := hitRate(proxy.Counters{CacheHits: tc.hits, CacheMisses: tc.misses})
+		if got != tc.want || ok != (tc.want != "") {
+			t.Errorf("hitRate(%d, %d) = %q, %v; want %q", tc.hits, tc.misses, got, ok, tc.want)
+		}
+	}
+	if got := shortReason("x" + strings.Repeat("y", 100)); len([]rune(got)) != maxReason {
+		t.Errorf("shortReason kept %d characters, want %d", len([]rune(got)), maxReason)
+	}
+	if got := shortReason(""); got != "unknown error" {
+		t.Errorf("shortReason(\"\") = %q", got)
+	}
+}
