@@ -214,3 +214,36 @@ func TestTagsListPassThrough(t *testing.T) {
 		t.Errorf("tags/list?n=1: %d %s", r.status, r.body)
 	}
 }
+
+// The status says when an upstream fails, and stops saying it once the
+// upstream answers again.
+func TestUpstreamProblemInStatus(t *testing.T) {
+	hub := newHub(t)
+	img := hub.AddImage("library/alpine", "latest", []byte("x"))
+	tm := startMirror(t, hub)
+	tm.pull(t, "alpine", img)
+	if p := tm.Status().UpstreamProblem; p != "" {
+		t.Fatalf("problem while all is well: %q", p)
+	}
+	for _, tc := range []struct {
+		fault func()
+		want  string
+	}{
+		{func() { hub.SetDown(true) }, "cannot be reached"},
+		{func() { hub.SetTooManyRequests(true, 5) }, "rate limiting"},
+		{func() { hub.SetStatus(http.StatusBadGateway) }, "answers 502"},
+	} {
+		tc.fault()
+		tm.get(t, "/v2/alpine/manifests/latest")
+		if p := tm.Status().UpstreamProblem; !strings.Contains(p, tc.want) || !strings.Contains(p, "docker.io") {
+			t.Errorf("problem %q, want one mentioning %q", p, tc.want)
+		}
+		hub.SetDown(false)
+		hub.SetTooManyRequests(false, 0)
+		hub.SetStatus(0)
+		tm.get(t, "/v2/alpine/manifests/latest")
+		if p := tm.Status().UpstreamProblem; p != "" {
+			t.Errorf("problem still shown after recovery: %q", p)
+		}
+	}
+}

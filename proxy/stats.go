@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -40,6 +41,7 @@ type stats struct {
 
 	mu       sync.Mutex
 	rateLeft map[string]int64 // registry → last ratelimit-remaining
+	problems map[string]string // registry → why its last request failed
 }
 
 func (s *stats) upstreamRequest(k requestKind) { s.upstreamReqs[k].Add(1) }
@@ -60,6 +62,33 @@ func (s *stats) rateLimit(registry string, n int64) {
 	s.mu.Unlock()
 }
 
+// upstreamProblem notes why a registry's last request failed, or clears it
+// with "" once the registry answers again.
+func (s *stats) upstreamProblem(registry, problem string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if problem == "" {
+		delete(s.problems, registry)
+		return
+	}
+	if s.problems == nil {
+		s.problems = map[string]string{}
+	}
+	s.problems[registry] = problem
+}
+
+// problem returns the upstream problems, sorted, one line each.
+func (s *stats) problem() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	lines := make([]string, 0, len(s.problems))
+	for _, p := range s.problems {
+		lines = append(lines, p)
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
 // Counters is a snapshot of the mirror's figures since it started.
 type Counters struct {
 	Requests          int64            // client requests answered
@@ -75,6 +104,10 @@ type Counters struct {
 	// DockerHubPullsLeft is the last ratelimit-remaining Docker Hub sent,
 	// or -1 before it sent one.
 	DockerHubPullsLeft int64
+	// UpstreamProblem says, for people, why requests to an upstream fail
+	// right now (unreachable, 5xx, rate limited), and what still works;
+	// "" when every upstream answers.
+	UpstreamProblem string
 }
 
 func (s *stats) snapshot() Counters {
@@ -97,6 +130,7 @@ func (s *stats) snapshot() Counters {
 	if n, ok := s.rateLimitFor(dockerHub); ok {
 		c.DockerHubPullsLeft = n
 	}
+	c.UpstreamProblem = s.problem()
 	return c
 }
 

@@ -109,9 +109,14 @@ func (u *upstream) do(ctx context.Context, r upstreamRequest) (*http.Response, e
 		u.stats.upstreamRequest(r.kind)
 		resp, err := u.client.Do(req)
 		if err != nil {
-			return nil, unreachable(u.registry, req, err)
+			err = unreachable(u.registry, req, err)
+			if !errors.Is(err, context.Canceled) {
+				u.stats.upstreamProblem(u.registry, u.describe()+" cannot be reached; cached images still pull. Check the network or proxy settings.")
+			}
+			return nil, err
 		}
 		u.noteRateLimit(resp)
+		u.noteHealth(resp)
 		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 && r.token == "" {
 			c, ok := parseChallenge(resp.Header.Get("WWW-Authenticate"))
 			drain(resp)
@@ -181,6 +186,18 @@ func (u *upstream) follow(ctx context.Context, req *http.Request, resp *http.Res
 		if resp, err = u.client.Do(req); err != nil {
 			return nil, unreachable(u.registry, req, err)
 		}
+	}
+}
+
+// noteHealth records whether the registry works, for the status.
+func (u *upstream) noteHealth(resp *http.Response) {
+	switch s := resp.StatusCode; {
+	case s == http.StatusTooManyRequests:
+		u.stats.upstreamProblem(u.registry, u.describe()+" is rate limiting this mirror (429); cached images still pull. Log in with a Docker Hub account for a higher limit.")
+	case s >= 500:
+		u.stats.upstreamProblem(u.registry, fmt.Sprintf("%s answers %d; cached images still pull.", u.describe(), s))
+	default:
+		u.stats.upstreamProblem(u.registry, "")
 	}
 }
 

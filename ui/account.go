@@ -36,6 +36,7 @@ func (u *App) loadAccount() {
 		fyne.Do(func() {
 			if err != nil {
 				u.accountResult(err.Error(), true)
+				u.notify(err.Error()) // the keyring cannot be used: say what to do
 				return
 			}
 			if f.hubUser.Text == "" || f.hubUser.Text == f.storedUser {
@@ -114,6 +115,7 @@ func (u *App) accountCall(busy string, call func() error, done func() string) {
 			}
 			if err != nil {
 				u.accountResult(err.Error(), true)
+				u.notify(err.Error()) // the keyring cannot be used: say what to do
 				return
 			}
 			u.accountResult(done(), false)

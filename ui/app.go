@@ -30,6 +30,7 @@ type App struct {
 	status       proxy.Status // the last one applied
 	actionErr    string       // the last Save, Start or Stop error; "" after a success
 	lastNotified string       // the problem last sent as a desktop notification
+	lastProblem  string       // the upstream problem last seen in a status
 
 	tray     desktop.App   // nil until SetupTray sets the tray up
 	trayIcon fyne.Resource // the icon the tray shows
@@ -120,6 +121,13 @@ func (u *App) apply(st proxy.Status) {
 		u.lastNotified = "" // the same failure later is news again
 	case st.State == proxy.Failed && st.Err != "":
 		u.notify(st.Err)
+	}
+	if st.UpstreamProblem != u.lastProblem {
+		// A new upstream problem is news once; its end makes the next one news.
+		u.lastProblem = st.UpstreamProblem
+		if st.UpstreamProblem != "" {
+			u.app.SendNotification(fyne.NewNotification("hubmirror", st.UpstreamProblem))
+		}
 	}
 	u.updateTray()
 	if u.form != nil {

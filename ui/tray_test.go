@@ -270,3 +270,28 @@ func TestFormat(t *testing.T) {
 		t.Errorf("shortReason(\"\") = %q", got)
 	}
 }
+
+// An upstream problem shows in the banner and as one notification, and a
+// new one after recovery notifies again.
+func TestUpstreamProblemIsShown(t *testing.T) {
+	h := newHarness(t)
+	form := h.open()
+	const down = "docker.io (https://registry-1.docker.io) cannot be reached; cached images still pull. Check the network or proxy settings."
+	problem := proxy.Status{State: proxy.Running, Addr: "127.0.0.1:5000", Counters: proxy.Counters{UpstreamProblem: down}}
+	h.push(problem)
+	h.push(problem)
+	if len(h.app.notifications) != 1 || h.app.notifications[0].Content != down {
+		t.Fatalf("notifications %v, want one with the problem", h.app.notifications)
+	}
+	if !form.banner.Visible() || !strings.Contains(form.bannerText.Text, "cannot be reached") {
+		t.Errorf("banner %v %q", form.banner.Visible(), form.bannerText.Text)
+	}
+	h.push(proxy.Status{State: proxy.Running, Addr: "127.0.0.1:5000"})
+	if form.banner.Visible() {
+		t.Errorf("banner still shown after recovery: %q", form.bannerText.Text)
+	}
+	h.push(problem)
+	if len(h.app.notifications) != 2 {
+		t.Errorf("%d notifications after the problem came back, want 2", len(h.app.notifications))
+	}
+}

@@ -332,6 +332,9 @@ func (u *App) updateBanner() {
 	if u.status.State == proxy.Failed && u.status.Err != "" && u.status.Err != u.actionErr {
 		problems = append(problems, u.status.Err)
 	}
+	if u.status.UpstreamProblem != "" {
+		problems = append(problems, u.status.UpstreamProblem)
+	}
 	if len(problems) == 0 {
 		f.banner.Hide()
 		return

@@ -317,6 +317,9 @@ func TestAccountKeyringUnavailable(t *testing.T) {
 	if f.hubUser.Text != "" {
 		t.Errorf("user %q, want empty", f.hubUser.Text)
 	}
+	if len(h.app.notifications) != 1 || h.app.notifications[0].Content != msg {
+		t.Errorf("notifications %v, want the keyring problem once", h.app.notifications)
+	}
 }
 
 func TestLiveStatus(t *testing.T) {
