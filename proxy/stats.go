@@ -40,7 +40,7 @@ type stats struct {
 	upstreamReqs      [numKinds]atomic.Int64
 
 	mu       sync.Mutex
-	rateLeft map[string]int64 // registry → last ratelimit-remaining
+	rateLeft map[string]int64  // registry → last ratelimit-remaining
 	problems map[string]string // registry → why its last request failed
 }
 
