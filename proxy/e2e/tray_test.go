@@ -303,3 +303,51 @@ func colours(t *testing.T, path string) int {
 	}
 	return len(seen)
 }
+
+// TestDesktopAppWithoutDisplay: `hubmirror` with no display says so and
+// runs headless, and stops cleanly on SIGTERM.
+func TestDesktopAppWithoutDisplay(t *testing.T) {
+	bin, err := desktopBinary()
+	if err != nil {
+		t.Fatalf("building the desktop app: %v", err)
+	}
+	hub := fakehub.New()
+	t.Cleanup(hub.Close)
+	var env []string
+	for _, kv := range isolatedEnv(t) {
+		if !strings.HasPrefix(kv, "DISPLAY=") && !strings.HasPrefix(kv, "WAYLAND_DISPLAY=") {
+			env = append(env, kv)
+		}
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--config", filepath.Join(dir, "settings.json"),
+		"--cache-dir", filepath.Join(dir, "cache"), "--upstream", "docker.io="+hub.URL())
+	cmd.Env = env
+	log := newLogTail(logTailLines)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = childProcAttr()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case <-log.addr:
+	case err := <-exited:
+		t.Fatalf("exited before listening: %v\n%s", err, log)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("did not start headless:\n%s", log)
+	}
+	if !strings.Contains(log.String(), "no display") || !strings.Contains(log.String(), "running headless") {
+		t.Errorf("it does not say it runs headless for want of a display:\n%s", log)
+	}
+	_ = cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("exit after SIGINT: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("did not stop on SIGINT")
+	}
+}
