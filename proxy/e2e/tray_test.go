@@ -202,23 +202,10 @@ func TestTrayApp(t *testing.T) {
 	}
 	addr := free.Addr().String()
 	free.Close()
-	dir := t.TempDir()
-	config := filepath.Join(dir, "settings.json")
 	env := append(isolatedEnv(t), "DISPLAY="+display, "MESA_SHADER_CACHE_DISABLE=true", "LANG=en_US.UTF-8")
-
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--config", config, "--listen", addr,
-		"--cache-dir", filepath.Join(dir, "cache"), "--upstream", "docker.io="+hub.URL())
-	cmd.Env = env
-	log := newLogTail(logTailLines)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = childProcAttr()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	cmd, log, exited := startApp(t, ctx, bin, env, addr, hub.URL())
 	defer func() {
 		if t.Failed() {
 			t.Logf("app log:\n%s", log)
@@ -252,7 +239,7 @@ func TestTrayApp(t *testing.T) {
 	}
 
 	menu.click("Settings")
-	shot := filepath.Join(dir, "settings.png")
+	shot := filepath.Join(t.TempDir(), "settings.png")
 	eventually(t, "a screenshot showing the settings window", func() bool {
 		out, err := exec.Command(importBin, "-display", display, "-window", "root", shot).CombinedOutput()
 		if err != nil {
@@ -280,6 +267,26 @@ func TestTrayApp(t *testing.T) {
 	if portOpen(addr) {
 		t.Errorf("the mirror still listens after Quit")
 	}
+}
+
+// startApp starts `hubmirror` (the desktop app) on addr with a fresh
+// settings file and cache in front of upstream. exited receives Wait's
+// result.
+func startApp(t *testing.T, ctx context.Context, bin string, env []string, addr, upstream string) (*exec.Cmd, *logTail, <-chan error) {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := exec.CommandContext(ctx, bin, "--listen", addr, "--config", filepath.Join(dir, "settings.json"),
+		"--cache-dir", filepath.Join(dir, "cache"), "--upstream", "docker.io="+upstream)
+	cmd.Env = env
+	log := newLogTail(logTailLines)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = childProcAttr()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	return cmd, log, exited
 }
 
 // colours counts distinct colours in a PNG (a blank screen has one).
@@ -319,18 +326,7 @@ func TestDesktopAppWithoutDisplay(t *testing.T) {
 			env = append(env, kv)
 		}
 	}
-	dir := t.TempDir()
-	cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--config", filepath.Join(dir, "settings.json"),
-		"--cache-dir", filepath.Join(dir, "cache"), "--upstream", "docker.io="+hub.URL())
-	cmd.Env = env
-	log := newLogTail(logTailLines)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = childProcAttr()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	cmd, log, exited := startApp(t, context.Background(), bin, env, "127.0.0.1:0", hub.URL())
 	select {
 	case <-log.addr:
 	case err := <-exited:
