@@ -31,7 +31,7 @@ type backend struct {
 
 func newBackend(path string, s settings.Settings, log *slog.Logger) (*backend, error) {
 	m, err := proxy.New(proxy.Config{
-		Listen: s.Listen, CacheDir: s.CacheDir, Upstreams: s.Upstreams, Logger: log,
+		Listen: s.Listen, CacheDir: s.CacheDir, Upstreams: s.Upstreams, Aliases: s.Aliases, Logger: log,
 		Credentials: keyringCredentials(), Access: access(s),
 	})
 	if err != nil {
@@ -68,12 +68,13 @@ func (b *backend) apply(s settings.Settings) error {
 	if s.SelfAuth != old.SelfAuth || !slices.Equal(s.AllowedUsers, old.AllowedUsers) {
 		b.m.SetAccess(access(s))
 	}
-	if s.Listen == old.Listen && s.CacheDir == old.CacheDir && maps.Equal(s.Upstreams, old.Upstreams) {
+	if s.Listen == old.Listen && s.CacheDir == old.CacheDir && maps.Equal(s.Upstreams, old.Upstreams) &&
+		maps.Equal(s.Aliases, old.Aliases) {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	return b.m.Reconfigure(ctx, proxy.Config{Listen: s.Listen, CacheDir: s.CacheDir, Upstreams: s.Upstreams})
+	return b.m.Reconfigure(ctx, proxy.Config{Listen: s.Listen, CacheDir: s.CacheDir, Upstreams: s.Upstreams, Aliases: s.Aliases})
 }
 
 // Start runs the mirror.

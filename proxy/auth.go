@@ -52,7 +52,7 @@ const defaultSessionTTL = 5 * time.Minute
 // repositories it may pull, and the upstream token that acts for that user.
 type session struct {
 	user     string          // "" when anonymous
-	scopes   map[string]bool // upstream repository names it may pull
+	scopes   map[string]bool // "registry/repository" it may pull
 	upstream string          // upstream's token for the same user and scopes
 	expires  time.Time
 
@@ -60,10 +60,11 @@ type session struct {
 	access map[string]bool // repository → upstream said this user may read it
 }
 
-// token returns the upstream token to act with: the session's, or "" (the
-// mirror's own identity) for no session.
-func (s *session) token() string {
-	if s == nil {
+// token returns the upstream token to act with at registry: the user's
+// for Docker Hub, or "" (the mirror's own account) for no session and for
+// other registries.
+func (s *session) token(registry string) string {
+	if s == nil || registry != dockerHub {
 		return ""
 	}
 	return s.upstream
@@ -148,14 +149,24 @@ func (s *server) serveAuth(w *recorder, r *http.Request) error {
 			return errorf(http.StatusForbidden, codeDenied, fmt.Sprintf("user %q may not pull from this mirror", user))
 		}
 	}
+	// Docker Hub checks the password; scopes of other registries are
+	// granted here and read upstream with the mirror's own account.
 	up := s.upstreams[dockerHub]
 	var upstreamScopes []string
 	granted := map[string]bool{}
 	for _, sc := range r.URL.Query()["scope"] {
-		if repo, ok := pullScope(sc); ok {
-			name := repoName(up.registry, repo)
-			granted[name] = true
-			upstreamScopes = append(upstreamScopes, "repository:"+name+":pull")
+		name, ok := pullScope(sc)
+		if !ok {
+			continue
+		}
+		registry, repo := s.registryFor(r, name)
+		if s.upstreams[registry] == nil || repo == "" {
+			continue
+		}
+		repo = repoName(registry, repo)
+		granted[registry+"/"+repo] = true
+		if registry == dockerHub {
+			upstreamScopes = append(upstreamScopes, "repository:"+repo+":pull")
 		}
 	}
 	c, err := up.challenge(r.Context(), account{})
@@ -223,7 +234,7 @@ func (s *server) authorize(w *recorder, r *http.Request, rt *route, clientName s
 		problem = "authentication required"
 	case !pol.permits(sess.user):
 		problem = "this user may no longer pull from this mirror"
-	case rt.kind != "base" && !sess.scopes[rt.repo]:
+	case rt.kind != "base" && !sess.scopes[rt.registry.registry+"/"+rt.repo]:
 		problem = "the token does not grant pull on " + rt.repo
 	default:
 		return sess, nil
@@ -263,7 +274,7 @@ func (s *server) checkAccess(r *http.Request, sess *session, rt *route, kind req
 		what = "blobs"
 	}
 	resp, err := rt.registry.do(r.Context(), upstreamRequest{
-		kind: kind, method: http.MethodHead, repo: rt.repo, token: sess.upstream,
+		kind: kind, method: http.MethodHead, repo: rt.repo, token: sess.token(rt.registry.registry),
 		accept: defaultAccept, path: "/v2/" + rt.repo + "/" + what + "/" + ref,
 	})
 	if err != nil {

@@ -71,7 +71,7 @@ func (s *server) blobFetcher(rt *route, sess *session) openFunc {
 	return func(ctx context.Context, from int64) (*http.Response, error) {
 		resp, err := rt.registry.do(ctx, upstreamRequest{
 			kind: kindBlobGet, method: http.MethodGet, repo: rt.repo, from: from,
-			path: "/v2/" + rt.repo + "/blobs/" + string(rt.digest), token: sess.token(),
+			path: "/v2/" + rt.repo + "/blobs/" + string(rt.digest), token: sess.token(rt.registry.registry),
 		})
 		if err != nil {
 			return nil, err
@@ -109,7 +109,7 @@ func (s *server) headBlob(w *recorder, r *http.Request, rt *route, sess *session
 		}
 	}
 	resp, err := rt.registry.do(r.Context(), upstreamRequest{
-		kind: kindBlobHead, method: http.MethodHead, repo: rt.repo, token: sess.token(),
+		kind: kindBlobHead, method: http.MethodHead, repo: rt.repo, token: sess.token(rt.registry.registry),
 		path: "/v2/" + rt.repo + "/blobs/" + string(rt.digest),
 	})
 	if err != nil {

@@ -69,7 +69,7 @@ func (s *server) manifest(ctx context.Context, r manifestRequest) (manifestAnswe
 	}
 	resp, err := r.up.do(ctx, upstreamRequest{
 		kind: kindManifestHead, method: http.MethodHead, repo: r.repo, accept: r.accept,
-		path: "/v2/" + r.repo + "/manifests/" + r.tag, token: r.session.token(),
+		path: "/v2/" + r.repo + "/manifests/" + r.tag, token: r.session.token(r.up.registry),
 	})
 	if err == nil && r.session != nil {
 		switch resp.StatusCode {
@@ -128,7 +128,7 @@ func (s *server) fetchManifest(ctx context.Context, r manifestRequest, want dige
 	what := "manifest " + r.repo + "@" + ref
 	resp, err := r.up.do(ctx, upstreamRequest{
 		kind: kind, method: method, repo: r.repo, accept: r.accept,
-		path: "/v2/" + r.repo + "/manifests/" + ref, token: r.session.token(),
+		path: "/v2/" + r.repo + "/manifests/" + ref, token: r.session.token(r.up.registry),
 	})
 	if err != nil {
 		return manifestAnswer{}, err

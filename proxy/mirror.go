@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -40,6 +42,22 @@ type Config struct {
 	Credentials Credentials
 	// Access is who may pull; SetAccess changes it while running.
 	Access Access
+	// Aliases maps a host name clients use for the mirror to the registry
+	// it stands for: requests to ghcr.mirror.lan:5000 go to ghcr.io.
+	Aliases map[string]string
+}
+
+// BuiltinUpstreams are the registries mirrored without any setting, by
+// name, with their endpoints.
+var BuiltinUpstreams = map[string]string{
+	"docker.io":         DefaultUpstream,
+	"ghcr.io":           "https://ghcr.io",
+	"quay.io":           "https://quay.io",
+	"gcr.io":            "https://gcr.io",
+	"registry.k8s.io":   "https://registry.k8s.io",
+	"k8s.gcr.io":        "https://k8s.gcr.io",
+	"mcr.microsoft.com": "https://mcr.microsoft.com",
+	"public.ecr.aws":    "https://public.ecr.aws",
 }
 
 // Credentials looks up the stored account for a registry. ok is false when
@@ -95,10 +113,14 @@ type Mirror struct {
 // Reconfigure changes the listen address, cache directory and upstreams.
 // A running mirror is stopped (running requests get until ctx ends) and
 // started again with them; a stopped one keeps them for its next Start.
-// Access, Logger, Transport and Credentials in cfg are ignored.
+// Aliases follow cfg too; Access, Logger, Transport and Credentials in cfg
+// are ignored.
 func (m *Mirror) Reconfigure(ctx context.Context, cfg Config) error {
 	ups, err := buildUpstreams(cfg.Upstreams, newHTTPClient(m.cfg.Transport), m.stats, m.cfg.Credentials, m.log)
 	if err != nil {
+		return err
+	}
+	if err := checkAliases(cfg.Aliases, ups); err != nil {
 		return err
 	}
 	if cfg.Listen == "" || cfg.CacheDir == "" {
@@ -111,7 +133,7 @@ func (m *Mirror) Reconfigure(ctx context.Context, cfg Config) error {
 		}
 	}
 	m.mu.Lock()
-	m.cfg.Listen, m.cfg.CacheDir, m.cfg.Upstreams = cfg.Listen, cfg.CacheDir, cfg.Upstreams
+	m.cfg.Listen, m.cfg.CacheDir, m.cfg.Upstreams, m.cfg.Aliases = cfg.Listen, cfg.CacheDir, cfg.Upstreams, cfg.Aliases
 	m.upstreams = ups
 	m.mu.Unlock()
 	if wasRunning {
@@ -148,14 +170,27 @@ func New(cfg Config) (*Mirror, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkAliases(cfg.Aliases, ups); err != nil {
+		return nil, err
+	}
 	m.upstreams = ups
 	return m, nil
+}
+
+// checkAliases makes sure every alias names a mirrored registry.
+func checkAliases(aliases map[string]string, ups map[string]*upstream) error {
+	for host, reg := range aliases {
+		if ups[reg] == nil {
+			return fmt.Errorf("alias %s: registry %q is not mirrored; add it with --upstream %s=https://…", host, reg, reg)
+		}
+	}
+	return nil
 }
 
 // buildUpstreams makes the upstream of every registry; docker.io is always
 // there.
 func buildUpstreams(endpoints map[string]string, client *http.Client, st *stats, creds Credentials, log *slog.Logger) (map[string]*upstream, error) {
-	all := map[string]string{dockerHub: DefaultUpstream}
+	all := maps.Clone(BuiltinUpstreams)
 	for name, u := range endpoints {
 		all[name] = u
 	}
@@ -211,6 +246,7 @@ func (m *Mirror) startLocked() error {
 	handler := &server{
 		cache: cache, blobs: m.blobs, stats: m.stats, log: m.log, upstreams: m.upstreams,
 		onChange: m.changed, access: &m.access, sessions: m.sessions, links: m.links,
+		aliases: lowerKeys(m.cfg.Aliases),
 	}
 	m.srv = &http.Server{
 		Handler:           handler,
@@ -374,6 +410,14 @@ func (m *Mirror) Registries() []string {
 		out = append(out, name)
 	}
 	sort.Strings(out)
+	return out
+}
+
+func lowerKeys(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[strings.ToLower(k)] = v
+	}
 	return out
 }
 

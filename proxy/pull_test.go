@@ -78,7 +78,7 @@ func TestNamesAndNamespaceParameter(t *testing.T) {
 			t.Errorf("GET %s: no Docker-Distribution-API-Version", path)
 		}
 	}
-	r := tm.get(t, "/v2/busybox/manifests/1?ns=ghcr.io")
+	r := tm.get(t, "/v2/busybox/manifests/1?ns=registry.example.com")
 	if r.status != http.StatusNotFound || errorCode(t, r) != codeNameUnknown {
 		t.Errorf("unknown ns: %d %s", r.status, r.body)
 	}

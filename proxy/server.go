@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -21,6 +22,7 @@ type server struct {
 	stats     *stats
 	log       *slog.Logger
 	upstreams map[string]*upstream // by registry name
+	aliases   map[string]string    // Host name → registry
 	onChange  func()               // called after each request; may be nil
 	access    *atomic.Pointer[accessPolicy]
 	sessions  *sessionStore
@@ -160,14 +162,14 @@ func (s *server) parse(r *http.Request) (*route, error) {
 	if !validName(name) {
 		return nil, errorf(http.StatusBadRequest, codeNameInvalid, fmt.Sprintf("invalid repository name %q", name))
 	}
-	registry := dockerHub
-	if ns := r.URL.Query().Get("ns"); ns != "" {
-		registry = strings.ToLower(ns)
-	}
+	registry, name := s.registryFor(r, name)
 	up := s.upstreams[registry]
 	if up == nil {
 		return nil, errorf(http.StatusNotFound, codeNameUnknown,
 			fmt.Sprintf("registry %q is not mirrored here; add it with --upstream %s=https://…", registry, registry))
+	}
+	if name == "" {
+		return nil, errorf(http.StatusBadRequest, codeNameInvalid, "no repository name after the registry "+registry)
 	}
 	rt.registry, rt.repo = up, repoName(registry, name)
 	switch {
@@ -184,6 +186,27 @@ func (s *server) parse(r *http.Request) (*route, error) {
 		rt.tag = ref
 	}
 	return &rt, nil
+}
+
+// registryFor picks the registry a request is for, and the repository name
+// within it: a path prefix naming a registry ("ghcr.io/owner/image"), then
+// containerd's "?ns=ghcr.io", then an alias for the Host the client used,
+// else Docker Hub.
+func (s *server) registryFor(r *http.Request, name string) (registry, repo string) {
+	if first, rest, _ := strings.Cut(name, "/"); strings.Contains(first, ".") {
+		return first, rest // rest is "" for "/v2/ghcr.io/manifests/…": a 400
+	}
+	if ns := r.URL.Query().Get("ns"); ns != "" {
+		return strings.ToLower(ns), name
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if reg, ok := s.aliases[strings.ToLower(host)]; ok {
+		return reg, name
+	}
+	return dockerHub, name
 }
 
 // serveManifest answers OCI "end-3" (GET/HEAD /v2/<name>/manifests/<reference>).
@@ -247,7 +270,7 @@ func (s *server) serveTags(w *recorder, r *http.Request, rt *route, sess *sessio
 	q := r.URL.Query()
 	q.Del("ns")
 	resp, err := rt.registry.do(r.Context(), upstreamRequest{
-		kind: kindTagsList, method: http.MethodGet, repo: rt.repo, query: q, token: sess.token(),
+		kind: kindTagsList, method: http.MethodGet, repo: rt.repo, query: q, token: sess.token(rt.registry.registry),
 		path: "/v2/" + rt.repo + "/tags/list",
 	})
 	if err != nil {

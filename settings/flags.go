@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,6 +21,7 @@ type Flags struct {
 	upstreams upstreamList
 	selfAuth  optBool
 	allow     userList
+	aliases   aliasList
 }
 
 // Register adds every flag to fs: --config, --listen, --cache-dir,
@@ -35,8 +37,9 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 // RegisterUpstreams adds only --config and --upstream, for commands that
 // talk to upstream registries but run no mirror.
 func (f *Flags) RegisterUpstreams(fs *flag.FlagSet) {
-	fs.StringVar(&f.Config, "config", "", "settings file (default: the user config dir + /hubmirror/settings.json)")
+	fs.StringVar(&f.Config, "config", f.Config, "settings file (default: the user config dir + /hubmirror/settings.json)")
 	fs.Var(&f.upstreams, "upstream", "REGISTRY=URL: send a registry's traffic to another endpoint (repeatable)")
+	fs.Var(&f.aliases, "alias", "HOST=REGISTRY: requests to the mirror by this host name go to REGISTRY (repeatable)")
 }
 
 // Load reads the settings file (creating it when missing), applies the
@@ -76,6 +79,14 @@ func (f *Flags) Apply(s *Settings) {
 	}
 	if len(f.allow) > 0 {
 		s.AllowedUsers = append([]string(nil), f.allow...)
+	}
+	if len(f.aliases) > 0 {
+		merged := maps.Clone(s.Aliases)
+		if merged == nil {
+			merged = map[string]string{}
+		}
+		maps.Copy(merged, f.aliases)
+		s.Aliases = merged
 	}
 	if len(f.upstreams) > 0 {
 		merged := make(map[string]string, len(s.Upstreams)+len(f.upstreams))
@@ -129,6 +140,23 @@ func (u *userList) Set(v string) error {
 		return fmt.Errorf("%q %v", v, err)
 	}
 	*u = append(*u, v)
+	return nil
+}
+
+// aliasList collects repeated --alias HOST=REGISTRY flags.
+type aliasList map[string]string
+
+func (a *aliasList) String() string { return fmt.Sprint(map[string]string(*a)) }
+
+func (a *aliasList) Set(v string) error {
+	host, registry, ok := strings.Cut(v, "=")
+	if !ok || host == "" || registry == "" {
+		return errors.New("want HOST=REGISTRY, for example ghcr.mirror.lan=ghcr.io")
+	}
+	if *a == nil {
+		*a = aliasList{}
+	}
+	(*a)[strings.ToLower(host)] = registry
 	return nil
 }
 

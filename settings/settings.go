@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,6 +42,9 @@ type Settings struct {
 	AllowedUsers []string `json:"allowed_users"`
 	// StartOnLaunch makes the desktop app start the mirror when it starts.
 	StartOnLaunch bool `json:"start_on_launch"`
+	// Aliases maps a host name clients use for the mirror to the registry it
+	// stands for ("ghcr.mirror.lan": "ghcr.io"), as the ancestor routed by host.
+	Aliases map[string]string `json:"aliases,omitempty"`
 }
 
 // FieldError says which setting is wrong and what to do about it.
@@ -136,7 +140,7 @@ func kindName(k string) string {
 }
 
 func knownFields() []string {
-	return []string{`"listen"`, `"cache_dir"`, `"upstreams"`, `"self_auth"`, `"allowed_users"`, `"start_on_launch"`}
+	return []string{`"listen"`, `"cache_dir"`, `"upstreams"`, `"self_auth"`, `"allowed_users"`, `"start_on_launch"`, `"aliases"`}
 }
 
 // Save writes s to path atomically with mode 0600, creating its directory.
@@ -200,6 +204,50 @@ func (s Settings) Validate() error {
 			return &FieldError{Field: "upstreams", Value: name + "=" + s.Upstreams[name], Problem: err.Error()}
 		}
 	}
+	hosts := make([]string, 0, len(s.Aliases))
+	for h := range s.Aliases {
+		hosts = append(hosts, h)
+	}
+	sort.Strings(hosts)
+	for _, h := range hosts {
+		if err := s.CheckAlias(h, s.Aliases[h]); err != nil {
+			return &FieldError{Field: "aliases", Value: h + "=" + s.Aliases[h], Problem: err.Error()}
+		}
+	}
+	return nil
+}
+
+// builtinRegistries are mirrored without being listed in "upstreams"
+// (proxy.BuiltinUpstreams has their endpoints).
+var builtinRegistries = []string{"docker.io", "ghcr.io", "quay.io", "gcr.io", "registry.k8s.io",
+	"k8s.gcr.io", "mcr.microsoft.com", "public.ecr.aws"}
+
+// Registries lists every registry the mirror serves: the built-in ones and
+// those in "upstreams", sorted.
+func (s Settings) Registries() []string {
+	set := map[string]bool{}
+	for _, r := range builtinRegistries {
+		set[r] = true
+	}
+	for r := range s.Upstreams {
+		set[r] = true
+	}
+	out := make([]string, 0, len(set))
+	for r := range set {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// CheckAlias checks that host is a host name and registry is mirrored.
+func (s Settings) CheckAlias(host, registry string) error {
+	if !hostnameRE.MatchString(host) {
+		return fmt.Errorf("%q is not a host name", host)
+	}
+	if !slices.Contains(s.Registries(), registry) {
+		return fmt.Errorf("registry %q is not mirrored: add it to \"upstreams\" first", registry)
+	}
 	return nil
 }
 
@@ -210,6 +258,9 @@ func (s Settings) Endpoint(registry string) (string, error) {
 	}
 	if registry == "docker.io" {
 		return "https://registry-1.docker.io", nil
+	}
+	if slices.Contains(builtinRegistries, registry) {
+		return "https://" + registry, nil
 	}
 	return "", fmt.Errorf("registry %q is not configured: add it with --upstream %s=https://… or in \"upstreams\"", registry, registry)
 }

@@ -202,3 +202,36 @@ func TestAccessSettings(t *testing.T) {
 		t.Errorf("bad --allow-user: %v", err)
 	}
 }
+
+// Aliases name mirrored registries; --alias adds to them.
+func TestAliases(t *testing.T) {
+	tempHome(t)
+	path := filepath.Join(t.TempDir(), "settings.json")
+	for _, tc := range []struct{ content, want string }{
+		{`{"aliases": {"ghcr.mirror.lan": "ghcr.io"}}`, ""},
+		{`{"aliases": {"corp.lan": "registry.corp"}, "upstreams": {"registry.corp": "https://registry.corp"}}`, ""},
+		{`{"aliases": {"x.lan": "nowhere.example"}}`, "not mirrored"},
+		{`{"aliases": {"not a host": "ghcr.io"}}`, "not a host name"},
+	} {
+		if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(path)
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: %v, want %q", tc.content, err, tc.want)
+		}
+	}
+	if err := os.WriteFile(path, []byte(`{"aliases": {"x.lan": "ghcr.io"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	f := Flags{Config: path}
+	f.Register(fs)
+	if err := fs.Parse([]string{"--alias", "Quay.Mirror.Lan=quay.io"}); err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := f.Load()
+	if err != nil || s.Aliases["quay.mirror.lan"] != "quay.io" || s.Aliases["x.lan"] != "ghcr.io" {
+		t.Errorf("--alias: %v %v", s.Aliases, err)
+	}
+}
