@@ -17,6 +17,8 @@ Usage:
                              check an account with the registry, then keep it in the OS keyring
   hubmirror logout [REGISTRY]
                              remove it from the keyring
+  hubmirror setup docker|containerd|podman|k3s|kind|pull [--host HOST:PORT]
+                             print the configuration that points a client at the mirror
   hubmirror version          print the version
 
 Flags (both commands):
@@ -40,6 +42,8 @@ func main() {
 	switch cmd {
 	case "", "serve":
 		err = serve(cmd, args)
+	case "setup":
+		err = setupCmd(args)
 	case "login":
 		err = login(args)
 	case "logout":
