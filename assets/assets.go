@@ -1,6 +1,6 @@
-// Package assets holds hubmirror's icons as PNG bytes. It does not import
-// Fyne: the ui package wraps the bytes in resources. The PNGs are drawn by
-// gen/main.go (go generate ./assets).
+// Package assets holds hubmirror's icons as PNG bytes and the landing page
+// template. It does not import Fyne: the ui package wraps the bytes in
+// resources. The PNGs are drawn by gen/main.go (go generate ./assets).
 package assets
 
 import _ "embed"
@@ -24,3 +24,9 @@ var TrayRunning []byte
 //
 //go:embed tray_stopped.png
 var TrayStopped []byte
+
+// LandingPage is the html/template of the page at the mirror's "/": what
+// the mirror is, its live status, and set-up for every client.
+//
+//go:embed landing.html
+var LandingPage string

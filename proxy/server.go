@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/hubmirror/hubmirror/assets"
 )
 
 // server is the mirror's http.Handler: the pull side of the OCI
@@ -77,10 +79,16 @@ func (s *server) dispatch(w *recorder, r *http.Request) error {
 		return nil
 	case path == "/":
 		w.name = path
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "hubmirror %s: a pull-through mirror of container registries.\n"+
-			"Registry API: /v2/   Metrics: /metrics\n", Version)
-		return nil
+		return s.serveLanding(w, r)
+	case path == "/api/status":
+		w.name = path
+		return s.serveStatus(w)
+	case path == "/favicon.png" || path == "/favicon.ico":
+		w.name = path
+		w.Header().Set("Content-Type", "image/png")
+		w.Header().Set("Cache-Control", "max-age=86400")
+		_, err := w.Write(assets.Icon)
+		return err
 	case path == "/v2/auth":
 		w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 		return s.serveAuth(w, r)

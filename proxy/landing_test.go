@@ -1,0 +1,60 @@
+package proxy
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// The landing page names the host it was loaded from in every snippet, in
+// the browser's language, and /api/status serves the counters.
+func TestLandingPage(t *testing.T) {
+	hub := newHub(t)
+	tm := startMirror(t, hub)
+	for _, tc := range []struct {
+		host, lang, want string
+	}{
+		{"", "", "Point your tools at this mirror"},
+		{"mirror.lan:5000", "en-GB,en;q=0.9", "Point your tools at this mirror"},
+		{"192.168.7.7:5000", "zh-CN,zh;q=0.9,en;q=0.8", "配置你的工具使用此镜像"},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, tm.base+"/", nil)
+		if tc.host != "" {
+			req.Host = tc.host
+		}
+		req.Header.Set("Accept-Language", tc.lang)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := readAll(resp)
+		page := string(body)
+		host := tc.host
+		if host == "" {
+			host = tm.Addr()
+		}
+		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+			t.Fatalf("%s: %d %s", host, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		for _, want := range []string{
+			tc.want,
+			`&#34;registry-mirrors&#34;: [&#34;http://` + host + `&#34;]`,
+			`[host.&#34;http://` + host + `&#34;]`,
+			`location = &#34;` + host + `/ghcr.io&#34;`,
+			"docker pull " + host + "/alpine",
+		} {
+			if !strings.Contains(page, want) {
+				t.Errorf("%s: the page lacks %q", host, want)
+			}
+		}
+	}
+	r := tm.get(t, "/api/status")
+	var st Counters
+	if err := json.Unmarshal(r.body, &st); err != nil || st.Requests < 3 {
+		t.Errorf("/api/status: %v %s", err, r.body)
+	}
+	if r := tm.get(t, "/favicon.png"); r.status != http.StatusOK || r.header.Get("Content-Type") != "image/png" {
+		t.Errorf("favicon: %d", r.status)
+	}
+}
