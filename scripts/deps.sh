@@ -5,7 +5,8 @@
 #   scripts/deps.sh          OS build packages (a C toolchain and Fyne's headers)
 #   scripts/deps.sh --test   also skopeo, jq, dbus and gnome-keyring (a real
 #                            OS keyring for the tests), xvfb and imagemagick
-#                            (the desktop app under a virtual display), and
+#                            (the desktop app under a virtual display),
+#                            chromium (the landing page in a browser), and
 #                            crane and the OCI conformance suite in .cache/bin
 #
 # OS packages are installed with apt-get as root, else with sudo when it
@@ -118,7 +119,7 @@ Linux)
 	pkgs=(gcc libc6-dev pkg-config libgl1-mesa-dev libxcursor-dev libxrandr-dev
 		libxinerama-dev libxi-dev libxxf86vm-dev)
 	if [[ $want_test -eq 1 ]]; then
-		pkgs+=(skopeo jq dbus gnome-keyring xvfb imagemagick)
+		pkgs+=(skopeo jq dbus gnome-keyring xvfb imagemagick chromium)
 	fi
 	if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
 		apt_install "${pkgs[@]}"
