@@ -7,6 +7,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/hubmirror/hubmirror/assets"
 	"github.com/hubmirror/hubmirror/proxy"
@@ -36,9 +37,12 @@ type App struct {
 	trayIcon fyne.Resource // the icon the tray shows
 	menu     *fyne.Menu
 	// The tray menu's items, in menu order.
-	statusItem, toggleItem, settingsItem, copyItem, browserItem, quitItem *fyne.MenuItem
+	statusItem, toggleItem, settingsItem, setupItem, copyItem, browserItem, quitItem *fyne.MenuItem
 
 	form *settingsForm // nil until ShowSettings first runs
+
+	setupWin  fyne.Window                 // nil until ShowSetup first runs
+	setupCopy map[string][]*widget.Button // Setup's Copy buttons by client; for tests
 
 	// quitting is set by Quit: from then on the tray is left alone, as
 	// Fyne takes it down when the app quits and touching it then panics.

@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"encoding/json"
 	"net"
 	"net/url"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/driver/desktop"
 
 	"github.com/hubmirror/hubmirror/proxy"
+	"github.com/hubmirror/hubmirror/proxy/setup"
 )
 
 // The tray menu's labels. An end-to-end test finds the items by label
@@ -19,6 +19,7 @@ const (
 	labelStart    = "Start"
 	labelStop     = "Stop"
 	labelSettings = "Settings…"
+	labelSetup    = "Set up clients…"
 	labelCopy     = "Copy Docker setup"
 	labelBrowser  = "Open in browser"
 	labelQuit     = "Quit"
@@ -35,13 +36,14 @@ func (u *App) buildMenu() {
 		}
 	})
 	u.settingsItem = fyne.NewMenuItem(labelSettings, u.ShowSettings)
+	u.setupItem = fyne.NewMenuItem(labelSetup, u.ShowSetup)
 	u.copyItem = fyne.NewMenuItem(labelCopy, u.copyDockerSetup)
 	u.browserItem = fyne.NewMenuItem(labelBrowser, u.openBrowser)
 	u.quitItem = fyne.NewMenuItem(labelQuit, u.Quit)
 	u.quitItem.IsQuit = true
 	u.menu = fyne.NewMenu("hubmirror",
 		u.statusItem, u.toggleItem, fyne.NewMenuItemSeparator(),
-		u.settingsItem, u.copyItem, u.browserItem, fyne.NewMenuItemSeparator(),
+		u.settingsItem, u.setupItem, u.copyItem, u.browserItem, fyne.NewMenuItemSeparator(),
 		u.quitItem)
 }
 
@@ -128,18 +130,15 @@ func (u *App) mirrorAddr() string {
 	return net.JoinHostPort(host, port)
 }
 
-// dockerSetup is the daemon.json snippet that makes Docker pull Docker Hub
-// images through the mirror at addr.
-func dockerSetup(addr string) string {
-	conf := struct {
-		Mirrors []string `json:"registry-mirrors"`
-	}{[]string{"http://" + addr}}
-	raw, _ := json.MarshalIndent(conf, "", "  ") // cannot fail
-	return string(raw)
-}
-
+// copyDockerSetup puts the daemon.json snippet for the mirror's address on
+// the clipboard: the same one the landing page and `hubmirror setup docker`
+// show.
 func (u *App) copyDockerSetup() {
-	u.app.Clipboard().SetContent(dockerSetup(u.mirrorAddr()))
+	snips, err := setup.Snippets("docker", u.mirrorAddr(), nil)
+	if err != nil || len(snips) == 0 {
+		return
+	}
+	u.app.Clipboard().SetContent(snips[0].Text)
 }
 
 func (u *App) openBrowser() {

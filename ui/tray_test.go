@@ -37,7 +37,7 @@ func TestSetupTray(t *testing.T) {
 	if h.app.trayIcon != iconStopped {
 		t.Errorf("tray icon %v, want the stopped icon", h.app.trayIcon)
 	}
-	want := []string{"Stopped", "Start", "Settings…", "Copy Docker setup", "Open in browser", "Quit"}
+	want := []string{"Stopped", "Start", "Settings…", "Set up clients…", "Copy Docker setup", "Open in browser", "Quit"}
 	if got := labels(h.app.trayMenu); !slices.Equal(got, want) {
 		t.Errorf("tray menu %q, want %q", got, want)
 	}
@@ -182,8 +182,13 @@ func TestCopyDockerSetup(t *testing.T) {
 			if err := json.Unmarshal([]byte(got), &conf); err != nil {
 				t.Fatalf("clipboard %q is not JSON: %v", got, err)
 			}
-			if m := conf["registry-mirrors"]; len(conf) != 1 || !slices.Equal(m, []string{tc.want}) {
+			if m := conf["registry-mirrors"]; !slices.Equal(m, []string{tc.want}) {
 				t.Errorf("clipboard %q, want registry-mirrors [%q]", got, tc.want)
+			}
+			// Docker takes plain http only from loopback without insecure-registries.
+			wantInsecure := !strings.Contains(tc.want, "127.0.0.1")
+			if insecure := conf["insecure-registries"]; wantInsecure != (len(insecure) == 1 && "http://"+insecure[0] == tc.want) || len(conf) != 1+len(insecure) {
+				t.Errorf("clipboard %q: insecure-registries %v, want it %v", got, insecure, wantInsecure)
 			}
 			if !strings.Contains(got, "\n  \"registry-mirrors\"") {
 				t.Errorf("clipboard %q is not pretty-printed", got)
@@ -293,5 +298,30 @@ func TestUpstreamProblemIsShown(t *testing.T) {
 	h.push(problem)
 	if len(h.app.notifications) != 2 {
 		t.Errorf("%d notifications after the problem came back, want 2", len(h.app.notifications))
+	}
+}
+
+// The Setup window has a tab per client, and each Copy button puts that
+// snippet, naming the mirror's address, on the clipboard.
+func TestSetupWindow(t *testing.T) {
+	h := newHarness(t)
+	h.push(proxy.Status{State: proxy.Running, Addr: "0.0.0.0:5055"})
+	h.u.setupItem.Action()
+	if h.u.setupWin == nil {
+		t.Fatal("no Setup window")
+	}
+	for _, client := range []string{"docker", "containerd", "podman", "k3s", "kind", "pull"} {
+		buttons := h.u.setupCopy[client]
+		if len(buttons) == 0 {
+			t.Fatalf("no Copy button for %s", client)
+		}
+		test.Tap(buttons[0])
+		got := h.app.Clipboard().Content()
+		if !strings.Contains(got, "127.0.0.1:5055") {
+			t.Errorf("%s: copied %q, want the mirror's address", client, got)
+		}
+	}
+	if n := len(h.u.setupCopy["containerd"]); n < 2 {
+		t.Errorf("containerd has %d snippets, want one per registry", n)
 	}
 }
