@@ -12,17 +12,17 @@ import (
 func (u *App) buildAccountSection() fyne.CanvasObject {
 	f := u.form
 	f.hubUser = widget.NewEntry()
-	f.hubUser.SetPlaceHolder("Docker Hub username")
+	f.hubUser.SetPlaceHolder(tr("Docker Hub username"))
 	f.hubPassword = widget.NewPasswordEntry()
-	f.hubPassword.SetPlaceHolder("password or personal access token")
-	f.saveAccount = widget.NewButtonWithIcon("Save to keyring", theme.DocumentSaveIcon(), u.saveHubAccount)
-	f.testAccount = widget.NewButtonWithIcon("Test", theme.ConfirmIcon(), u.testHubAccount)
-	f.removeAccount = widget.NewButtonWithIcon("Remove", theme.DeleteIcon(), u.removeHubAccount)
+	f.hubPassword.SetPlaceHolder(tr("password or personal access token"))
+	f.saveAccount = widget.NewButtonWithIcon(tr("Save to keyring"), theme.DocumentSaveIcon(), u.saveHubAccount)
+	f.testAccount = widget.NewButtonWithIcon(tr("Test"), theme.ConfirmIcon(), u.testHubAccount)
+	f.removeAccount = widget.NewButtonWithIcon(tr("Remove"), theme.DeleteIcon(), u.removeHubAccount)
 	f.accountMsg = widget.NewLabel("")
 	f.accountMsg.Wrapping = fyne.TextWrapWord
 	form := widget.NewForm(
-		widget.NewFormItem("Username", f.hubUser),
-		widget.NewFormItem("Password", f.hubPassword),
+		widget.NewFormItem(tr("Username"), f.hubUser),
+		widget.NewFormItem(tr("Password"), f.hubPassword),
 	)
 	return container.NewVBox(form, container.NewHBox(f.saveAccount, f.testAccount, f.removeAccount), f.accountMsg)
 }
@@ -44,9 +44,9 @@ func (u *App) loadAccount() {
 			}
 			f.storedUser = user
 			if user == "" {
-				u.accountResult("No account stored: the mirror pulls from Docker Hub anonymously.", false)
+				u.accountResult(tr("No account stored: the mirror pulls from Docker Hub anonymously."), false)
 			} else {
-				u.accountResult("Stored in the keyring: "+user, false)
+				u.accountResult(tr("Stored in the keyring:")+" "+user, false)
 			}
 		})
 	})
@@ -58,7 +58,7 @@ func (u *App) credentials() (user, password string, ok bool) {
 	f := u.form
 	user, password = strings.TrimSpace(f.hubUser.Text), f.hubPassword.Text
 	if user == "" || password == "" {
-		u.accountResult("Type the Docker Hub username and password (or a personal access token) first.", true)
+		u.accountResult(tr("Type the Docker Hub username and password (or a personal access token) first."), true)
 		return "", "", false
 	}
 	return user, password, true
@@ -69,10 +69,10 @@ func (u *App) saveHubAccount() {
 	if !ok {
 		return
 	}
-	u.accountCall("Checking with Docker Hub…", func() error { return u.backend.SaveAccount(user, password) }, func() string {
+	u.accountCall(tr("Checking with Docker Hub…"), func() error { return u.backend.SaveAccount(user, password) }, func() string {
 		u.form.storedUser = user
 		u.form.hubPassword.SetText("")
-		return "Saved for " + user
+		return tr("Saved for") + " " + user
 	})
 }
 
@@ -81,20 +81,20 @@ func (u *App) testHubAccount() {
 	if !ok {
 		return
 	}
-	u.accountCall("Checking with Docker Hub…", func() error { return u.backend.TestAccount(user, password) }, func() string {
-		return "Docker Hub accepted the password"
+	u.accountCall(tr("Checking with Docker Hub…"), func() error { return u.backend.TestAccount(user, password) }, func() string {
+		return tr("Docker Hub accepted the password")
 	})
 }
 
 func (u *App) removeHubAccount() {
-	u.accountCall("Removing…", u.backend.RemoveAccount, func() string {
+	u.accountCall(tr("Removing…"), u.backend.RemoveAccount, func() string {
 		f := u.form
 		if f.hubUser.Text == f.storedUser {
 			f.hubUser.SetText("")
 		}
 		f.storedUser = ""
 		f.hubPassword.SetText("")
-		return "Removed the stored account: the mirror pulls from Docker Hub anonymously."
+		return tr("Removed the stored account: the mirror pulls from Docker Hub anonymously.")
 	})
 }
 

@@ -62,7 +62,7 @@ func shortReason(msg string) string {
 // pullsLeft shows Docker Hub's remaining pull allowance.
 func pullsLeft(n int64) string {
 	if n < 0 {
-		return "unknown"
+		return tr("unknown")
 	}
 	return fmt.Sprint(n)
 }

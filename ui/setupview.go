@@ -13,7 +13,7 @@ import (
 // order.
 var clientTabs = map[string]string{
 	"docker": "Docker", "containerd": "containerd", "podman": "podman / skopeo",
-	"k3s": "k3s", "kind": "kind", "pull": "Pull examples",
+	"k3s": "k3s", "kind": "kind", "pull": "Pull examples", // translated when shown
 }
 
 // ShowSetup shows the Setup window: copy-ready configuration for every
@@ -21,7 +21,7 @@ var clientTabs = map[string]string{
 // and `hubmirror setup`'s set-up, with a Copy button on each snippet.
 func (u *App) ShowSetup() {
 	if u.setupWin == nil {
-		u.setupWin = u.app.NewWindow("hubmirror: set up your tools")
+		u.setupWin = u.app.NewWindow(tr("hubmirror: set up your tools"))
 		u.setupWin.SetIcon(appIcon)
 		u.setupWin.SetCloseIntercept(u.setupWin.Hide)
 		u.setupWin.Resize(fyne.NewSize(760, 560))
@@ -45,7 +45,7 @@ func (u *App) buildSetup() fyne.CanvasObject {
 		var cards []fyne.CanvasObject
 		for _, sn := range snips {
 			text := sn.Text
-			copyBtn := widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), func() {
+			copyBtn := widget.NewButtonWithIcon(tr("Copy"), theme.ContentCopyIcon(), func() {
 				u.app.Clipboard().SetContent(text)
 			})
 			u.setupCopy[client] = append(u.setupCopy[client], copyBtn)
@@ -55,9 +55,9 @@ func (u *App) buildSetup() fyne.CanvasObject {
 			cards = append(cards, widget.NewCard(sn.Title, sn.Path,
 				container.NewVBox(container.NewBorder(nil, nil, nil, container.NewVBox(copyBtn), code), note)))
 		}
-		tabs.Append(container.NewTabItem(clientTabs[client], container.NewVScroll(container.NewVBox(cards...))))
+		tabs.Append(container.NewTabItem(tr(clientTabs[client]), container.NewVScroll(container.NewVBox(cards...))))
 	}
-	intro := widget.NewLabel("Each snippet names this mirror at " + addr + ". Copy it into the file shown.")
+	intro := widget.NewLabel(tr("Each snippet names this mirror at") + " " + addr + ". " + tr("Copy it into the file shown."))
 	intro.Wrapping = fyne.TextWrapWord
 	return container.NewBorder(intro, nil, nil, nil, tabs)
 }

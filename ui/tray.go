@@ -27,19 +27,19 @@ const (
 
 // buildMenu makes the tray menu: a status line, then the actions.
 func (u *App) buildMenu() {
-	u.statusItem = &fyne.MenuItem{Label: "Stopped", Disabled: true}
-	u.toggleItem = fyne.NewMenuItem(labelStart, func() {
+	u.statusItem = &fyne.MenuItem{Label: tr("Stopped"), Disabled: true}
+	u.toggleItem = fyne.NewMenuItem(tr(labelStart), func() {
 		if u.status.State == proxy.Running {
 			u.stop()
 		} else {
 			u.start()
 		}
 	})
-	u.settingsItem = fyne.NewMenuItem(labelSettings, u.ShowSettings)
-	u.setupItem = fyne.NewMenuItem(labelSetup, u.ShowSetup)
-	u.copyItem = fyne.NewMenuItem(labelCopy, u.copyDockerSetup)
-	u.browserItem = fyne.NewMenuItem(labelBrowser, u.openBrowser)
-	u.quitItem = fyne.NewMenuItem(labelQuit, u.Quit)
+	u.settingsItem = fyne.NewMenuItem(tr(labelSettings), u.ShowSettings)
+	u.setupItem = fyne.NewMenuItem(tr(labelSetup), u.ShowSetup)
+	u.copyItem = fyne.NewMenuItem(tr(labelCopy), u.copyDockerSetup)
+	u.browserItem = fyne.NewMenuItem(tr(labelBrowser), u.openBrowser)
+	u.quitItem = fyne.NewMenuItem(tr(labelQuit), u.Quit)
 	u.quitItem.IsQuit = true
 	u.menu = fyne.NewMenu("hubmirror",
 		u.statusItem, u.toggleItem, fyne.NewMenuItemSeparator(),
@@ -80,9 +80,9 @@ func trayPossible() bool {
 // only when a label changed: counters change several times a second.
 func (u *App) updateTray() {
 	icon := iconStopped
-	toggle := labelStart
+	toggle := tr(labelStart)
 	if u.status.State == proxy.Running {
-		icon, toggle = iconRunning, labelStop
+		icon, toggle = iconRunning, tr(labelStop)
 	}
 	if u.tray != nil && u.trayIcon != icon {
 		u.trayIcon = icon
@@ -101,15 +101,15 @@ func (u *App) updateTray() {
 func statusLine(st proxy.Status) string {
 	switch st.State {
 	case proxy.Running:
-		line := "Running on " + st.Addr + " · " + formatBytes(st.CacheBytes) + " cached"
+		line := tr("Running on") + " " + st.Addr + " · " + formatBytes(st.CacheBytes) + " " + tr("cached")
 		if rate, ok := hitRate(st.Counters); ok {
-			line += " · " + rate + " from cache"
+			line += " · " + rate + " " + tr("from cache")
 		}
 		return line
 	case proxy.Failed:
-		return "Failed: " + shortReason(st.Err)
+		return tr("Failed:") + " " + shortReason(st.Err)
 	}
-	return "Stopped"
+	return tr("Stopped")
 }
 
 // mirrorAddr is the host:port clients reach the mirror on: where it

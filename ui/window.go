@@ -96,7 +96,7 @@ func (u *App) closeSettings() {
 }
 
 func (u *App) buildForm() *settingsForm {
-	f := &settingsForm{win: u.app.NewWindow(windowTitle)}
+	f := &settingsForm{win: u.app.NewWindow(tr(windowTitle))}
 	u.form = f
 	f.win.SetIcon(appIcon)
 	f.win.SetCloseIntercept(u.closeSettings)
@@ -108,21 +108,21 @@ func (u *App) buildForm() *settingsForm {
 	f.banner = container.NewBorder(nil, widget.NewSeparator(), container.NewCenter(errIcon), nil, f.bannerText)
 	f.banner.Hide()
 
-	f.save = widget.NewButtonWithIcon("Save", theme.DocumentSaveIcon(), u.saveSettings)
+	f.save = widget.NewButtonWithIcon(tr("Save"), theme.DocumentSaveIcon(), u.saveSettings)
 	f.save.Importance = widget.HighImportance
-	f.close = widget.NewButton("Close", u.closeSettings)
+	f.close = widget.NewButton(tr("Close"), u.closeSettings)
 	f.saveMsg = widget.NewLabel("")
 	buttons := container.NewHBox(f.saveMsg, layout.NewSpacer(), f.close, f.save)
 
 	// Two columns, so that everything fits a laptop screen without scrolling.
 	sections := container.NewGridWithColumns(2,
 		container.NewVBox(
-			widget.NewCard("Mirror", "", u.buildMirrorSection()),
-			widget.NewCard("Access", "", u.buildAccessSection()),
+			widget.NewCard(tr("Mirror"), "", u.buildMirrorSection()),
+			widget.NewCard(tr("Access"), "", u.buildAccessSection()),
 		),
 		container.NewVBox(
-			widget.NewCard("Docker Hub account", "Pulls made with an account count against its allowance, not the anonymous one.", u.buildAccountSection()),
-			widget.NewCard("Live status", "", u.buildStatusSection()),
+			widget.NewCard(tr("Docker Hub account"), tr("Pulls made with an account count against its allowance, not the anonymous one."), u.buildAccountSection()),
+			widget.NewCard(tr("Live status"), "", u.buildStatusSection()),
 		),
 	)
 	f.win.SetContent(container.NewBorder(f.banner, container.NewPadded(buttons), nil, nil, container.NewVScroll(sections)))
@@ -136,11 +136,11 @@ func (u *App) buildMirrorSection() fyne.CanvasObject {
 	f.listen.SetPlaceHolder(settings.DefaultListen)
 	f.cacheDir = widget.NewEntry()
 	f.browse = widget.NewButtonWithIcon("", theme.FolderOpenIcon(), u.chooseCacheDir)
-	f.startOnLaunch = widget.NewCheck("Start the mirror when the app starts", nil)
+	f.startOnLaunch = widget.NewCheck(tr("Start the mirror when the app starts"), nil)
 	form := widget.NewForm(
-		&widget.FormItem{Text: "Listen address", Widget: f.listen,
-			HintText: "127.0.0.1 keeps the mirror to this computer; 0.0.0.0 opens it to the network"},
-		&widget.FormItem{Text: "Cache directory", Widget: container.NewBorder(nil, nil, nil, f.browse, f.cacheDir)},
+		&widget.FormItem{Text: tr("Listen address"), Widget: f.listen,
+			HintText: tr("127.0.0.1 keeps the mirror to this computer; 0.0.0.0 opens it to the network")},
+		&widget.FormItem{Text: tr("Cache directory"), Widget: container.NewBorder(nil, nil, nil, f.browse, f.cacheDir)},
 	)
 	return container.NewVBox(form, f.startOnLaunch)
 }
@@ -163,15 +163,15 @@ func (u *App) chooseCacheDir() {
 
 func (u *App) buildAccessSection() fyne.CanvasObject {
 	f := u.form
-	f.selfAuth = widget.NewCheck("Require docker login (self_auth)", func(bool) { u.updateAllowList() })
-	f.authHint = widget.NewLabel(authHintText)
+	f.selfAuth = widget.NewCheck(tr("Require docker login (self_auth)"), func(bool) { u.updateAllowList() })
+	f.authHint = widget.NewLabel(tr(authHintText))
 	f.authHint.Wrapping = fyne.TextWrapWord
 	f.authHint.Importance = widget.WarningImportance
 
 	f.newUser = widget.NewEntry()
-	f.newUser.SetPlaceHolder("Docker Hub username")
+	f.newUser.SetPlaceHolder(tr("Docker Hub username"))
 	f.newUser.OnSubmitted = func(string) { u.addAllowedUser() }
-	f.addUser = widget.NewButtonWithIcon("Add", theme.ContentAddIcon(), u.addAllowedUser)
+	f.addUser = widget.NewButtonWithIcon(tr("Add"), theme.ContentAddIcon(), u.addAllowedUser)
 	f.userMsg = widget.NewLabel("")
 	f.userMsg.Importance = widget.DangerImportance
 	f.userMsg.Wrapping = fyne.TextWrapWord
@@ -202,7 +202,7 @@ func (u *App) buildAccessSection() fyne.CanvasObject {
 	listArea := canvas.NewRectangle(color.Transparent)
 	listArea.SetMinSize(fyne.NewSize(0, 150))
 
-	explain := widget.NewLabel("Only the Docker Hub users listed here may pull through the mirror; with none listed, anyone with a Docker Hub account may.")
+	explain := widget.NewLabel(tr("Only the Docker Hub users listed here may pull through the mirror; with none listed, anyone with a Docker Hub account may."))
 	explain.Wrapping = fyne.TextWrapWord
 	return container.NewVBox(
 		f.selfAuth,
@@ -251,11 +251,11 @@ func (u *App) addAllowedUser() {
 	name := strings.TrimSpace(f.newUser.Text)
 	problem := ""
 	if name == "" {
-		problem = "Type a Docker Hub username first."
+		problem = tr("Type a Docker Hub username first.")
 	} else if err := settings.CheckUsername(name); err != nil {
 		problem = fmt.Sprintf("%q %v", name, err)
 	} else if slices.Contains(f.users, name) {
-		problem = fmt.Sprintf("%s is already listed.", name)
+		problem = name + " " + tr("is already listed.")
 	}
 	if problem != "" {
 		f.userMsg.SetText(problem)
@@ -285,37 +285,37 @@ func (u *App) buildStatusSection() fyne.CanvasObject {
 		*l = widget.NewLabel("")
 	}
 	return widget.NewForm(
-		widget.NewFormItem("State", f.state),
-		widget.NewFormItem("Address", f.addr),
-		widget.NewFormItem("Requests", f.requests),
-		widget.NewFormItem("Sent from the cache", f.fromCache),
-		widget.NewFormItem("Sent from Docker Hub", f.fromUpstream),
-		widget.NewFormItem("Downloads in flight", f.inFlight),
-		widget.NewFormItem("Cache", f.cached),
-		widget.NewFormItem("Docker Hub pulls left", f.pullsLeft),
+		widget.NewFormItem(tr("State"), f.state),
+		widget.NewFormItem(tr("Address"), f.addr),
+		widget.NewFormItem(tr("Requests"), f.requests),
+		widget.NewFormItem(tr("Sent from the cache"), f.fromCache),
+		widget.NewFormItem(tr("Sent from Docker Hub"), f.fromUpstream),
+		widget.NewFormItem(tr("Downloads in flight"), f.inFlight),
+		widget.NewFormItem(tr("Cache"), f.cached),
+		widget.NewFormItem(tr("Docker Hub pulls left"), f.pullsLeft),
 	)
 }
 
 // showStatus fills the live status section from u.status.
 func (u *App) showStatus() {
 	f, st := u.form, u.status
-	state := map[proxy.State]string{proxy.Running: "Running", proxy.Stopped: "Stopped", proxy.Failed: "Failed"}[st.State]
+	state := map[proxy.State]string{proxy.Running: tr("Running"), proxy.Stopped: tr("Stopped"), proxy.Failed: tr("Failed")}[st.State]
 	if state == "" {
 		state = string(st.State)
 	}
 	f.state.SetText(state)
 	addr := st.Addr
 	if addr == "" {
-		addr = "not listening"
+		addr = tr("not listening")
 	}
 	f.addr.SetText(addr)
 	f.requests.SetText(fmt.Sprint(st.Requests))
 	f.fromCache.SetText(formatBytes(st.BytesFromCache))
 	f.fromUpstream.SetText(formatBytes(st.BytesFromUpstream))
 	f.inFlight.SetText(fmt.Sprint(st.DownloadsInFlight))
-	cached := formatBytes(st.CacheBytes) + " on disk"
+	cached := formatBytes(st.CacheBytes) + " " + tr("on disk")
 	if rate, ok := hitRate(st.Counters); ok {
-		cached += " · " + rate + " of requests served from it"
+		cached += " · " + rate + " " + tr("of requests served from it")
 	}
 	f.cached.SetText(cached)
 	f.pullsLeft.SetText(pullsLeft(st.DockerHubPullsLeft))
@@ -382,7 +382,7 @@ func (u *App) saveSettings() {
 		return
 	}
 	f.save.Disable()
-	f.saveMsg.SetText("Saving…")
+	f.saveMsg.SetText(tr("Saving…"))
 	u.run(func() {
 		err := u.backend.SaveSettings(s)
 		fyne.Do(func() {
@@ -409,10 +409,10 @@ func (u *App) flashSaved() {
 	f := u.form
 	f.savedGen++
 	gen := f.savedGen
-	f.saveMsg.SetText("Saved")
+	f.saveMsg.SetText(tr("Saved"))
 	time.AfterFunc(u.savedFor, func() {
 		fyne.Do(func() {
-			if f.savedGen == gen && f.saveMsg.Text == "Saved" {
+			if f.savedGen == gen && f.saveMsg.Text == tr("Saved") {
 				f.saveMsg.SetText("")
 			}
 		})
@@ -437,5 +437,6 @@ func describeSaveError(err error) string {
 	if !ok {
 		name = fe.Field
 	}
+	name = tr(name)
 	return fmt.Sprintf("%s %q %s", name, fe.Value, fe.Problem)
 }
