@@ -46,7 +46,7 @@ func login(args []string) error {
 	}
 	if *user == "" || !*stdin {
 		fs.Usage()
-		return errors.New("login needs -u USER and --password-stdin")
+		return errors.New(msg("login needs -u USER and --password-stdin"))
 	}
 	raw, err := io.ReadAll(io.LimitReader(os.Stdin, 64<<10))
 	if err != nil {
@@ -54,7 +54,7 @@ func login(args []string) error {
 	}
 	password := strings.TrimRight(string(raw), "\r\n")
 	if password == "" {
-		return errors.New("no password on standard input")
+		return errors.New(msg("no password on standard input"))
 	}
 	s, _, err := flags.Load()
 	if err != nil {
@@ -68,14 +68,14 @@ func login(args []string) error {
 	defer cancel()
 	if err := proxy.CheckLogin(ctx, registry, endpoint, *user, password, nil); err != nil {
 		if errors.Is(err, proxy.ErrDenied) {
-			return fmt.Errorf("login failed: %s refused the username or password; nothing was stored", registry)
+			return fmt.Errorf(msg("login failed: %s refused the username or password; nothing was stored"), registry)
 		}
-		return fmt.Errorf("login failed, nothing was stored: %w", err)
+		return fmt.Errorf(msg("login failed, nothing was stored: %w"), err)
 	}
 	if err := secrets.Set(registry, secrets.Credential{Username: *user, Password: password}); err != nil {
 		return err
 	}
-	fmt.Printf("Login succeeded: %s's credentials for %s are in the OS keyring.\n", *user, registry)
+	fmt.Printf(msg("Login succeeded: %s's credentials for %s are in the OS keyring.\n"), *user, registry)
 	return nil
 }
 
@@ -91,13 +91,13 @@ func logout(args []string) error {
 	}
 	err := secrets.Delete(registry)
 	if errors.Is(err, secrets.ErrNotFound) {
-		fmt.Printf("No credentials for %s were stored.\n", registry)
+		fmt.Printf(msg("No credentials for %s were stored.\n"), registry)
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Printf("Removed the credentials for %s from the OS keyring.\n", registry)
+	fmt.Printf(msg("Removed the credentials for %s from the OS keyring.\n"), registry)
 	return nil
 }
 

@@ -26,6 +26,7 @@ Flags (both commands):
   --cache-dir DIR            cache directory
   --config FILE              settings file
   --upstream REGISTRY=URL    send a registry's traffic to another endpoint (repeatable)
+  --alias HOST=REGISTRY      requests to the mirror by this host name go to REGISTRY (repeatable)
   --self-auth                be a token realm: clients docker login to the mirror
   --allow-user NAME          with --self-auth, only these Docker Hub users may pull (repeatable)
 
@@ -51,9 +52,9 @@ func main() {
 	case "version":
 		fmt.Println("hubmirror", version)
 	case "help":
-		fmt.Print(usage)
+		fmt.Print(msg(usage))
 	default:
-		fmt.Fprintf(os.Stderr, "hubmirror: unknown command %q\n\n%s", cmd, usage)
+		fmt.Fprintf(os.Stderr, "hubmirror: "+msg("unknown command %q")+"\n\n%s", cmd, msg(usage))
 		os.Exit(2)
 	}
 	if err != nil {

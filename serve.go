@@ -23,9 +23,6 @@ var version = "0.1.0-dev"
 // shutdownGrace is how long running pulls may finish after SIGINT/SIGTERM.
 const shutdownGrace = 10 * time.Second
 
-// errUsage marks an error the flag package has already reported.
-var errUsage = errors.New("usage")
-
 // serve runs the mirror headless until SIGINT or SIGTERM.
 func serve(cmd string, args []string) error {
 	fs := flag.NewFlagSet("hubmirror "+cmd, flag.ContinueOnError)

@@ -75,3 +75,25 @@ func TestServeCreatesSettingsFile(t *testing.T) {
 		t.Errorf("settings file:\n%s", raw)
 	}
 }
+
+// TestCommandLineLanguage: the command line answers in Chinese when the
+// locale is Chinese, in English otherwise.
+func TestCommandLineLanguage(t *testing.T) {
+	for _, tc := range []struct {
+		lang, want string
+	}{
+		{"zh_CN.UTF-8", "用法"},
+		{"en_US.UTF-8", "Usage:"},
+		{"C.UTF-8", "Usage:"},
+	} {
+		env := append(isolatedEnv(t), "LANG="+tc.lang, "LC_ALL=", "LC_MESSAGES=")
+		out, code := hubmirror(t, env, "", "help")
+		if code != 0 || !strings.Contains(out, tc.want) {
+			t.Errorf("LANG=%s: exit %d, output lacks %q:\n%s", tc.lang, code, tc.want, out)
+		}
+	}
+	env := append(isolatedEnv(t), "LANG=zh_CN.UTF-8", "DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/bus")
+	if out, _ := hubmirror(t, env, "", "login", "-u", "alice"); !strings.Contains(out, "需要") {
+		t.Errorf("a Chinese user's login error is not in Chinese: %s", out)
+	}
+}
