@@ -76,7 +76,8 @@ func (s *server) blobFetcher(rt *route, sess *session) openFunc {
 		if err != nil {
 			return nil, err
 		}
-		if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusPartialContent {
+		if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusPartialContent ||
+			(from > 0 && resp.StatusCode == http.StatusRequestedRangeNotSatisfiable) {
 			s.links.add(rt.registry.registry, rt.repo, rt.digest)
 			return resp, nil
 		}

@@ -134,6 +134,9 @@ func TestConcurrentPullsShareOneDownload(t *testing.T) {
 	release()
 	wg.Wait()
 	close(results)
+	if t.Failed() {
+		t.Logf("mirror log:\n%s", tm.logs)
+	}
 	for body := range results {
 		if !bytes.Equal(body, layer) {
 			t.Fatalf("a client got %d wrong bytes", len(body))
