@@ -12,7 +12,6 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -399,18 +398,6 @@ func (m *Mirror) notify(ctx context.Context, poke <-chan struct{}) {
 			return
 		}
 	}
-}
-
-// Registries lists the registries the mirror serves, sorted.
-func (m *Mirror) Registries() []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make([]string, 0, len(m.upstreams))
-	for name := range m.upstreams {
-		out = append(out, name)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func lowerKeys(m map[string]string) map[string]string {

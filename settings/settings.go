@@ -18,6 +18,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/hubmirror/hubmirror/proxy"
 )
 
 // DefaultListen is where the mirror listens unless told otherwise: loopback
@@ -217,16 +219,11 @@ func (s Settings) Validate() error {
 	return nil
 }
 
-// builtinRegistries are mirrored without being listed in "upstreams"
-// (proxy.BuiltinUpstreams has their endpoints).
-var builtinRegistries = []string{"docker.io", "ghcr.io", "quay.io", "gcr.io", "registry.k8s.io",
-	"k8s.gcr.io", "mcr.microsoft.com", "public.ecr.aws"}
-
 // Registries lists every registry the mirror serves: the built-in ones and
 // those in "upstreams", sorted.
 func (s Settings) Registries() []string {
 	set := map[string]bool{}
-	for _, r := range builtinRegistries {
+	for r := range proxy.BuiltinUpstreams {
 		set[r] = true
 	}
 	for r := range s.Upstreams {
@@ -256,11 +253,8 @@ func (s Settings) Endpoint(registry string) (string, error) {
 	if u, ok := s.Upstreams[registry]; ok {
 		return u, nil
 	}
-	if registry == "docker.io" {
-		return "https://registry-1.docker.io", nil
-	}
-	if slices.Contains(builtinRegistries, registry) {
-		return "https://" + registry, nil
+	if u, ok := proxy.BuiltinUpstreams[registry]; ok {
+		return u, nil
 	}
 	return "", fmt.Errorf("registry %q is not configured: add it with --upstream %s=https://… or in \"upstreams\"", registry, registry)
 }
