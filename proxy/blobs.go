@@ -35,6 +35,7 @@ type blobReader struct {
 	size int64     // -1 while unknown
 	// started is true for the request whose miss started the download.
 	started bool
+	release func() // ends the reader's hold on the blob
 }
 
 // fromCache reports whether the request is a cache hit: the blob is cached,
@@ -43,8 +44,11 @@ func (br *blobReader) fromCache() bool {
 	return br.dl == nil || (!br.started && br.dl.verified())
 }
 
-// Close closes the reader's file handle.
-func (br *blobReader) Close() error { return br.file.Close() }
+// Close closes the reader's file handle and lets the blob be evicted.
+func (br *blobReader) Close() error {
+	br.release()
+	return br.file.Close()
+}
 
 // open returns a reader for d, starting a download with start when the
 // blob is neither cached nor being downloaded. It waits until upstream has
@@ -70,25 +74,32 @@ func (b *blobStore) open(ctx context.Context, d digest, start openFunc) (*blobRe
 		started = true
 	}
 	f, err := os.Open(dl.tmp)
+	if err == nil {
+		b.cache.index.acquire(d)
+	}
 	b.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("blob %s: %w", d, err)
 	}
+	release := func() { b.cache.index.release(d) }
 	select {
 	case <-dl.ready:
 	case <-ctx.Done():
+		release()
 		f.Close()
 		return nil, ctx.Err()
 	}
 	if dl.startErr != nil {
+		release()
 		f.Close()
 		return nil, dl.startErr
 	}
-	return &blobReader{file: f, dl: dl, size: dl.size, started: started}, nil
+	return &blobReader{file: f, dl: dl, size: dl.size, started: started, release: release}, nil
 }
 
 func (b *blobStore) openCached(d digest) (*blobReader, error) {
-	f, err := os.Open(b.cache.blobPath(d))
+	path := b.cache.blobPath(d)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +108,10 @@ func (b *blobStore) openCached(d digest) (*blobReader, error) {
 		f.Close()
 		return nil, err
 	}
-	return &blobReader{file: f, size: info.Size()}, nil
+	ix := b.cache.index
+	ix.acquire(d)
+	ix.touch(d, path)
+	return &blobReader{file: f, size: info.Size(), release: func() { ix.release(d) }}, nil
 }
 
 // startLocked registers and starts a download. b.mu is held.
@@ -112,6 +126,7 @@ func (b *blobStore) startLocked(d digest, start openFunc) (*download, error) {
 	tmp.Close()
 	dl := newDownload(d, tmp.Name())
 	b.downloads[d] = dl
+	b.cache.index.acquire(d) // the download itself; released in finish
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
@@ -124,19 +139,47 @@ func (b *blobStore) startLocked(d digest, start openFunc) (*download, error) {
 // file into the cache. Both happen under b.mu, so a client either joins the
 // download or finds the cached file.
 func (b *blobStore) finish(dl *download, err error) error {
+	gone, err := b.finishLocked(dl, err)
+	b.evict(gone) // file I/O, outside the lock
+	return err
+}
+
+func (b *blobStore) finishLocked(dl *download, err error) ([]digest, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	delete(b.downloads, dl.digest)
+	ix := b.cache.index
+	defer ix.release(dl.digest)
+	if err == nil && !ix.fits(dl.written) {
+		b.log.Info("blob larger than cache_max: served, not kept", "digest", string(dl.digest), "bytes", dl.written)
+		if err := os.Remove(dl.tmp); err != nil {
+			b.log.Warn("remove temp file", "err", err)
+		}
+		return nil, nil
+	}
 	if err == nil {
 		if err = b.cache.commit(dl.tmp, b.cache.blobPath(dl.digest)); err == nil {
 			b.stats.cacheBytes.Add(dl.written)
-			return nil
+			return ix.add(dl.digest, dl.written), nil
 		}
 	}
 	if rerr := os.Remove(dl.tmp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
 		b.log.Warn("remove temp file", "err", rerr)
 	}
-	return err
+	return nil, err
+}
+
+// evict removes blobs the index gave up, and the manifests that name them.
+func (b *blobStore) evict(gone []digest) {
+	if len(gone) == 0 {
+		return
+	}
+	freed, err := b.cache.removeBlobs(gone)
+	b.stats.cacheBytes.Add(-freed)
+	b.log.Info("evicted least recently used blobs for cache_max", "blobs", len(gone), "bytes", freed)
+	if err != nil {
+		b.log.Warn("evict", "err", err)
+	}
 }
 
 // inFlight returns the running download of d, if any.

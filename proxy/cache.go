@@ -27,11 +27,13 @@ type diskCache struct {
 	root  string
 	lock  *os.File
 	tagMu sync.Mutex // serializes read-modify-write of tag records
+	index *blobIndex
 }
 
-// openCache creates the layout, takes the directory's lock and removes temp
-// files a crash left behind.
-func openCache(root string) (*diskCache, error) {
+// openCache creates the layout, takes the directory's lock, removes temp
+// files a crash left behind and reads the blobs for the size limit max
+// (bytes; 0 or less: no limit).
+func openCache(root string, max int64) (*diskCache, error) {
 	for _, d := range []string{"blobs", "manifests", "tags", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
 			return nil, fmt.Errorf("cache directory: %w", err)
@@ -46,6 +48,7 @@ func openCache(root string) (*diskCache, error) {
 		c.close()
 		return nil, err
 	}
+	c.index = loadIndex(root, max)
 	return c, nil
 }
 

@@ -44,6 +44,9 @@ type Config struct {
 	// Aliases maps a host name clients use for the mirror to the registry
 	// it stands for: requests to ghcr.mirror.lan:5000 go to ghcr.io.
 	Aliases map[string]string
+	// CacheMax bounds the bytes of blobs kept; the least recently used go
+	// first, never one in use. 0 or less: no limit.
+	CacheMax int64
 }
 
 // BuiltinUpstreams are the registries mirrored without any setting, by
@@ -231,7 +234,7 @@ func (m *Mirror) startLocked() error {
 		}
 		return fmt.Errorf("listen on %s: %w", m.cfg.Listen, err)
 	}
-	cache, err := openCache(m.cfg.CacheDir)
+	cache, err := openCache(m.cfg.CacheDir, m.cfg.CacheMax)
 	if err != nil {
 		ln.Close()
 		return err

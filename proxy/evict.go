@@ -1,0 +1,234 @@
+package proxy
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// touchEvery bounds how often a blob's last use is written to its file's
+// modification time, which keeps the LRU order across restarts.
+const touchEvery = time.Minute
+
+// blobIndex tracks the cached blobs for the size limit: their sizes, when
+// each was last used, and which are in use right now. The files are the
+// truth (a blob's size is its file's, its last use its modification
+// time), so the index is rebuilt from them at start and a crash loses
+// nothing but a minute of last-use times.
+type blobIndex struct {
+	mu    sync.Mutex
+	max   int64 // bytes of blobs to keep at most
+	total int64
+	blobs map[digest]*blobEntry
+	inUse map[digest]int // readers and downloads of each blob
+}
+
+type blobEntry struct {
+	size    int64
+	lastUse time.Time
+	written time.Time // when lastUse last reached the file
+}
+
+// loadIndex reads the blobs under root/blobs.
+func loadIndex(root string, max int64) *blobIndex {
+	ix := &blobIndex{max: max, blobs: map[digest]*blobEntry{}, inUse: map[digest]int{}}
+	base := filepath.Join(root, "blobs")
+	_ = filepath.WalkDir(base, func(path string, e fs.DirEntry, err error) error {
+		if err != nil || !e.Type().IsRegular() {
+			return nil
+		}
+		rel, _ := filepath.Rel(base, path) // sha256/ab/abcd…
+		parts := strings.Split(filepath.ToSlash(rel), "/")
+		d, err := parseDigest(parts[0] + ":" + parts[len(parts)-1])
+		if err != nil || len(parts) != 3 {
+			return nil
+		}
+		if info, err := e.Info(); err == nil {
+			ix.blobs[d] = &blobEntry{size: info.Size(), lastUse: info.ModTime(), written: info.ModTime()}
+			ix.total += info.Size()
+		}
+		return nil
+	})
+	return ix
+}
+
+// acquire and release count the readers and downloads of d.
+func (ix *blobIndex) acquire(d digest) {
+	ix.mu.Lock()
+	ix.inUse[d]++
+	ix.mu.Unlock()
+}
+
+func (ix *blobIndex) release(d digest) {
+	ix.mu.Lock()
+	if ix.inUse[d]--; ix.inUse[d] <= 0 {
+		delete(ix.inUse, d)
+	}
+	ix.mu.Unlock()
+}
+
+// touch notes that d was just served, and writes it to the file's
+// modification time at most once a minute.
+func (ix *blobIndex) touch(d digest, path string) {
+	now := time.Now()
+	ix.mu.Lock()
+	e := ix.blobs[d]
+	write := e != nil && now.Sub(e.written) > touchEvery
+	if e != nil {
+		e.lastUse = now
+		if write {
+			e.written = now
+		}
+	}
+	ix.mu.Unlock()
+	if write {
+		_ = os.Chtimes(path, now, now)
+	}
+}
+
+// fits reports whether a blob of size bytes may be kept at all.
+func (ix *blobIndex) fits(size int64) bool { return ix.max <= 0 || size <= ix.max }
+
+// add records a new blob and returns the blobs to evict so that the total
+// stays under the limit: least recently used first, never one in use.
+func (ix *blobIndex) add(d digest, size int64) []digest {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if old := ix.blobs[d]; old != nil {
+		ix.total -= old.size
+	}
+	now := time.Now()
+	ix.blobs[d] = &blobEntry{size: size, lastUse: now, written: now}
+	ix.total += size
+	return ix.overLocked(ix.max, d)
+}
+
+// over returns the blobs to evict to get down to limit bytes.
+func (ix *blobIndex) over(limit int64) []digest {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return ix.overLocked(limit, "")
+}
+
+func (ix *blobIndex) overLocked(limit int64, keep digest) []digest {
+	if limit <= 0 || ix.total <= limit {
+		return nil
+	}
+	cands := make([]digest, 0, len(ix.blobs))
+	for d := range ix.blobs {
+		if d != keep && ix.inUse[d] == 0 {
+			cands = append(cands, d)
+		}
+	}
+	sort.Slice(cands, func(i, j int) bool { return ix.blobs[cands[i]].lastUse.Before(ix.blobs[cands[j]].lastUse) })
+	var out []digest
+	for _, d := range cands {
+		if ix.total <= limit {
+			break
+		}
+		ix.total -= ix.blobs[d].size
+		delete(ix.blobs, d)
+		out = append(out, d)
+	}
+	return out
+}
+
+// forget drops d, whose file is gone.
+func (ix *blobIndex) forget(d digest) {
+	ix.mu.Lock()
+	if e := ix.blobs[d]; e != nil {
+		ix.total -= e.size
+		delete(ix.blobs, d)
+	}
+	ix.mu.Unlock()
+}
+
+// size returns the bytes of blobs kept.
+func (ix *blobIndex) size() int64 {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return ix.total
+}
+
+// removeBlobs deletes evicted blobs and then every manifest that
+// references one of them, so no cached manifest names a missing layer. It
+// returns the bytes freed.
+func (c *diskCache) removeBlobs(gone []digest) (int64, error) {
+	if len(gone) == 0 {
+		return 0, nil
+	}
+	var freed int64
+	set := map[string]bool{}
+	var errs []error
+	for _, d := range gone {
+		p := c.blobPath(d)
+		if info, err := os.Stat(p); err == nil {
+			freed += info.Size()
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+		set[string(d)] = true
+	}
+	// An index whose platform manifest went goes too: repeat until a pass
+	// removes nothing.
+	base := filepath.Join(c.root, "manifests")
+	for removed := true; removed; {
+		removed = false
+		_ = filepath.WalkDir(base, func(path string, e fs.DirEntry, err error) error {
+			if err != nil || !e.Type().IsRegular() {
+				return nil
+			}
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				return nil
+			}
+			_, data, _ := bytes.Cut(raw, []byte{'\n'})
+			if !referencesAny(data, set) {
+				return nil
+			}
+			if err := os.Remove(path); err != nil {
+				errs = append(errs, err)
+				return nil
+			}
+			freed += int64(len(raw))
+			set[filepath.Base(filepath.Dir(filepath.Dir(path)))+":"+filepath.Base(path)] = true
+			removed = true
+			return nil
+		})
+	}
+	return freed, errors.Join(errs...)
+}
+
+// referencesAny reports whether a manifest names one of the digests.
+func referencesAny(manifest []byte, digests map[string]bool) bool {
+	var m struct {
+		Config    struct{ Digest string }   `json:"config"`
+		Layers    []struct{ Digest string } `json:"layers"`
+		Manifests []struct{ Digest string } `json:"manifests"`
+	}
+	if json.Unmarshal(manifest, &m) != nil {
+		return false
+	}
+	if digests[m.Config.Digest] {
+		return true
+	}
+	for _, l := range m.Layers {
+		if digests[l.Digest] {
+			return true
+		}
+	}
+	for _, x := range m.Manifests {
+		if digests[x.Digest] {
+			return true
+		}
+	}
+	return false
+}
