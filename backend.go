@@ -32,6 +32,7 @@ type backend struct {
 func newBackend(path string, s settings.Settings, log *slog.Logger) (*backend, error) {
 	m, err := proxy.New(proxy.Config{
 		Listen: s.Listen, CacheDir: s.CacheDir, Upstreams: s.Upstreams, Aliases: s.Aliases, Logger: log,
+		CacheMax:    s.CacheMaxBytes(),
 		Credentials: keyringCredentials(), Access: access(s),
 	})
 	if err != nil {
@@ -69,12 +70,13 @@ func (b *backend) apply(s settings.Settings) error {
 		b.m.SetAccess(access(s))
 	}
 	if s.Listen == old.Listen && s.CacheDir == old.CacheDir && maps.Equal(s.Upstreams, old.Upstreams) &&
-		maps.Equal(s.Aliases, old.Aliases) {
+		maps.Equal(s.Aliases, old.Aliases) && s.CacheMax == old.CacheMax {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	return b.m.Reconfigure(ctx, proxy.Config{Listen: s.Listen, CacheDir: s.CacheDir, Upstreams: s.Upstreams, Aliases: s.Aliases})
+	return b.m.Reconfigure(ctx, proxy.Config{Listen: s.Listen, CacheDir: s.CacheDir, Upstreams: s.Upstreams,
+		Aliases: s.Aliases, CacheMax: s.CacheMaxBytes()})
 }
 
 // Start runs the mirror.

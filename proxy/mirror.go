@@ -115,8 +115,8 @@ type Mirror struct {
 // Reconfigure changes the listen address, cache directory and upstreams.
 // A running mirror is stopped (running requests get until ctx ends) and
 // started again with them; a stopped one keeps them for its next Start.
-// Aliases follow cfg too; Access, Logger, Transport and Credentials in cfg
-// are ignored.
+// Aliases and CacheMax follow cfg too; Access, Logger, Transport and
+// Credentials in cfg are ignored.
 func (m *Mirror) Reconfigure(ctx context.Context, cfg Config) error {
 	ups, err := buildUpstreams(cfg.Upstreams, newHTTPClient(m.cfg.Transport), m.stats, m.cfg.Credentials, m.log)
 	if err != nil {
@@ -136,6 +136,7 @@ func (m *Mirror) Reconfigure(ctx context.Context, cfg Config) error {
 	}
 	m.mu.Lock()
 	m.cfg.Listen, m.cfg.CacheDir, m.cfg.Upstreams, m.cfg.Aliases = cfg.Listen, cfg.CacheDir, cfg.Upstreams, cfg.Aliases
+	m.cfg.CacheMax = cfg.CacheMax
 	m.upstreams = ups
 	m.mu.Unlock()
 	if wasRunning {

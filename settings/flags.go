@@ -18,6 +18,7 @@ type Flags struct {
 	Config    string
 	listen    optString
 	cacheDir  optString
+	cacheMax  optString
 	upstreams upstreamList
 	selfAuth  optBool
 	allow     userList
@@ -30,6 +31,7 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	f.RegisterUpstreams(fs)
 	fs.Var(&f.listen, "listen", "address to serve on, host:port (default "+DefaultListen+")")
 	fs.Var(&f.cacheDir, "cache-dir", "cache directory (default: the user cache dir + /hubmirror)")
+	fs.Var(&f.cacheMax, "cache-max", "keep at most this much, e.g. 20GiB (default: a fifth of the disk, 5 to 100 GiB)")
 	fs.Var(&f.selfAuth, "self-auth", "be a token realm: clients docker login to the mirror, Docker Hub checks passwords")
 	fs.Var(&f.allow, "allow-user", "with --self-auth, only this Docker Hub user may pull (repeatable)")
 }
@@ -73,6 +75,9 @@ func (f *Flags) Apply(s *Settings) {
 	}
 	if f.cacheDir.set {
 		s.CacheDir = f.cacheDir.value
+	}
+	if f.cacheMax.set {
+		s.CacheMax = f.cacheMax.value
 	}
 	if f.selfAuth.set {
 		s.SelfAuth = f.selfAuth.value
@@ -200,6 +205,9 @@ func (o *optString) validate(flagName string, check func(string) error) error {
 // Check validates the flags themselves, naming the flag in the message.
 func (f *Flags) Check() error {
 	if err := f.listen.validate("listen", CheckListen); err != nil {
+		return err
+	}
+	if err := f.cacheMax.validate("cache-max", func(v string) error { _, err := ParseSize(v); return err }); err != nil {
 		return err
 	}
 	return f.cacheDir.validate("cache-dir", func(dir string) error {

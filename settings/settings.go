@@ -47,6 +47,27 @@ type Settings struct {
 	// Aliases maps a host name clients use for the mirror to the registry it
 	// stands for ("ghcr.mirror.lan": "ghcr.io"), as the ancestor routed by host.
 	Aliases map[string]string `json:"aliases,omitempty"`
+	// CacheMax bounds the layers kept, e.g. "20GiB"; "" is DefaultCacheMax.
+	CacheMax string `json:"cache_max,omitempty"`
+}
+
+// CacheMaxBytes returns cache_max in bytes, or the default for the disk
+// that holds the cache directory.
+func (s Settings) CacheMaxBytes() int64 {
+	if n, err := ParseSize(s.CacheMax); err == nil {
+		return n
+	}
+	return DefaultCacheMax(s.CacheDir)
+}
+
+// DefaultCacheMax is a fifth of the disk that holds dir, at least 5 GiB and
+// at most 100 GiB; 20 GiB when the disk's size is unknown.
+func DefaultCacheMax(dir string) int64 {
+	disk := diskSize(dir)
+	if disk <= 0 {
+		return 20 << 30
+	}
+	return min(max(disk/5, 5<<30), 100<<30)
 }
 
 // FieldError says which setting is wrong and what to do about it.
@@ -142,7 +163,7 @@ func kindName(k string) string {
 }
 
 func knownFields() []string {
-	return []string{`"listen"`, `"cache_dir"`, `"upstreams"`, `"self_auth"`, `"allowed_users"`, `"start_on_launch"`, `"aliases"`}
+	return []string{`"listen"`, `"cache_dir"`, `"upstreams"`, `"self_auth"`, `"allowed_users"`, `"start_on_launch"`, `"aliases"`, `"cache_max"`}
 }
 
 // Save writes s to path atomically with mode 0600, creating its directory.
@@ -185,6 +206,11 @@ func (s Settings) Validate() error {
 	}
 	if !filepath.IsAbs(s.CacheDir) {
 		return &FieldError{Field: "cache_dir", Value: s.CacheDir, Problem: "must be an absolute path"}
+	}
+	if s.CacheMax != "" {
+		if _, err := ParseSize(s.CacheMax); err != nil {
+			return &FieldError{Field: "cache_max", Value: s.CacheMax, Problem: err.Error()}
+		}
 	}
 	seen := map[string]bool{}
 	for _, u := range s.AllowedUsers {

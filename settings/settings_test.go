@@ -235,3 +235,56 @@ func TestAliases(t *testing.T) {
 		t.Errorf("--alias: %v %v", s.Aliases, err)
 	}
 }
+
+func TestParseSize(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+	}{
+		{"20GiB", 20 << 30}, {"20gib", 20 << 30}, {"500MB", 500e6}, {"500 MB", 500e6}, {"1.5g", 3 << 29},
+		{"1TB", 1e12}, {"1024", 1024}, {"64KiB", 64 << 10}, {"2t", 2 << 40},
+	} {
+		if got, err := ParseSize(tc.in); err != nil || got != tc.want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", tc.in, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "lots", "-5GB", "0", "GB"} {
+		if _, err := ParseSize(bad); err == nil {
+			t.Errorf("ParseSize(%q) accepted", bad)
+		}
+	}
+	if got := FormatSize(20 << 30); got != "20GiB" {
+		t.Errorf("FormatSize = %q", got)
+	}
+}
+
+func TestCacheMax(t *testing.T) {
+	tempHome(t)
+	path := filepath.Join(t.TempDir(), "settings.json")
+	if err := os.WriteFile(path, []byte(`{"cache_max": "a lot"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), `"cache_max"`) {
+		t.Errorf("bad cache_max: %v", err)
+	}
+	if err := os.WriteFile(path, []byte(`{"cache_max": "10GiB"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(path)
+	if err != nil || s.CacheMaxBytes() != 10<<30 {
+		t.Errorf("cache_max 10GiB: %d %v", s.CacheMaxBytes(), err)
+	}
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	f := Flags{Config: path}
+	f.Register(fs)
+	if err := fs.Parse([]string{"--cache-max", "3GB"}); err != nil {
+		t.Fatal(err)
+	}
+	if s, _, err := f.Load(); err != nil || s.CacheMaxBytes() != 3e9 {
+		t.Errorf("--cache-max 3GB: %d %v", s.CacheMaxBytes(), err)
+	}
+	def := Settings{CacheDir: t.TempDir()}.CacheMaxBytes()
+	if def < 5<<30 || def > 100<<30 {
+		t.Errorf("default cache_max %d is outside 5..100 GiB", def)
+	}
+}
