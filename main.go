@@ -19,11 +19,14 @@ Usage:
                              remove it from the keyring
   hubmirror setup docker|containerd|podman|k3s|kind|pull [--host HOST:PORT]
                              print the configuration that points a client at the mirror
+  hubmirror cache ls|prune --to SIZE|verify|clear
+                             list, shrink, check or empty the cache (with the mirror stopped)
   hubmirror version          print the version
 
 Flags (both commands):
   --listen HOST:PORT         address to serve on (default 127.0.0.1:5000)
   --cache-dir DIR            cache directory
+  --cache-max SIZE           keep at most this much, e.g. 20GiB (default: a fifth of the disk)
   --config FILE              settings file
   --upstream REGISTRY=URL    send a registry's traffic to another endpoint (repeatable)
   --alias HOST=REGISTRY      requests to the mirror by this host name go to REGISTRY (repeatable)
@@ -45,6 +48,8 @@ func main() {
 		err = serve(cmd, args)
 	case "setup":
 		err = setupCmd(args)
+	case "cache":
+		err = cacheCmd(args)
 	case "login":
 		err = login(args)
 	case "logout":

@@ -50,11 +50,14 @@ const usageZH = `hubmirror：本机的 Docker Hub 拉取缓存镜像
   hubmirror logout [仓库]    从钥匙串中移除账号
   hubmirror setup docker|containerd|podman|k3s|kind|pull [--host 主机:端口]
                              输出让客户端使用本镜像的配置
+  hubmirror cache ls|prune --to 大小|verify|clear
+                             列出、缩减、校验或清空缓存（需先停止镜像服务）
   hubmirror version          显示版本
 
 选项（两种运行方式通用）：
   --listen 主机:端口         监听地址（默认 127.0.0.1:5000）
   --cache-dir 目录           缓存目录
+  --cache-max 大小           最多保留多少，例如 20GiB（默认：磁盘的五分之一）
   --config 文件              设置文件
   --upstream 仓库=URL        将某仓库的流量发往另一个地址（可重复）
   --alias 主机名=仓库        以此主机名访问本镜像的请求发往该仓库（可重复）

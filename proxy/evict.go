@@ -107,6 +107,9 @@ func (ix *blobIndex) add(d digest, size int64) []digest {
 	now := time.Now()
 	ix.blobs[d] = &blobEntry{size: size, lastUse: now, written: now}
 	ix.total += size
+	if ix.max <= 0 {
+		return nil
+	}
 	return ix.overLocked(ix.max, d)
 }
 
@@ -118,7 +121,7 @@ func (ix *blobIndex) over(limit int64) []digest {
 }
 
 func (ix *blobIndex) overLocked(limit int64, keep digest) []digest {
-	if limit <= 0 || ix.total <= limit {
+	if ix.total <= limit {
 		return nil
 	}
 	cands := make([]digest, 0, len(ix.blobs))

@@ -322,3 +322,12 @@ func (l *logTail) String() string {
 }
 
 var _ io.Writer = (*logTail)(nil)
+
+// kill ends the mirror with SIGKILL, as a crash would, and waits for it.
+func (m *mirror) kill(tb testing.TB) {
+	tb.Helper()
+	m.stopOnce.Do(func() {
+		_ = m.cmd.Process.Kill()
+		<-m.exited
+	})
+}

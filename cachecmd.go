@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/hubmirror/hubmirror/proxy"
+	"github.com/hubmirror/hubmirror/settings"
+)
+
+const cacheUsage = "usage: hubmirror cache ls | prune --to SIZE | verify | clear [--yes]  [--cache-dir DIR] [--config FILE]"
+
+// cacheCmd runs `hubmirror cache ls|prune|verify|clear` on the cache
+// directory of the settings (or --cache-dir). The mirror must be stopped:
+// the directory's lock says so otherwise.
+func cacheCmd(args []string) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return errors.New(cacheUsage)
+	}
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet("hubmirror cache "+sub, flag.ContinueOnError)
+	var flags settings.Flags
+	flags.Register(fs)
+	to := fs.String("to", "", "prune: the size to keep at most, e.g. 5GiB")
+	yes := fs.Bool("yes", false, "clear: do not ask")
+	if err := fs.Parse(args); err != nil {
+		return usageError(err)
+	}
+	s, _, err := flags.Load()
+	if err != nil {
+		return fmt.Errorf("settings: %w", err)
+	}
+	c, err := proxy.OpenCache(s.CacheDir)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	switch sub {
+	case "ls":
+		return cacheList(c)
+	case "verify":
+		return cacheVerify(c)
+	case "prune":
+		limit, err := settings.ParseSize(*to)
+		if *to == "0" {
+			limit, err = 0, nil
+		}
+		if err != nil {
+			return fmt.Errorf("--to %q %v", *to, err)
+		}
+		n, freed, err := c.Prune(limit)
+		fmt.Printf("Removed %d blobs (%s); %s left.\n", n, settings.FormatSize(freed), settings.FormatSize(c.Size()))
+		return err
+	case "clear":
+		if !*yes && !confirm(fmt.Sprintf("Remove everything in %s (%s)?", s.CacheDir, settings.FormatSize(c.Size()))) {
+			return errors.New("nothing removed (use --yes to clear without asking)")
+		}
+		if err := c.Clear(); err != nil {
+			return err
+		}
+		fmt.Println("The cache is empty.")
+		return nil
+	}
+	return errors.New(cacheUsage)
+}
+
+func cacheList(c *proxy.Cache) error {
+	imgs, err := c.Images()
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "IMAGE\tDIGEST\tSIZE\t")
+	for _, im := range imgs {
+		partial := ""
+		if !im.Complete {
+			partial = "(partly cached)"
+		}
+		fmt.Fprintf(w, "%s/%s:%s\t%s\t%s\t%s\n", im.Registry, im.Repo, im.Tag, im.Digest[:19], settings.FormatSize(im.Size), partial)
+	}
+	fmt.Fprintf(w, "\t\t%s\tin all\n", settings.FormatSize(c.Size()))
+	return w.Flush()
+}
+
+func cacheVerify(c *proxy.Cache) error {
+	tty := isTerminal(os.Stderr)
+	bad, err := c.Verify(func(done, total int) {
+		if tty {
+			fmt.Fprintf(os.Stderr, "\r%s verifying %d/%d blobs", bar(done, total), done, total)
+		}
+	})
+	if tty {
+		fmt.Fprintln(os.Stderr)
+	}
+	if err != nil {
+		return err
+	}
+	if len(bad) == 0 {
+		fmt.Println("Every cached blob matches its digest.")
+		return nil
+	}
+	for _, d := range bad {
+		fmt.Println("corrupt, removed:", d)
+	}
+	return fmt.Errorf("%d corrupt blobs removed; they will be downloaded again when pulled", len(bad))
+}
+
+// bar draws a 20-character progress bar.
+func bar(done, total int) string {
+	n := 20
+	if total > 0 {
+		n = done * 20 / total
+	}
+	return "[" + strings.Repeat("#", n) + strings.Repeat(" ", 20-n) + "]"
+}
+
+// isTerminal reports whether f is a terminal: a character device other
+// than /dev/null.
+func isTerminal(f *os.File) bool {
+	info, err := f.Stat()
+	if err != nil || info.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	null, err := os.Stat(os.DevNull)
+	return err != nil || !os.SameFile(info, null)
+}
+
+// confirm asks a yes/no question on a terminal; elsewhere it is no.
+func confirm(q string) bool {
+	if !isTerminal(os.Stdin) {
+		return false
+	}
+	fmt.Printf("%s [y/N] ", q)
+	line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(line)), "y")
+}
