@@ -227,6 +227,9 @@ func (s *server) authorize(w *recorder, r *http.Request, rt *route, clientName s
 		return nil, nil
 	}
 	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if tok != "" && tok == s.internalToken {
+		return nil, nil // the mirror's own prefetches of pinned images
+	}
 	sess := s.sessions.get(tok)
 	problem := ""
 	switch {

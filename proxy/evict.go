@@ -23,11 +23,22 @@ const touchEvery = time.Minute
 // time), so the index is rebuilt from them at start and a crash loses
 // nothing but a minute of last-use times.
 type blobIndex struct {
-	mu    sync.Mutex
-	max   int64 // bytes of blobs to keep at most
-	total int64
-	blobs map[digest]*blobEntry
-	inUse map[digest]int // readers and downloads of each blob
+	mu     sync.Mutex
+	max    int64 // bytes of blobs to keep at most
+	total  int64
+	blobs  map[digest]*blobEntry
+	inUse  map[digest]int  // readers and downloads of each blob
+	pinned map[digest]bool // blobs of pinned images: never evicted
+}
+
+// setPinned replaces the set of blobs that are never evicted.
+func (ix *blobIndex) setPinned(ds []digest) {
+	ix.mu.Lock()
+	ix.pinned = map[digest]bool{}
+	for _, d := range ds {
+		ix.pinned[d] = true
+	}
+	ix.mu.Unlock()
 }
 
 type blobEntry struct {
@@ -126,7 +137,7 @@ func (ix *blobIndex) overLocked(limit int64, keep digest) []digest {
 	}
 	cands := make([]digest, 0, len(ix.blobs))
 	for d := range ix.blobs {
-		if d != keep && ix.inUse[d] == 0 {
+		if d != keep && ix.inUse[d] == 0 && !ix.pinned[d] {
 			cands = append(cands, d)
 		}
 	}

@@ -47,6 +47,9 @@ type Config struct {
 	// CacheMax bounds the bytes of blobs kept; the least recently used go
 	// first, never one in use. 0 or less: no limit.
 	CacheMax int64
+	// Pinned are images ("alpine:3.20", "ghcr.io/owner/app:1") kept whole
+	// and never evicted; SetPins changes them while running.
+	Pinned []string
 }
 
 // BuiltinUpstreams are the registries mirrored without any setting, by
@@ -103,6 +106,7 @@ type Mirror struct {
 	cancel  context.CancelFunc
 	done    chan struct{} // closed when the current listener stops serving
 	poke    chan struct{} // asks the notifier to publish a snapshot
+	pinPoke chan struct{} // asks keepPins to fetch the pinned images now
 
 	subMu sync.Mutex
 	subs  map[chan Status]struct{}
@@ -246,8 +250,9 @@ func (m *Mirror) startLocked() error {
 	m.blobs = newBlobStore(ctx, cache, m.stats, m.log)
 	m.poke = make(chan struct{}, 1)
 	go m.notify(ctx, m.poke)
+	token := randomToken()
 	handler := &server{
-		cache: cache, blobs: m.blobs, stats: m.stats, log: m.log, upstreams: m.upstreams,
+		cache: cache, blobs: m.blobs, stats: m.stats, log: m.log, upstreams: m.upstreams, internalToken: token,
 		onChange: m.changed, access: &m.access, sessions: m.sessions, links: m.links,
 		aliases: lowerKeys(m.cfg.Aliases),
 	}
@@ -261,6 +266,8 @@ func (m *Mirror) startLocked() error {
 	m.done = make(chan struct{})
 	m.state = Running
 	go m.serve(m.srv, ln, m.done)
+	m.pinPoke = make(chan struct{}, 1)
+	go m.keepPins(ctx, m.addr, token, m.pinPoke)
 	m.log.Info("listening", "addr", m.addr, "cache", m.cfg.CacheDir)
 	if host, _, _ := net.SplitHostPort(m.addr); !isLoopback(host) && !m.access.Load().selfAuth {
 		m.log.Warn("listening beyond this machine with self_auth off: anyone who can reach " + m.addr +

@@ -25,10 +25,13 @@ type server struct {
 	log       *slog.Logger
 	upstreams map[string]*upstream // by registry name
 	aliases   map[string]string    // Host name → registry
-	onChange  func()               // called after each request; may be nil
-	access    *atomic.Pointer[accessPolicy]
-	sessions  *sessionStore
-	links     *linkSet
+	// internalToken lets the mirror's own requests (pinned images) pass
+	// self_auth; it never leaves the process.
+	internalToken string
+	onChange      func() // called after each request; may be nil
+	access        *atomic.Pointer[accessPolicy]
+	sessions      *sessionStore
+	links         *linkSet
 }
 
 // policy returns who may pull right now.

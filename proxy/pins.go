@@ -1,0 +1,96 @@
+package proxy
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"time"
+)
+
+// PinRefresh is how often pinned images are checked for moved tags (with
+// HEADs, which Docker Hub does not count) and fetched again.
+var PinRefresh = 30 * time.Minute
+
+// SetPins sets the pinned images: kept whole and never evicted, fetched
+// now in the background and again whenever their tags move.
+func (m *Mirror) SetPins(refs []string) {
+	m.mu.Lock()
+	m.cfg.Pinned = append([]string(nil), refs...)
+	poke := m.pinPoke
+	m.mu.Unlock()
+	if poke != nil {
+		select {
+		case poke <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// keepPins fetches the pinned images through the mirror's own listener
+// when it starts, when the pins change and every PinRefresh, and marks their
+// blobs as not to be evicted. It runs until ctx ends.
+func (m *Mirror) keepPins(ctx context.Context, addr, token string, poke <-chan struct{}) {
+	client := newHTTPClient(nil)
+	base := "http://" + loopbackAddr(addr)
+	tick := time.NewTicker(PinRefresh)
+	defer tick.Stop()
+	for {
+		m.mu.Lock()
+		pins := append([]string(nil), m.cfg.Pinned...)
+		cache := m.cache
+		m.mu.Unlock()
+		var keep []digest
+		complete := true
+		for _, p := range pins {
+			ref, err := ParseRef(p)
+			if err != nil {
+				m.log.Warn("pinned image ignored", "ref", p, "err", err)
+				continue
+			}
+			res, err := Prefetch(ctx, client, base, ref, nil, "Bearer "+token, nil)
+			for _, d := range res.Digests {
+				if pd, err := parseDigest(d); err == nil {
+					keep = append(keep, pd)
+				}
+			}
+			if err != nil {
+				complete = false
+				if ctx.Err() == nil {
+					m.log.Warn("pinned image not refreshed", "ref", p, "err", err)
+				}
+			}
+		}
+		if cache != nil && (complete || len(keep) > 0) {
+			cache.index.setPinned(keep)
+		}
+		if len(pins) > 0 && complete {
+			m.log.Info("pinned images up to date", "images", len(pins), "blobs", len(keep))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-poke:
+		case <-tick.C:
+		}
+	}
+}
+
+// loopbackAddr turns an address the mirror listens on into one it can
+// reach itself at: an unspecified host becomes 127.0.0.1.
+func loopbackAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func randomToken() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
