@@ -32,7 +32,7 @@ type backend struct {
 func newBackend(path string, s settings.Settings, log *slog.Logger) (*backend, error) {
 	m, err := proxy.New(proxy.Config{
 		Listen: s.Listen, CacheDir: s.CacheDir, Upstreams: s.Upstreams, Aliases: s.Aliases, Logger: log,
-		CacheMax:    s.CacheMaxBytes(),
+		CacheMax: s.CacheMaxBytes(), Pinned: s.Pinned,
 		Credentials: keyringCredentials(), Access: access(s),
 	})
 	if err != nil {
@@ -68,6 +68,9 @@ func (b *backend) apply(s settings.Settings) error {
 	b.mu.Unlock()
 	if s.SelfAuth != old.SelfAuth || !slices.Equal(s.AllowedUsers, old.AllowedUsers) {
 		b.m.SetAccess(access(s))
+	}
+	if !slices.Equal(s.Pinned, old.Pinned) {
+		b.m.SetPins(s.Pinned)
 	}
 	if s.Listen == old.Listen && s.CacheDir == old.CacheDir && maps.Equal(s.Upstreams, old.Upstreams) &&
 		maps.Equal(s.Aliases, old.Aliases) && s.CacheMax == old.CacheMax {

@@ -21,6 +21,10 @@ Usage:
                              print the configuration that points a client at the mirror
   hubmirror cache ls|prune --to SIZE|verify|clear
                              list, shrink, check or empty the cache (with the mirror stopped)
+  hubmirror pin add|rm|ls [IMAGE...]
+                             keep images whole, never evicted, refreshed when their tags move
+  hubmirror prefetch [--platform OS/ARCH] IMAGE...
+                             download images into the cache ahead of time (before a trip)
   hubmirror version          print the version
 
 Flags (both commands):
@@ -50,6 +54,10 @@ func main() {
 		err = setupCmd(args)
 	case "cache":
 		err = cacheCmd(args)
+	case "pin":
+		err = pinCmd(args)
+	case "prefetch":
+		err = prefetchCmd(args)
 	case "login":
 		err = login(args)
 	case "logout":

@@ -49,6 +49,8 @@ type Settings struct {
 	Aliases map[string]string `json:"aliases,omitempty"`
 	// CacheMax bounds the layers kept, e.g. "20GiB"; "" is DefaultCacheMax.
 	CacheMax string `json:"cache_max,omitempty"`
+	// Pinned are images kept whole and never evicted ("alpine:3.20").
+	Pinned []string `json:"pinned,omitempty"`
 }
 
 // CacheMaxBytes returns cache_max in bytes, or the default for the disk
@@ -163,7 +165,7 @@ func kindName(k string) string {
 }
 
 func knownFields() []string {
-	return []string{`"listen"`, `"cache_dir"`, `"upstreams"`, `"self_auth"`, `"allowed_users"`, `"start_on_launch"`, `"aliases"`, `"cache_max"`}
+	return []string{`"listen"`, `"cache_dir"`, `"upstreams"`, `"self_auth"`, `"allowed_users"`, `"start_on_launch"`, `"aliases"`, `"cache_max"`, `"pinned"`}
 }
 
 // Save writes s to path atomically with mode 0600, creating its directory.
@@ -206,6 +208,11 @@ func (s Settings) Validate() error {
 	}
 	if !filepath.IsAbs(s.CacheDir) {
 		return &FieldError{Field: "cache_dir", Value: s.CacheDir, Problem: "must be an absolute path"}
+	}
+	for _, p := range s.Pinned {
+		if _, err := proxy.ParseRef(p); err != nil {
+			return &FieldError{Field: "pinned", Value: p, Problem: "is not an image reference such as alpine:3.20 or ghcr.io/owner/app:1"}
+		}
 	}
 	if s.CacheMax != "" {
 		if _, err := ParseSize(s.CacheMax); err != nil {
