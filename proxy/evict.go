@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"container/list"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -26,6 +27,7 @@ type blobIndex struct {
 	mu     sync.Mutex
 	max    int64 // bytes of blobs to keep at most
 	total  int64
+	lru    *list.List // of digest, most recently used first
 	blobs  map[digest]*blobEntry
 	inUse  map[digest]int  // readers and downloads of each blob
 	pinned map[digest]bool // blobs of pinned images: never evicted
@@ -44,12 +46,13 @@ func (ix *blobIndex) setPinned(ds []digest) {
 type blobEntry struct {
 	size    int64
 	lastUse time.Time
-	written time.Time // when lastUse last reached the file
+	written time.Time     // when lastUse last reached the file
+	elem    *list.Element // in blobIndex.lru
 }
 
 // loadIndex reads the blobs under root/blobs.
 func loadIndex(root string, max int64) *blobIndex {
-	ix := &blobIndex{max: max, blobs: map[digest]*blobEntry{}, inUse: map[digest]int{}}
+	ix := &blobIndex{max: max, lru: list.New(), blobs: map[digest]*blobEntry{}, inUse: map[digest]int{}}
 	base := filepath.Join(root, "blobs")
 	_ = filepath.WalkDir(base, func(path string, e fs.DirEntry, err error) error {
 		if err != nil || !e.Type().IsRegular() {
@@ -67,6 +70,14 @@ func loadIndex(root string, max int64) *blobIndex {
 		}
 		return nil
 	})
+	order := make([]digest, 0, len(ix.blobs))
+	for d := range ix.blobs {
+		order = append(order, d)
+	}
+	sort.Slice(order, func(i, j int) bool { return ix.blobs[order[i]].lastUse.After(ix.blobs[order[j]].lastUse) })
+	for _, d := range order {
+		ix.blobs[d].elem = ix.lru.PushBack(d)
+	}
 	return ix
 }
 
@@ -94,6 +105,7 @@ func (ix *blobIndex) touch(d digest, path string) {
 	write := e != nil && now.Sub(e.written) > touchEvery
 	if e != nil {
 		e.lastUse = now
+		ix.lru.MoveToFront(e.elem)
 		if write {
 			e.written = now
 		}
@@ -114,9 +126,10 @@ func (ix *blobIndex) add(d digest, size int64) []digest {
 	defer ix.mu.Unlock()
 	if old := ix.blobs[d]; old != nil {
 		ix.total -= old.size
+		ix.lru.Remove(old.elem)
 	}
 	now := time.Now()
-	ix.blobs[d] = &blobEntry{size: size, lastUse: now, written: now}
+	ix.blobs[d] = &blobEntry{size: size, lastUse: now, written: now, elem: ix.lru.PushFront(d)}
 	ix.total += size
 	if ix.max <= 0 {
 		return nil
@@ -132,24 +145,18 @@ func (ix *blobIndex) over(limit int64) []digest {
 }
 
 func (ix *blobIndex) overLocked(limit int64, keep digest) []digest {
-	if ix.total <= limit {
-		return nil
-	}
-	cands := make([]digest, 0, len(ix.blobs))
-	for d := range ix.blobs {
-		if d != keep && ix.inUse[d] == 0 && !ix.pinned[d] {
-			cands = append(cands, d)
-		}
-	}
-	sort.Slice(cands, func(i, j int) bool { return ix.blobs[cands[i]].lastUse.Before(ix.blobs[cands[j]].lastUse) })
+	// From the least recently used end, skipping what may not go.
 	var out []digest
-	for _, d := range cands {
-		if ix.total <= limit {
-			break
+	for e := ix.lru.Back(); e != nil && ix.total > limit; {
+		prev := e.Prev()
+		d := e.Value.(digest)
+		if d != keep && ix.inUse[d] == 0 && !ix.pinned[d] {
+			ix.total -= ix.blobs[d].size
+			ix.lru.Remove(e)
+			delete(ix.blobs, d)
+			out = append(out, d)
 		}
-		ix.total -= ix.blobs[d].size
-		delete(ix.blobs, d)
-		out = append(out, d)
+		e = prev
 	}
 	return out
 }
@@ -159,6 +166,7 @@ func (ix *blobIndex) forget(d digest) {
 	ix.mu.Lock()
 	if e := ix.blobs[d]; e != nil {
 		ix.total -= e.size
+		ix.lru.Remove(e.elem)
 		delete(ix.blobs, d)
 	}
 	ix.mu.Unlock()
