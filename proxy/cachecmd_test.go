@@ -75,3 +75,29 @@ func TestCacheCommands(t *testing.T) {
 		t.Errorf("after Clear: %+v", imgs)
 	}
 }
+
+// The running mirror's cache operations, for the desktop app.
+func TestRunningMirrorCacheOperations(t *testing.T) {
+	hub := newHub(t)
+	img := hub.AddImage("library/alpine", "3.20", pattern(40_000))
+	tm := startMirrorCfg(t, hub, func(c *Config) { c.CacheMax = 1 << 20 })
+	var last int64
+	if err := tm.Prefetch(context.Background(), "alpine:3.20", func(done, total int64) { last = total }); err != nil {
+		t.Fatal(err)
+	}
+	tm.blobs.wait()
+	if u := tm.CacheUsage(); u.Blobs != 2 || u.Limit != 1<<20 || u.Bytes != img.Layers[0].Size+img.Config.Size || last != u.Bytes {
+		t.Errorf("after prefetch: %+v (progress total %d)", u, last)
+	}
+	raw, _ := os.ReadFile(blobFile(tm, img.Layers[0].Digest))
+	raw[0] ^= 1
+	_ = os.WriteFile(blobFile(tm, img.Layers[0].Digest), raw, 0o600)
+	bad, err := tm.VerifyCache(nil)
+	if err != nil || len(bad) != 1 || tm.CacheUsage().Blobs != 1 {
+		t.Errorf("VerifyCache: %v %v, %+v", bad, err, tm.CacheUsage())
+	}
+	if err := tm.ClearCache(); err != nil || tm.CacheUsage().Bytes != 0 || tm.Status().CacheBytes != 0 {
+		t.Errorf("ClearCache: %v %+v", err, tm.CacheUsage())
+	}
+	tm.pull(t, "alpine", img) // still works after a clear
+}

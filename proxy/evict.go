@@ -161,6 +161,16 @@ func (ix *blobIndex) overLocked(limit int64, keep digest) []digest {
 	return out
 }
 
+// reset forgets every blob (the cache was emptied); blobs in use and the
+// pins stay as they are.
+func (ix *blobIndex) reset() {
+	ix.mu.Lock()
+	ix.lru.Init()
+	ix.blobs = map[digest]*blobEntry{}
+	ix.total = 0
+	ix.mu.Unlock()
+}
+
 // forget drops d, whose file is gone.
 func (ix *blobIndex) forget(d digest) {
 	ix.mu.Lock()

@@ -107,6 +107,7 @@ type Mirror struct {
 	done    chan struct{} // closed when the current listener stops serving
 	poke    chan struct{} // asks the notifier to publish a snapshot
 	pinPoke chan struct{} // asks keepPins to fetch the pinned images now
+	token   string        // the internal token of the current listener
 
 	subMu sync.Mutex
 	subs  map[chan Status]struct{}
@@ -251,6 +252,7 @@ func (m *Mirror) startLocked() error {
 	m.poke = make(chan struct{}, 1)
 	go m.notify(ctx, m.poke)
 	token := randomToken()
+	m.token = token
 	handler := &server{
 		cache: cache, blobs: m.blobs, stats: m.stats, log: m.log, upstreams: m.upstreams, internalToken: token,
 		onChange: m.changed, access: &m.access, sessions: m.sessions, links: m.links,
