@@ -133,6 +133,22 @@ func (b *backend) SaveAccount(user, password string) error {
 	return secrets.Set(hubRegistry, secrets.Credential{Username: user, Password: password})
 }
 
+// CacheUsage says how full the cache is.
+func (b *backend) CacheUsage() proxy.CacheUsage { return b.m.CacheUsage() }
+
+// VerifyCache hashes every cached blob again and removes corrupt ones.
+func (b *backend) VerifyCache(progress func(done, total int)) ([]string, error) {
+	return b.m.VerifyCache(progress)
+}
+
+// ClearCache empties the cache.
+func (b *backend) ClearCache() error { return b.m.ClearCache() }
+
+// Prefetch downloads an image into the cache ahead of time.
+func (b *backend) Prefetch(ref string, progress func(done, total int64)) error {
+	return b.m.Prefetch(context.Background(), ref, progress)
+}
+
 // RemoveAccount deletes the stored account; none stored is not an error.
 func (b *backend) RemoveAccount() error {
 	if err := secrets.Delete(hubRegistry); err != nil && !errors.Is(err, secrets.ErrNotFound) {

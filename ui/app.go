@@ -37,10 +37,12 @@ type App struct {
 	trayIcon fyne.Resource // the icon the tray shows
 	menu     *fyne.Menu
 	// The tray menu's items, in menu order.
-	statusItem, toggleItem, settingsItem, setupItem, copyItem, browserItem, quitItem *fyne.MenuItem
+	statusItem, toggleItem, settingsItem, cacheItem, setupItem, copyItem, browserItem, quitItem *fyne.MenuItem
 
 	form *settingsForm // nil until ShowSettings first runs
 
+	cache     *cacheView                  // nil until ShowCache first runs
+	confirm   confirmFunc                 // asks before clearing; tests replace it
 	setupWin  fyne.Window                 // nil until ShowSetup first runs
 	setupCopy map[string][]*widget.Button // Setup's Copy buttons by client; for tests
 
@@ -57,7 +59,7 @@ type App struct {
 // current status. Nothing is shown until SetupTray or ShowSettings; main
 // calls Watch to keep it up to date.
 func New(a fyne.App, b Backend) *App {
-	u := &App{app: a, backend: b, savedFor: 3 * time.Second}
+	u := &App{app: a, backend: b, savedFor: 3 * time.Second, confirm: defaultConfirm}
 	a.SetIcon(appIcon)
 	u.buildMenu()
 	u.apply(b.Status())

@@ -37,4 +37,14 @@ type Backend interface {
 	TestAccount(user, password string) error
 	// RemoveAccount deletes the stored account.
 	RemoveAccount() error
+
+	// CacheUsage says how full the cache is.
+	CacheUsage() proxy.CacheUsage
+	// VerifyCache hashes every cached blob again, removes the corrupt ones
+	// and returns their digests; progress is called from the same goroutine.
+	VerifyCache(progress func(done, total int)) ([]string, error)
+	// ClearCache empties the cache.
+	ClearCache() error
+	// Prefetch downloads an image ("alpine:3.20") into the cache.
+	Prefetch(ref string, progress func(done, total int64)) error
 }

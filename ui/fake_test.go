@@ -31,6 +31,8 @@ type fakeBackend struct {
 	account  string              // what Account returns
 	block    chan struct{}       // when set, account calls wait for it
 	canceled bool                // Subscribe's cancel was called
+	usage    proxy.CacheUsage    // what CacheUsage returns
+	corrupt  []string            // what VerifyCache returns
 }
 
 func newFakeBackend() *fakeBackend {
@@ -279,4 +281,27 @@ func TestNoDriver(t *testing.T) {
 			t.Errorf("ui depends on %s", dep)
 		}
 	}
+}
+
+func (b *fakeBackend) CacheUsage() proxy.CacheUsage {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.usage
+}
+
+func (b *fakeBackend) VerifyCache(progress func(done, total int)) ([]string, error) {
+	err := b.record("VerifyCache")
+	for i := 1; i <= 3; i++ {
+		progress(i, 3)
+	}
+	return b.corrupt, err
+}
+
+func (b *fakeBackend) ClearCache() error { return b.record("ClearCache") }
+
+func (b *fakeBackend) Prefetch(ref string, progress func(done, total int64)) error {
+	err := b.record("Prefetch " + ref)
+	progress(50, 100)
+	progress(100, 100)
+	return err
 }

@@ -21,7 +21,7 @@ func TestChineseTranslationIsComplete(t *testing.T) {
 		t.Fatalf("hubmirror.zh_Hans.json: %v", err)
 	}
 	used := map[string]bool{}
-	for _, s := range []string{labelStart, labelStop, labelSettings, labelSetup, labelCopy, labelBrowser, labelQuit,
+	for _, s := range []string{labelStart, labelStop, labelSettings, labelSetup, labelCache, labelCopy, labelBrowser, labelQuit,
 		windowTitle, authHintText} {
 		used[s] = true
 	}

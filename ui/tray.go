@@ -20,6 +20,7 @@ const (
 	labelStop     = "Stop"
 	labelSettings = "Settings…"
 	labelSetup    = "Set up clients…"
+	labelCache    = "Cache…"
 	labelCopy     = "Copy Docker setup"
 	labelBrowser  = "Open in browser"
 	labelQuit     = "Quit"
@@ -37,13 +38,14 @@ func (u *App) buildMenu() {
 	})
 	u.settingsItem = fyne.NewMenuItem(tr(labelSettings), u.ShowSettings)
 	u.setupItem = fyne.NewMenuItem(tr(labelSetup), u.ShowSetup)
+	u.cacheItem = fyne.NewMenuItem(tr(labelCache), u.ShowCache)
 	u.copyItem = fyne.NewMenuItem(tr(labelCopy), u.copyDockerSetup)
 	u.browserItem = fyne.NewMenuItem(tr(labelBrowser), u.openBrowser)
 	u.quitItem = fyne.NewMenuItem(tr(labelQuit), u.Quit)
 	u.quitItem.IsQuit = true
 	u.menu = fyne.NewMenu("hubmirror",
 		u.statusItem, u.toggleItem, fyne.NewMenuItemSeparator(),
-		u.settingsItem, u.setupItem, u.copyItem, u.browserItem, fyne.NewMenuItemSeparator(),
+		u.settingsItem, u.cacheItem, u.setupItem, u.copyItem, u.browserItem, fyne.NewMenuItemSeparator(),
 		u.quitItem)
 }
 

@@ -37,7 +37,7 @@ func TestSetupTray(t *testing.T) {
 	if h.app.trayIcon != iconStopped {
 		t.Errorf("tray icon %v, want the stopped icon", h.app.trayIcon)
 	}
-	want := []string{"Stopped", "Start", "Settings…", "Set up clients…", "Copy Docker setup", "Open in browser", "Quit"}
+	want := []string{"Stopped", "Start", "Settings…", "Cache…", "Set up clients…", "Copy Docker setup", "Open in browser", "Quit"}
 	if got := labels(h.app.trayMenu); !slices.Equal(got, want) {
 		t.Errorf("tray menu %q, want %q", got, want)
 	}
@@ -323,5 +323,59 @@ func TestSetupWindow(t *testing.T) {
 	}
 	if n := len(h.u.setupCopy["containerd"]); n < 2 {
 		t.Errorf("containerd has %d snippets, want one per registry", n)
+	}
+}
+
+// The Cache window: usage, pins added (checked) and removed through the
+// settings, Prepare for offline, Verify, and Clear after a confirmation.
+func TestCacheWindow(t *testing.T) {
+	h := newHarness(t)
+	h.b.usage = proxy.CacheUsage{Bytes: 5e9, Limit: 20e9, Blobs: 42}
+	h.u.cacheItem.Action()
+	v := h.u.cache
+	if v == nil || !strings.Contains(v.usage.Text, "5.0 GB / 20 GB") || v.bar.Value != 0.25 {
+		t.Fatalf("usage %q, bar %v", v.usage.Text, v.bar.Value)
+	}
+	test.Type(v.newPin, "Not A Ref")
+	test.Tap(v.addPin)
+	if v.pinMsg.Text == "" || len(h.b.saved) != 0 {
+		t.Errorf("a bad reference: message %q, saved %v", v.pinMsg.Text, h.b.saved)
+	}
+	v.newPin.SetText("alpine:3.20")
+	test.Tap(v.addPin)
+	h.u.wait()
+	if n := len(h.b.saved); n != 1 || !slices.Equal(h.b.saved[0].Pinned, []string{"alpine:3.20"}) {
+		t.Fatalf("saved %+v", h.b.saved)
+	}
+	h.b.settings.Pinned = []string{"alpine:3.20"}
+	v.newPin.SetText("alpine:3.20")
+	test.Tap(v.addPin)
+	if !strings.Contains(v.pinMsg.Text, "already") {
+		t.Errorf("duplicate pin: %q", v.pinMsg.Text)
+	}
+
+	test.Tap(v.prepare)
+	h.u.wait()
+	if !slices.Contains(h.b.Calls(), "Prefetch alpine:3.20") || !strings.Contains(v.result.Text, "Ready for offline") || v.prepare.Disabled() {
+		t.Errorf("prepare: calls %v, result %q", h.b.Calls(), v.result.Text)
+	}
+	h.b.corrupt = []string{"sha256:bad"}
+	test.Tap(v.verify)
+	h.u.wait()
+	if !strings.Contains(v.result.Text, ": 1") {
+		t.Errorf("verify result %q", v.result.Text)
+	}
+	var asked bool
+	h.u.confirm = func(title, msg string, answer func(bool), _ fyne.Window) { asked = true; answer(false) }
+	test.Tap(v.clear)
+	h.u.wait()
+	if !asked || slices.Contains(h.b.Calls(), "ClearCache") {
+		t.Errorf("clear without yes: asked %v, calls %v", asked, h.b.Calls())
+	}
+	h.u.confirm = func(title, msg string, answer func(bool), _ fyne.Window) { answer(true) }
+	test.Tap(v.clear)
+	h.u.wait()
+	if !slices.Contains(h.b.Calls(), "ClearCache") || !strings.Contains(v.result.Text, "empty") {
+		t.Errorf("clear: calls %v, result %q", h.b.Calls(), v.result.Text)
 	}
 }

@@ -1,0 +1,220 @@
+package ui
+
+import (
+	"fmt"
+	"slices"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/hubmirror/hubmirror/proxy"
+)
+
+// cacheView is the Cache window: usage against the limit, the pinned
+// images, and Prepare for offline, Verify and Clear with progress.
+type cacheView struct {
+	win      fyne.Window
+	usage    *widget.Label
+	bar      *widget.ProgressBar
+	pins     []string
+	pinList  *widget.List
+	newPin   *widget.Entry
+	addPin   *widget.Button
+	pinMsg   *widget.Label
+	prepare  *widget.Button
+	verify   *widget.Button
+	clear    *widget.Button
+	progress *widget.ProgressBar
+	result   *widget.Label
+}
+
+// confirmFunc asks a yes/no question; tests replace it.
+type confirmFunc func(title, message string, answer func(bool), parent fyne.Window)
+
+// ShowCache shows the Cache window.
+func (u *App) ShowCache() {
+	if u.cache == nil {
+		u.cache = u.buildCache()
+	}
+	u.refreshCache()
+	u.cache.win.Show()
+	u.cache.win.RequestFocus()
+}
+
+func (u *App) buildCache() *cacheView {
+	v := &cacheView{win: u.app.NewWindow(tr("hubmirror cache"))}
+	v.win.SetIcon(appIcon)
+	v.win.SetCloseIntercept(v.win.Hide)
+	v.usage = widget.NewLabel("")
+	v.bar = widget.NewProgressBar()
+	v.bar.TextFormatter = func() string { return "" }
+	v.pinList = widget.NewList(
+		func() int { return len(v.pins) },
+		func() fyne.CanvasObject {
+			return container.NewBorder(nil, nil, nil, widget.NewButtonWithIcon("", theme.DeleteIcon(), nil), widget.NewLabel(""))
+		},
+		func(id widget.ListItemID, o fyne.CanvasObject) {
+			row := o.(*fyne.Container)
+			row.Objects[0].(*widget.Label).SetText(v.pins[id])
+			ref := v.pins[id]
+			row.Objects[1].(*widget.Button).OnTapped = func() { u.removePin(ref) }
+		})
+	v.newPin = widget.NewEntry()
+	v.newPin.SetPlaceHolder("alpine:3.20, ghcr.io/owner/app:1")
+	v.newPin.OnSubmitted = func(string) { u.addPinned() }
+	v.addPin = widget.NewButtonWithIcon(tr("Pin"), theme.ContentAddIcon(), u.addPinned)
+	v.pinMsg = widget.NewLabel("")
+	v.pinMsg.Importance = widget.DangerImportance
+	v.prepare = widget.NewButtonWithIcon(tr("Prepare for offline"), theme.DownloadIcon(), u.prepareOffline)
+	v.verify = widget.NewButtonWithIcon(tr("Verify"), theme.ConfirmIcon(), u.verifyCache)
+	v.clear = widget.NewButtonWithIcon(tr("Clear…"), theme.DeleteIcon(), u.clearCache)
+	v.progress = widget.NewProgressBar()
+	v.progress.Hide()
+	v.result = widget.NewLabel("")
+	v.result.Wrapping = fyne.TextWrapWord
+
+	pinned := widget.NewCard(tr("Pinned images"), tr("Kept whole, never evicted, refreshed when their tags move."),
+		container.NewBorder(container.NewVBox(container.NewBorder(nil, nil, nil, v.addPin, v.newPin), v.pinMsg), nil, nil, nil, v.pinList))
+	top := widget.NewCard(tr("Cache"), "", container.NewVBox(v.usage, v.bar))
+	actions := container.NewVBox(container.NewHBox(v.prepare, v.verify, v.clear), v.progress, v.result)
+	v.win.SetContent(container.NewBorder(top, actions, nil, nil, pinned))
+	v.win.Resize(fyne.NewSize(640, 520))
+	return v
+}
+
+// refreshCache shows the usage and the pins; CacheUsage is quick (no I/O).
+func (u *App) refreshCache() {
+	v := u.cache
+	usage := u.backend.CacheUsage()
+	text := fmt.Sprintf("%s %s · %d blobs", formatBytes(usage.Bytes), tr("cached"), usage.Blobs)
+	v.bar.SetValue(0)
+	if usage.Limit > 0 {
+		text = fmt.Sprintf("%s / %s · %d blobs", formatBytes(usage.Bytes), formatBytes(usage.Limit), usage.Blobs)
+		v.bar.SetValue(float64(usage.Bytes) / float64(usage.Limit))
+	}
+	v.usage.SetText(text)
+	v.pins = slices.Clone(u.backend.Settings().Pinned)
+	v.pinList.Refresh()
+}
+
+// addPinned pins the image typed in the entry, after checking its name.
+func (u *App) addPinned() {
+	v := u.cache
+	ref, err := proxy.ParseRef(v.newPin.Text)
+	if err != nil {
+		v.pinMsg.SetText(tr("Type an image such as alpine:3.20 or ghcr.io/owner/app:1."))
+		return
+	}
+	name := ref.String()
+	if slices.Contains(v.pins, name) {
+		v.pinMsg.SetText(name + " " + tr("is already listed."))
+		return
+	}
+	v.pinMsg.SetText("")
+	v.newPin.SetText("")
+	u.savePins(append(slices.Clone(v.pins), name))
+}
+
+func (u *App) removePin(ref string) {
+	u.savePins(slices.DeleteFunc(slices.Clone(u.cache.pins), func(p string) bool { return p == ref }))
+}
+
+// savePins writes the pins to the settings (the mirror fetches new ones).
+func (u *App) savePins(pins []string) {
+	v := u.cache
+	v.pins = pins
+	v.pinList.Refresh()
+	s := u.backend.Settings()
+	s.Pinned = pins
+	u.run(func() {
+		err := u.backend.SaveSettings(s)
+		fyne.Do(func() {
+			if err != nil {
+				v.pinMsg.SetText(describeSaveError(err))
+			}
+		})
+	})
+}
+
+// cacheTask runs a long cache operation off the UI thread with the buttons
+// disabled and the progress bar shown, then shows its result.
+func (u *App) cacheTask(task func(progress func(float64)) string) {
+	v := u.cache
+	for _, b := range []*widget.Button{v.prepare, v.verify, v.clear} {
+		b.Disable()
+	}
+	v.progress.SetValue(0)
+	v.progress.Show()
+	u.run(func() {
+		msg := task(func(f float64) { fyne.Do(func() { v.progress.SetValue(f) }) })
+		fyne.Do(func() {
+			for _, b := range []*widget.Button{v.prepare, v.verify, v.clear} {
+				b.Enable()
+			}
+			v.progress.Hide()
+			v.result.SetText(msg)
+			u.refreshCache()
+		})
+	})
+}
+
+// prepareOffline downloads every pinned image now.
+func (u *App) prepareOffline() {
+	pins := slices.Clone(u.cache.pins)
+	if len(pins) == 0 {
+		u.cache.result.SetText(tr("Pin the images you need first, then prepare them for offline use."))
+		return
+	}
+	u.cacheTask(func(progress func(float64)) string {
+		for i, p := range pins {
+			err := u.backend.Prefetch(p, func(done, total int64) {
+				if total > 0 {
+					progress((float64(i) + float64(done)/float64(total)) / float64(len(pins)))
+				}
+			})
+			if err != nil {
+				return p + ": " + err.Error()
+			}
+		}
+		return fmt.Sprintf("%s (%d)", tr("Ready for offline use"), len(pins))
+	})
+}
+
+func (u *App) verifyCache() {
+	u.cacheTask(func(progress func(float64)) string {
+		bad, err := u.backend.VerifyCache(func(done, total int) {
+			if total > 0 {
+				progress(float64(done) / float64(total))
+			}
+		})
+		switch {
+		case err != nil:
+			return err.Error()
+		case len(bad) > 0:
+			return fmt.Sprintf("%s: %d", tr("Corrupt blobs removed; they download again when pulled"), len(bad))
+		}
+		return tr("Every cached blob matches its digest.")
+	})
+}
+
+func (u *App) clearCache() {
+	u.confirm(tr("Clear the cache"), tr("Remove every cached image? Pulls will download them again."), func(yes bool) {
+		if !yes {
+			return
+		}
+		u.cacheTask(func(func(float64)) string {
+			if err := u.backend.ClearCache(); err != nil {
+				return err.Error()
+			}
+			return tr("The cache is empty.")
+		})
+	}, u.cache.win)
+}
+
+// defaultConfirm asks with a Fyne dialog.
+func defaultConfirm(title, message string, answer func(bool), parent fyne.Window) {
+	dialog.ShowConfirm(title, message, answer, parent)
+}
