@@ -23,6 +23,8 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // A pinned image is fetched without anyone pulling it, is never evicted,
 // and is fetched again when its tag moves.
 func TestPinnedImages(t *testing.T) {
+	defer func(d time.Duration) { PinRefresh = d }(PinRefresh)
+	PinRefresh = 100 * time.Millisecond // the periodic refresh notices the moved tag
 	hub := newHub(t)
 	pinned := hub.AddImage("library/pinned", "1", pattern(150_000))
 	tm := startMirrorCfg(t, hub, func(c *Config) {
@@ -41,7 +43,6 @@ func TestPinnedImages(t *testing.T) {
 	}
 
 	moved := hub.AddImage("library/pinned", "1", pattern(90_000))
-	tm.SetPins([]string{"pinned:1"})
 	eventually(t, "the moved tag fetched", func() bool { return cached(tm, moved.Layers[0].Digest) })
 	hub.SetDown(true)
 	r := tm.get(t, "/v2/pinned/manifests/1", "Accept", fullAccept)
