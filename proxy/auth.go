@@ -323,22 +323,8 @@ func (l *linkSet) has(registry, repo string, d digest) bool {
 // addManifest links a manifest and everything it references to repo.
 func (l *linkSet) addManifest(registry, repo string, cm cachedManifest) {
 	l.add(registry, repo, cm.Digest)
-	var m struct {
-		Config    struct{ Digest string }   `json:"config"`
-		Layers    []struct{ Digest string } `json:"layers"`
-		Manifests []struct{ Digest string } `json:"manifests"`
-	}
-	if json.Unmarshal(cm.Data, &m) != nil {
-		return
-	}
-	refs := []string{m.Config.Digest}
-	for _, x := range m.Layers {
-		refs = append(refs, x.Digest)
-	}
-	for _, x := range m.Manifests {
-		refs = append(refs, x.Digest)
-	}
-	for _, ref := range refs {
+	blobs, children := manifestRefs(cm.Data)
+	for _, ref := range append(blobs, children...) {
 		if d, err := parseDigest(ref); err == nil {
 			l.add(registry, repo, d)
 		}

@@ -107,16 +107,7 @@ func (c *Cache) imageSize(d digest, seen map[digest]bool) (int64, bool) {
 		return 0, false
 	}
 	size, complete := int64(len(cm.Data)), true
-	var m struct {
-		Config    struct{ Digest string }   `json:"config"`
-		Layers    []struct{ Digest string } `json:"layers"`
-		Manifests []struct{ Digest string } `json:"manifests"`
-	}
-	_ = json.Unmarshal(cm.Data, &m)
-	blobs := []string{m.Config.Digest}
-	for _, l := range m.Layers {
-		blobs = append(blobs, l.Digest)
-	}
+	blobs, children := manifestRefs(cm.Data)
 	for _, ref := range blobs {
 		bd, err := parseDigest(ref)
 		if err != nil {
@@ -128,8 +119,8 @@ func (c *Cache) imageSize(d digest, seen map[digest]bool) (int64, bool) {
 			complete = false
 		}
 	}
-	for _, x := range m.Manifests {
-		if cd, err := parseDigest(x.Digest); err == nil {
+	for _, ref := range children {
+		if cd, err := parseDigest(ref); err == nil {
 			n, ok := c.imageSize(cd, seen)
 			size += n
 			complete = complete && ok

@@ -3,7 +3,6 @@ package proxy
 import (
 	"bytes"
 	"container/list"
-	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
@@ -241,24 +240,9 @@ func (c *diskCache) removeBlobs(gone []digest) (int64, error) {
 
 // referencesAny reports whether a manifest names one of the digests.
 func referencesAny(manifest []byte, digests map[string]bool) bool {
-	var m struct {
-		Config    struct{ Digest string }   `json:"config"`
-		Layers    []struct{ Digest string } `json:"layers"`
-		Manifests []struct{ Digest string } `json:"manifests"`
-	}
-	if json.Unmarshal(manifest, &m) != nil {
-		return false
-	}
-	if digests[m.Config.Digest] {
-		return true
-	}
-	for _, l := range m.Layers {
-		if digests[l.Digest] {
-			return true
-		}
-	}
-	for _, x := range m.Manifests {
-		if digests[x.Digest] {
+	blobs, children := manifestRefs(manifest)
+	for _, ref := range append(blobs, children...) {
+		if digests[ref] {
 			return true
 		}
 	}

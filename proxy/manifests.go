@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -252,4 +253,28 @@ func acceptedTypes(accept string) []string {
 		}
 	}
 	return out
+}
+
+// manifestRefs lists what a manifest names: its config and layers (blobs),
+// and for an index or manifest list the manifests of its platforms.
+// Anything that is not JSON names nothing.
+func manifestRefs(data []byte) (blobs, children []string) {
+	var m struct {
+		Config    struct{ Digest string }   `json:"config"`
+		Layers    []struct{ Digest string } `json:"layers"`
+		Manifests []struct{ Digest string } `json:"manifests"`
+	}
+	if json.Unmarshal(data, &m) != nil {
+		return nil, nil
+	}
+	if m.Config.Digest != "" {
+		blobs = append(blobs, m.Config.Digest)
+	}
+	for _, l := range m.Layers {
+		blobs = append(blobs, l.Digest)
+	}
+	for _, x := range m.Manifests {
+		children = append(children, x.Digest)
+	}
+	return blobs, children
 }
