@@ -96,7 +96,7 @@ func (s *server) serveLanding(w *recorder, r *http.Request) error {
 	w.Header().Set("Vary", "Accept-Language")
 	return landingTemplate.Execute(w, map[string]any{
 		"Lang": lang, "T": landingTexts[lang], "Host": host, "Version": Version,
-		"Status": st, "Cached": humanBytes(st.CacheBytes), "HitRate": hitRate, "PullsLeft": pulls,
+		"Status": st, "Cached": FormatBytes(st.CacheBytes), "HitRate": hitRate, "PullsLeft": pulls,
 		"Clients": clients, "Registries": strings.Join(regs, ", "),
 	})
 }
@@ -108,16 +108,22 @@ func (s *server) serveStatus(w *recorder) error {
 	return json.NewEncoder(w).Encode(s.stats.snapshot())
 }
 
-// humanBytes writes n in decimal units: 2.1 GB.
-func humanBytes(n int64) string {
-	units := []string{"B", "kB", "MB", "GB", "TB"}
-	f, i := float64(n), 0
-	for f >= 1000 && i < len(units)-1 {
-		f /= 1000
-		i++
-	}
-	if i == 0 {
+// FormatBytes writes n in decimal units for people: 999 B, 1.5 kB, 12 MB,
+// 2.1 GB. The landing page and the desktop app use it.
+func FormatBytes(n int64) string {
+	if n < 1000 {
 		return fmt.Sprintf("%d B", n)
 	}
-	return fmt.Sprintf("%.1f %s", f, units[i])
+	v := float64(n)
+	unit := -1
+	for v >= 999.5 && unit < len(bytePrefixes)-1 {
+		v /= 1000
+		unit++
+	}
+	if v < 9.95 {
+		return fmt.Sprintf("%.1f %sB", v, bytePrefixes[unit])
+	}
+	return fmt.Sprintf("%.0f %sB", v, bytePrefixes[unit])
 }
+
+var bytePrefixes = []string{"k", "M", "G", "T", "P", "E"}

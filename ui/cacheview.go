@@ -89,10 +89,10 @@ func (u *App) buildCache() *cacheView {
 func (u *App) refreshCache() {
 	v := u.cache
 	usage := u.backend.CacheUsage()
-	text := fmt.Sprintf("%s %s · %d blobs", formatBytes(usage.Bytes), tr("cached"), usage.Blobs)
+	text := fmt.Sprintf("%s %s · %d blobs", proxy.FormatBytes(usage.Bytes), tr("cached"), usage.Blobs)
 	v.bar.SetValue(0)
 	if usage.Limit > 0 {
-		text = fmt.Sprintf("%s / %s · %d blobs", formatBytes(usage.Bytes), formatBytes(usage.Limit), usage.Blobs)
+		text = fmt.Sprintf("%s / %s · %d blobs", proxy.FormatBytes(usage.Bytes), proxy.FormatBytes(usage.Limit), usage.Blobs)
 		v.bar.SetValue(float64(usage.Bytes) / float64(usage.Limit))
 	}
 	v.usage.SetText(text)

@@ -8,24 +8,6 @@ import (
 	"github.com/hubmirror/hubmirror/proxy"
 )
 
-// formatBytes writes n in decimal units: 999 B, 1.5 kB, 12 MB, 2.1 GB.
-func formatBytes(n int64) string {
-	if n < 1000 {
-		return fmt.Sprintf("%d B", n)
-	}
-	v := float64(n)
-	unit := -1
-	for v >= 999.5 && unit < len(prefixes)-1 {
-		v /= 1000
-		unit++
-	}
-	if v < 9.95 {
-		return fmt.Sprintf("%.1f %sB", v, prefixes[unit])
-	}
-	return fmt.Sprintf("%.0f %sB", v, prefixes[unit])
-}
-
-var prefixes = []string{"k", "M", "G", "T", "P", "E"}
 
 // hitRate is the share of blobs and manifests served from the cache, as a
 // rounded percentage; ok is false before there were any.

@@ -103,7 +103,7 @@ func (u *App) updateTray() {
 func statusLine(st proxy.Status) string {
 	switch st.State {
 	case proxy.Running:
-		line := tr("Running on") + " " + st.Addr + " · " + formatBytes(st.CacheBytes) + " " + tr("cached")
+		line := tr("Running on") + " " + st.Addr + " · " + proxy.FormatBytes(st.CacheBytes) + " " + tr("cached")
 		if rate, ok := hitRate(st.Counters); ok {
 			line += " · " + rate + " " + tr("from cache")
 		}

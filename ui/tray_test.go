@@ -255,8 +255,8 @@ func TestFormat(t *testing.T) {
 		0: "0 B", 999: "999 B", 1000: "1.0 kB", 1500: "1.5 kB", 12_345: "12 kB", 999_499: "999 kB",
 		999_500: "1.0 MB", 2_130_000_000: "2.1 GB", 45_600_000_000_000: "46 TB",
 	} {
-		if got := formatBytes(n); got != want {
-			t.Errorf("formatBytes(%d) = %q, want %q", n, got, want)
+		if got := proxy.FormatBytes(n); got != want {
+			t.Errorf("FormatBytes(%d) = %q, want %q", n, got, want)
 		}
 	}
 	for _, tc := range []struct {

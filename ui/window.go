@@ -310,10 +310,10 @@ func (u *App) showStatus() {
 	}
 	f.addr.SetText(addr)
 	f.requests.SetText(fmt.Sprint(st.Requests))
-	f.fromCache.SetText(formatBytes(st.BytesFromCache))
-	f.fromUpstream.SetText(formatBytes(st.BytesFromUpstream))
+	f.fromCache.SetText(proxy.FormatBytes(st.BytesFromCache))
+	f.fromUpstream.SetText(proxy.FormatBytes(st.BytesFromUpstream))
 	f.inFlight.SetText(fmt.Sprint(st.DownloadsInFlight))
-	cached := formatBytes(st.CacheBytes) + " " + tr("on disk")
+	cached := proxy.FormatBytes(st.CacheBytes) + " " + tr("on disk")
 	if rate, ok := hitRate(st.Counters); ok {
 		cached += " · " + rate + " " + tr("of requests served from it")
 	}
