@@ -8,7 +8,6 @@ import (
 	"github.com/hubmirror/hubmirror/proxy"
 )
 
-
 // hitRate is the share of blobs and manifests served from the cache, as a
 // rounded percentage; ok is false before there were any.
 func hitRate(c proxy.Counters) (rate string, ok bool) {
