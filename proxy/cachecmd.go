@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/hubmirror/hubmirror/proxy/setup"
 )
 
 // Cache is an open cache directory for the `hubmirror cache` commands.
@@ -266,6 +268,6 @@ func (m *Mirror) Prefetch(ctx context.Context, ref string, progress func(done, t
 	if addr == "" {
 		return errNotRunning
 	}
-	_, err = Prefetch(ctx, newHTTPClient(nil), "http://"+loopbackAddr(addr), r, nil, "Bearer "+token, progress)
+	_, err = Prefetch(ctx, newHTTPClient(nil), "http://"+setup.ClientHost(addr), r, nil, "Bearer "+token, progress)
 	return err
 }

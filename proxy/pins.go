@@ -4,8 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"net"
 	"time"
+
+	"github.com/hubmirror/hubmirror/proxy/setup"
 )
 
 // PinRefresh is how often pinned images are checked for moved tags (with
@@ -32,7 +33,7 @@ func (m *Mirror) SetPins(refs []string) {
 // blobs as not to be evicted. It runs until ctx ends.
 func (m *Mirror) keepPins(ctx context.Context, addr, token string, poke <-chan struct{}) {
 	client := newHTTPClient(nil)
-	base := "http://" + loopbackAddr(addr)
+	base := "http://" + setup.ClientHost(addr)
 	tick := time.NewTicker(PinRefresh)
 	defer tick.Stop()
 	for {
@@ -74,19 +75,6 @@ func (m *Mirror) keepPins(ctx context.Context, addr, token string, poke <-chan s
 		case <-tick.C:
 		}
 	}
-}
-
-// loopbackAddr turns an address the mirror listens on into one it can
-// reach itself at: an unspecified host becomes 127.0.0.1.
-func loopbackAddr(addr string) string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return addr
-	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, port)
 }
 
 func randomToken() string {

@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"net"
 	"net/url"
 	"os"
 	"runtime"
@@ -122,14 +121,7 @@ func (u *App) mirrorAddr() string {
 	if addr == "" {
 		addr = u.backend.Settings().Listen
 	}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return addr
-	}
-	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, port)
+	return setup.ClientHost(addr)
 }
 
 // copyDockerSetup puts the daemon.json snippet for the mirror's address on

@@ -33,7 +33,7 @@ var upstreamEndpoints = map[string]string{
 // Snippets returns the set-up of client for a mirror reached at host
 // (host:port, as the client will dial it) that mirrors registries.
 func Snippets(client, host string, registries []string) ([]Snippet, error) {
-	h := clientHost(host)
+	h := ClientHost(host)
 	regs := slices.Clone(registries)
 	slices.Sort(regs)
 	if i := slices.Index(regs, "docker.io"); i > 0 { // Docker Hub first
@@ -56,9 +56,9 @@ func Snippets(client, host string, registries []string) ([]Snippet, error) {
 	return nil, fmt.Errorf("unknown client %q: choose one of %s", client, strings.Join(Clients, ", "))
 }
 
-// clientHost turns a listen address into one a client can dial: an
-// unspecified host (0.0.0.0, ::, "") becomes 127.0.0.1.
-func clientHost(host string) string {
+// ClientHost turns a listen address into one a client on this machine can
+// dial: an unspecified host (0.0.0.0, ::, "") becomes 127.0.0.1.
+func ClientHost(host string) string {
 	h, port, err := net.SplitHostPort(host)
 	if err != nil {
 		return host
