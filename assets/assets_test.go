@@ -3,8 +3,6 @@ package assets
 import (
 	"bytes"
 	"image/png"
-	"os/exec"
-	"strings"
 	"testing"
 )
 
@@ -36,23 +34,5 @@ func TestIcons(t *testing.T) {
 	}
 	if bytes.Equal(TrayRunning, TrayStopped) {
 		t.Error("the running and stopped tray icons are the same")
-	}
-}
-
-// TestNoFyne keeps the package free of Fyne, so that headless commands
-// can use the icons without linking a GUI toolkit.
-func TestNoFyne(t *testing.T) {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command:", err)
-	}
-	out, err := exec.Command(goTool, "list", "-deps", ".").Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	for _, dep := range strings.Fields(string(out)) {
-		if strings.HasPrefix(dep, "fyne.io/") {
-			t.Errorf("assets depends on %s", dep)
-		}
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"testing"
 )
 
-// The package boundaries of the house style: only ui imports Fyne, and
-// only settings/secrets imports go-keyring.
+// The module's package boundaries, checked in one place: only ui imports
+// Fyne, and not its app or drivers (so ui tests run with CGO_ENABLED=0 and
+// no display; main picks the driver); only settings/secrets imports
+// go-keyring; assets stays free of Fyne for headless commands.
 func TestPackageBoundaries(t *testing.T) {
 	for _, tc := range []struct {
 		pkg       string
@@ -17,6 +19,8 @@ func TestPackageBoundaries(t *testing.T) {
 		{"github.com/hubmirror/hubmirror/settings", []string{"fyne.io/", "github.com/zalando/go-keyring"}},
 		{"github.com/hubmirror/hubmirror/settings/secrets", []string{"fyne.io/"}},
 		{"github.com/hubmirror/hubmirror/assets", []string{"fyne.io/"}},
+		{"github.com/hubmirror/hubmirror/ui", []string{"fyne.io/fyne/v2/app", "fyne.io/fyne/v2/internal/driver/",
+			"github.com/go-gl/", "fyne.io/systray", "github.com/zalando/go-keyring"}},
 	} {
 		out, err := exec.Command("go", "list", "-deps", tc.pkg).CombinedOutput()
 		if err != nil {

@@ -3,8 +3,6 @@ package ui
 import (
 	"fmt"
 	"net/url"
-	"os/exec"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -261,26 +259,6 @@ func (h *harness) window() *fakeWindow {
 		h.t.Fatalf("%d windows, want 1", len(h.app.windows))
 	}
 	return h.app.windows[0]
-}
-
-// TestNoDriver keeps the package free of Fyne's app and drivers, so that
-// it builds and tests with CGO_ENABLED=0 and no display: main picks the
-// driver.
-func TestNoDriver(t *testing.T) {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command:", err)
-	}
-	out, err := exec.Command(goTool, "list", "-deps", ".").Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	for _, dep := range strings.Fields(string(out)) {
-		if dep == "fyne.io/fyne/v2/app" || strings.HasPrefix(dep, "fyne.io/fyne/v2/internal/driver/") ||
-			strings.HasPrefix(dep, "github.com/go-gl/") || strings.HasPrefix(dep, "fyne.io/systray") {
-			t.Errorf("ui depends on %s", dep)
-		}
-	}
 }
 
 func (b *fakeBackend) CacheUsage() proxy.CacheUsage {
