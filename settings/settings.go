@@ -182,7 +182,8 @@ func Save(path string, s Settings) error {
 		return fmt.Errorf("save settings: %w", err)
 	}
 	defer os.Remove(f.Name())
-	if err := f.Chmod(0o600); err == nil {
+	err = f.Chmod(0o600)
+	if err == nil {
 		_, err = f.Write(append(raw, '\n'))
 	}
 	if err == nil {
