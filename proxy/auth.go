@@ -52,13 +52,17 @@ const defaultSessionTTL = 5 * time.Minute
 // repositories it may pull, and the upstream token that acts for that user.
 type session struct {
 	user     string          // "" when anonymous
-	scopes   map[string]bool // "registry/repository" it may pull
+	scopes   map[repoKey]bool // the repositories it may pull
 	upstream string          // upstream's token for the same user and scopes
 	expires  time.Time
 
 	mu     sync.Mutex
-	access map[string]bool // repository → upstream said this user may read it
+	access map[repoKey]bool // upstream said this user may (not) read it
 }
+
+// repoKey names a repository on one registry. Every access decision is
+// keyed by both: the same name on two registries is two repositories.
+type repoKey struct{ registry, repo string }
 
 // token returns the upstream token to act with at registry: the user's
 // for Docker Hub, or "" (the mirror's own account) for no session and for
@@ -70,18 +74,18 @@ func (s *session) token(registry string) string {
 	return s.upstream
 }
 
-// mayRead reports what upstream said about repo for this session, if it
-// said anything yet.
-func (s *session) mayRead(repo string) (allowed, known bool) {
+// mayRead reports what upstream said about registry's repo for this
+// session, if it said anything yet.
+func (s *session) mayRead(registry, repo string) (allowed, known bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	allowed, known = s.access[repo]
+	allowed, known = s.access[repoKey{registry, repo}]
 	return allowed, known
 }
 
-func (s *session) noteAccess(repo string, allowed bool) {
+func (s *session) noteAccess(registry, repo string, allowed bool) {
 	s.mu.Lock()
-	s.access[repo] = allowed
+	s.access[repoKey{registry, repo}] = allowed
 	s.mu.Unlock()
 }
 
@@ -153,7 +157,7 @@ func (s *server) serveAuth(w *recorder, r *http.Request) error {
 	// granted here and read upstream with the mirror's own account.
 	up := s.upstreams[dockerHub]
 	var upstreamScopes []string
-	granted := map[string]bool{}
+	granted := map[repoKey]bool{}
 	for _, sc := range r.URL.Query()["scope"] {
 		name, ok := pullScope(sc)
 		if !ok {
@@ -164,7 +168,7 @@ func (s *server) serveAuth(w *recorder, r *http.Request) error {
 			continue
 		}
 		repo = repoName(registry, repo)
-		granted[registry+"/"+repo] = true
+		granted[repoKey{registry, repo}] = true
 		if registry == dockerHub {
 			upstreamScopes = append(upstreamScopes, "repository:"+repo+":pull")
 		}
@@ -187,7 +191,7 @@ func (s *server) serveAuth(w *recorder, r *http.Request) error {
 	if !hasCreds {
 		user = ""
 	}
-	sess := &session{user: user, scopes: granted, upstream: tok, expires: s.sessions.clock().Add(ttl), access: map[string]bool{}}
+	sess := &session{user: user, scopes: granted, upstream: tok, expires: s.sessions.clock().Add(ttl), access: map[repoKey]bool{}}
 	mine := s.sessions.issue(sess)
 	s.log.Info("token issued", "user", user, "repositories", len(granted))
 	w.Header().Set("Content-Type", "application/json")
@@ -237,7 +241,7 @@ func (s *server) authorize(w *recorder, r *http.Request, rt *route, clientName s
 		problem = "authentication required"
 	case !pol.permits(sess.user):
 		problem = "this user may no longer pull from this mirror"
-	case rt.kind != "base" && !sess.scopes[rt.registry.registry+"/"+rt.repo]:
+	case rt.kind != "base" && !sess.scopes[repoKey{rt.registry.registry, rt.repo}]:
 		problem = "the token does not grant pull on " + rt.repo
 	default:
 		return sess, nil
@@ -262,7 +266,7 @@ func (s *server) checkAccess(r *http.Request, sess *session, rt *route, kind req
 	if sess == nil {
 		return nil
 	}
-	allowed, known := sess.mayRead(rt.repo)
+	allowed, known := sess.mayRead(rt.registry.registry, rt.repo)
 	if known && !allowed {
 		return fmt.Errorf("%s: %w", rt.repo, ErrDenied)
 	}
@@ -286,13 +290,13 @@ func (s *server) checkAccess(r *http.Request, sess *session, rt *route, kind req
 	drain(resp)
 	switch resp.StatusCode {
 	case http.StatusOK:
-		sess.noteAccess(rt.repo, true)
+		sess.noteAccess(rt.registry.registry, rt.repo, true)
 		if rt.digest != "" {
 			s.links.add(rt.registry.registry, rt.repo, rt.digest)
 		}
 		return nil
 	case http.StatusUnauthorized, http.StatusForbidden:
-		sess.noteAccess(rt.repo, false)
+		sess.noteAccess(rt.registry.registry, rt.repo, false)
 	}
 	return rt.registry.statusError(resp, what+" "+rt.repo+"@"+ref)
 }
@@ -302,21 +306,27 @@ func (s *server) checkAccess(r *http.Request, sess *session, rt *route, kind req
 // of a repository it is not in.
 type linkSet struct {
 	mu sync.Mutex
-	m  map[string]struct{}
+	m  map[link]struct{}
 }
 
-func newLinkSet() *linkSet { return &linkSet{m: map[string]struct{}{}} }
+// link is one digest in one registry's repository.
+type link struct {
+	repoKey
+	digest digest
+}
+
+func newLinkSet() *linkSet { return &linkSet{m: map[link]struct{}{}} }
 
 func (l *linkSet) add(registry, repo string, d digest) {
 	l.mu.Lock()
-	l.m[registry+"/"+repo+"@"+string(d)] = struct{}{}
+	l.m[link{repoKey{registry, repo}, d}] = struct{}{}
 	l.mu.Unlock()
 }
 
 func (l *linkSet) has(registry, repo string, d digest) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	_, ok := l.m[registry+"/"+repo+"@"+string(d)]
+	_, ok := l.m[link{repoKey{registry, repo}, d}]
 	return ok
 }
 

@@ -75,9 +75,9 @@ func (s *server) manifest(ctx context.Context, r manifestRequest) (manifestAnswe
 	if err == nil && r.session != nil {
 		switch resp.StatusCode {
 		case http.StatusOK:
-			r.session.noteAccess(r.repo, true)
+			r.session.noteAccess(r.up.registry, r.repo, true)
 		case http.StatusUnauthorized, http.StatusForbidden:
-			r.session.noteAccess(r.repo, false)
+			r.session.noteAccess(r.up.registry, r.repo, false)
 		}
 	}
 	if err == nil && resp.StatusCode != http.StatusOK {
@@ -199,7 +199,7 @@ func (s *server) offlineManifest(r manifestRequest, cause error) (manifestAnswer
 	}
 	if r.session != nil {
 		// Only a user upstream has already let read this repository.
-		if allowed, known := r.session.mayRead(r.repo); !allowed || !known {
+		if allowed, known := r.session.mayRead(r.up.registry, r.repo); !allowed || !known {
 			return manifestAnswer{}, cause
 		}
 	}
