@@ -51,9 +51,9 @@ const defaultSessionTTL = 5 * time.Minute
 // session is what one token the mirror issued stands for: a user, the
 // repositories it may pull, and the upstream token that acts for that user.
 type session struct {
-	user     string          // "" when anonymous
+	user     string           // "" when anonymous
 	scopes   map[repoKey]bool // the repositories it may pull
-	upstream string          // upstream's token for the same user and scopes
+	upstream string           // upstream's token for the same user and scopes
 	expires  time.Time
 
 	mu     sync.Mutex
