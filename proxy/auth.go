@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -53,7 +54,7 @@ const defaultSessionTTL = 5 * time.Minute
 type session struct {
 	user     string           // "" when anonymous
 	scopes   map[repoKey]bool // the repositories it may pull
-	upstream string           // upstream's token for the same user and scopes
+	upstream *userToken // upstream's token for the same user and scopes; nil: none needed
 	expires  time.Time
 
 	mu     sync.Mutex
@@ -65,11 +66,11 @@ type session struct {
 type repoKey struct{ registry, repo string }
 
 // token returns the upstream token to act with at registry: the user's
-// for Docker Hub, or "" (the mirror's own account) for no session and for
+// for Docker Hub, or nil (the mirror's own account) for no session and for
 // other registries.
-func (s *session) token(registry string) string {
+func (s *session) token(registry string) *userToken {
 	if s == nil || registry != dockerHub {
-		return ""
+		return nil
 	}
 	return s.upstream
 }
@@ -178,6 +179,7 @@ func (s *server) serveAuth(w *recorder, r *http.Request) error {
 		return err
 	}
 	tok, ttl := "", defaultSessionTTL
+	var ut *userToken
 	if c != nil {
 		a := account{user: user, password: password}
 		if tok, ttl, err = up.tokens.fetch(r.Context(), *c, upstreamScopes, a, hasCreds); err != nil {
@@ -187,11 +189,15 @@ func (s *server) serveAuth(w *recorder, r *http.Request) error {
 			}
 			return err
 		}
+		ut = &userToken{value: tok, renew: func(ctx context.Context) (string, error) {
+			tok, _, err := up.tokens.fetch(ctx, *c, upstreamScopes, a, hasCreds)
+			return tok, err
+		}}
 	}
 	if !hasCreds {
 		user = ""
 	}
-	sess := &session{user: user, scopes: granted, upstream: tok, expires: s.sessions.clock().Add(ttl), access: map[repoKey]bool{}}
+	sess := &session{user: user, scopes: granted, upstream: ut, expires: s.sessions.clock().Add(ttl), access: map[repoKey]bool{}}
 	mine := s.sessions.issue(sess)
 	s.log.Info("token issued", "user", user, "repositories", len(granted))
 	w.Header().Set("Content-Type", "application/json")

@@ -21,6 +21,9 @@ func (s *server) serveBlob(w *recorder, r *http.Request, rt *route, sess *sessio
 		return s.headBlob(w, r, rt, sess)
 	}
 	br, err := s.blobs.open(r.Context(), rt.digest, s.blobFetcher(rt, sess))
+	if errors.Is(err, errCacheWrite) {
+		return s.serveUncached(w, r, rt, sess)
+	}
 	if err != nil {
 		return blobError(rt, err)
 	}
@@ -54,6 +57,14 @@ func (s *server) serveBlob(w *recorder, r *http.Request, rt *route, sess *sessio
 	}
 	w.WriteHeader(status)
 	n, err := br.dl.copyTo(r.Context(), w, br.file, from, to)
+	if errors.Is(err, errCacheWrite) {
+		// The disk filled up under the download: the rest comes straight
+		// from upstream, still verified before its last byte.
+		s.stats.uncachedStreams.Add(1)
+		var more int64
+		more, err = s.passThrough(r.Context(), w, rt, sess, br.file, from+n, to)
+		n += more
+	}
 	s.stats.bytesFromUpstream.Add(n)
 	if err != nil {
 		// The status line is sent: cutting the connection is the only way

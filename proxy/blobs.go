@@ -97,6 +97,10 @@ func (b *blobStore) open(ctx context.Context, d digest, start openFunc) (*blobRe
 	return &blobReader{file: f, dl: dl, size: dl.size, started: started, release: release}, nil
 }
 
+// openCached opens d's cached file, after checking it against the digest
+// when this version of the file was not checked yet (see verify.go). A
+// damaged file is removed and reported as not there (errDamaged wraps
+// fs.ErrNotExist), so callers fetch the blob again.
 func (b *blobStore) openCached(d digest) (*blobReader, error) {
 	path := b.cache.blobPath(d)
 	f, err := os.Open(path)
@@ -110,6 +114,11 @@ func (b *blobStore) openCached(d digest) (*blobReader, error) {
 	}
 	ix := b.cache.index
 	ix.acquire(d)
+	if err := b.verifyCached(d, f, versionOf(info)); err != nil {
+		ix.release(d)
+		f.Close()
+		return nil, err
+	}
 	ix.touch(d, path)
 	return &blobReader{file: f, size: info.Size(), release: func() { ix.release(d) }}, nil
 }
@@ -119,12 +128,16 @@ func (b *blobStore) startLocked(d digest, start openFunc) (*download, error) {
 	if err := b.ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%w: the mirror is stopping", ErrUnreachable)
 	}
-	tmp, err := os.CreateTemp(b.cache.tmpDir(), "blob-*")
+	tmp, err := b.cache.createTemp("blob-*")
 	if err != nil {
-		return nil, fmt.Errorf("blob %s: %w", d, err)
+		// The path stays in the log; the client learns only that the blob
+		// comes straight from upstream.
+		b.log.Warn("cannot start a download in the cache directory; streaming without keeping", "digest", string(d), "err", err)
+		return nil, fmt.Errorf("blob %s: %w", d, errCacheWrite)
 	}
 	tmp.Close()
 	dl := newDownload(d, tmp.Name())
+	dl.makeRoom = b.makeRoom
 	b.downloads[d] = dl
 	b.cache.index.acquire(d) // the download itself; released in finish
 	b.wg.Add(1)
@@ -158,9 +171,14 @@ func (b *blobStore) finishLocked(dl *download, err error) ([]digest, error) {
 		return nil, nil
 	}
 	if err == nil {
-		if err = b.cache.commit(dl.tmp, b.cache.blobPath(dl.digest)); err == nil {
+		path := b.cache.blobPath(dl.digest)
+		if err = b.cache.commit(dl.tmp, path); err == nil {
 			b.stats.cacheBytes.Add(dl.written)
-			return ix.add(dl.digest, dl.written), nil
+			gone := ix.add(dl.digest, dl.written)
+			if info, err := os.Stat(path); err == nil {
+				ix.markVerified(dl.digest, versionOf(info)) // hashed on the way in
+			}
+			return gone, nil
 		}
 	}
 	if rerr := os.Remove(dl.tmp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
@@ -168,6 +186,29 @@ func (b *blobStore) finishLocked(dl *download, err error) ([]digest, error) {
 	}
 	return nil, err
 }
+
+// makeRoom frees at least need bytes, and a few MiB more, by evicting the
+// least recently used blobs that are not in use, after a write found the
+// disk full. It reports whether anything was freed.
+func (b *blobStore) makeRoom(need int64) bool {
+	ix := b.cache.index
+	gone := ix.over(max(ix.size()-need-roomSlack, 0))
+	if len(gone) == 0 {
+		b.log.Warn("the cache's disk is full and nothing can be evicted")
+		return false
+	}
+	freed, err := b.cache.removeBlobs(gone)
+	b.stats.cacheBytes.Add(-freed)
+	b.log.Warn("the cache's disk is full: evicted least recently used blobs", "blobs", len(gone), "bytes", freed)
+	if err != nil {
+		b.log.Warn("evict", "err", err)
+	}
+	return freed > 0
+}
+
+// roomSlack is what makeRoom frees beyond the write that needed it, so a
+// full disk does not cost an eviction per write.
+const roomSlack = 16 << 20
 
 // evict removes blobs the index gave up, and the manifests that name them.
 func (b *blobStore) evict(gone []digest) {

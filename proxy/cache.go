@@ -122,9 +122,21 @@ func (c *diskCache) commit(tmp, dst string) error {
 	return os.Rename(tmp, dst)
 }
 
+// createTemp creates a file in tmp/, making tmp/ again when something
+// removed it while the mirror ran.
+func (c *diskCache) createTemp(pattern string) (*os.File, error) {
+	f, err := os.CreateTemp(c.tmpDir(), pattern)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = os.MkdirAll(c.tmpDir(), 0o700); err == nil {
+			f, err = os.CreateTemp(c.tmpDir(), pattern)
+		}
+	}
+	return f, err
+}
+
 // writeFile writes data to dst atomically: temp file, fsync, rename.
 func (c *diskCache) writeFile(dst string, data []byte) error {
-	f, err := os.CreateTemp(c.tmpDir(), "file-*")
+	f, err := c.createTemp("file-*")
 	if err != nil {
 		return err
 	}

@@ -25,10 +25,14 @@ var (
 
 const copyBufferSize = 256 << 10
 
-// publishEvery is how many new bytes wake the readers of a download when
-// upstream sends faster than they can be announced one read at a time. A
-// short read (upstream is slower than us) is announced at once.
-const publishEvery = 1 << 20
+// errCacheWrite marks a download that failed because its bytes could not be
+// written to the cache's disk (full, read-only, gone): not an upstream
+// problem, so it is not resumed, and its readers go on straight from
+// upstream (see passThrough).
+var errCacheWrite = errors.New("cannot write to the cache directory")
+
+// writeRetries bounds how often one write is retried after making room.
+const writeRetries = 3
 
 // openFunc starts (from == 0) or resumes (from > 0) an upstream blob GET.
 // It returns a response only for 200, 206 and, when resuming, 416; other
@@ -41,6 +45,9 @@ type openFunc func(ctx context.Context, from int64) (*http.Response, error)
 type download struct {
 	digest digest
 	tmp    string // temp file path, valid while the download is registered
+	// makeRoom frees disk space (evicting least recently used blobs) after
+	// a write found the disk full; false when nothing could be freed.
+	makeRoom func(need int64) bool
 
 	ready    chan struct{} // closed once size and startErr are set
 	size     int64         // from Content-Length, -1 when upstream sent none
@@ -158,7 +165,9 @@ func (dl *download) run(ctx context.Context, open openFunc, st *stats, log *slog
 		// Readers may send the last byte now; the fsync that makes the
 		// file durable does not hold them up.
 		dl.finish(nil)
-		err = f.Sync()
+		if err = f.Truncate(dl.written); err == nil {
+			err = f.Sync()
+		}
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -204,6 +213,9 @@ func (dl *download) fetch(ctx context.Context, open openFunc, f *os.File, h hash
 		}
 		err = dl.copyBody(ctx, body, f, h, buf, st)
 		body.Close()
+		if errors.Is(err, errCacheWrite) {
+			return err // the disk, not the connection: resuming cannot help
+		}
 		if err == nil || (dl.size >= 0 && dl.written == dl.size && ctx.Err() == nil) {
 			// Every announced byte arrived; a connection that fails after the
 			// last one loses nothing (and a Range from the end would be a 416).
@@ -248,26 +260,23 @@ func (dl *download) open(ctx context.Context, open openFunc, resumed bool) (io.R
 		ErrUnreachable, dl.digest, resp.StatusCode, resp.Header.Get("Content-Range"), dl.written)
 }
 
-// copyBody copies until EOF, cutting the body when it stalls.
+// copyBody copies until EOF, cutting the body when it stalls. Each read is
+// written at its own offset and announced to the readers at once; a write
+// that fails is retried whole at the same offset, so the file holds exactly
+// the bytes that were hashed, in order, whatever a full disk did.
 func (dl *download) copyBody(ctx context.Context, body io.ReadCloser, f *os.File, h hash.Hash, buf []byte, st *stats) error {
 	stall := time.AfterFunc(stallTimeout, func() { body.Close() })
 	defer stall.Stop()
-	var pending int64 // written but not yet announced to readers
-	defer func() { dl.advance(pending) }()
 	for {
 		n, rerr := body.Read(buf)
 		if n > 0 {
 			stall.Reset(stallTimeout)
-			if _, err := f.Write(buf[:n]); err != nil {
-				return fmt.Errorf("write cache: %w", err)
+			if err := dl.writeAt(f, buf[:n], dl.written); err != nil {
+				return err
 			}
 			h.Write(buf[:n])
 			st.upstreamBytes.Add(int64(n))
-			pending += int64(n)
-			if pending >= publishEvery || n < len(buf) {
-				dl.advance(pending)
-				pending = 0
-			}
+			dl.advance(int64(n))
 		}
 		if rerr == io.EOF {
 			if dl.size >= 0 && dl.written < dl.size {
@@ -280,6 +289,20 @@ func (dl *download) copyBody(ctx context.Context, body io.ReadCloser, f *os.File
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+	}
+}
+
+// writeAt writes all of b at off. When the disk is full it makes room and
+// tries again; any other failure, or no room to be had, is errCacheWrite.
+func (dl *download) writeAt(f *os.File, b []byte, off int64) error {
+	for try := 0; ; try++ {
+		_, err := f.WriteAt(b, off)
+		if err == nil {
+			return nil
+		}
+		if !isNoSpace(err) || try >= writeRetries || dl.makeRoom == nil || !dl.makeRoom(int64(len(b))) {
+			return fmt.Errorf("%w: %w", errCacheWrite, err)
 		}
 	}
 }

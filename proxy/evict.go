@@ -43,10 +43,11 @@ func (ix *blobIndex) setPinned(ds []digest) {
 }
 
 type blobEntry struct {
-	size    int64
-	lastUse time.Time
-	written time.Time     // when lastUse last reached the file
-	elem    *list.Element // in blobIndex.lru
+	size     int64
+	lastUse  time.Time
+	written  time.Time     // when lastUse last reached the file
+	elem     *list.Element // in blobIndex.lru
+	verified fileVersion   // the file's version last found to match the digest
 }
 
 // loadIndex reads the blobs under root/blobs.
@@ -110,8 +111,16 @@ func (ix *blobIndex) touch(d digest, path string) {
 		}
 	}
 	ix.mu.Unlock()
-	if write {
-		_ = os.Chtimes(path, now, now)
+	if !write {
+		return
+	}
+	before, err := os.Stat(path)
+	if err != nil || os.Chtimes(path, now, now) != nil {
+		return
+	}
+	// The new modification time is ours: a verified file stays verified.
+	if after, err := os.Stat(path); err == nil && ix.isVerified(d, versionOf(before)) {
+		ix.markVerified(d, versionOf(after))
 	}
 }
 

@@ -26,3 +26,12 @@ func lockDir(path string) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// inode returns the file's inode number, which changes when another file
+// takes its name.
+func inode(info os.FileInfo) uint64 {
+	if st, ok := info.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Ino)
+	}
+	return 0
+}

@@ -38,6 +38,8 @@ type stats struct {
 	inFlight          atomic.Int64
 	cacheBytes        atomic.Int64
 	upstreamReqs      [numKinds]atomic.Int64
+	damagedBlobs      atomic.Int64 // cached blobs found not to match their digest
+	uncachedStreams   atomic.Int64 // blobs streamed without keeping: the disk was full
 
 	mu       sync.Mutex
 	rateLeft map[string]int64  // registry → last ratelimit-remaining
@@ -162,6 +164,10 @@ func (s *stats) writePrometheus(w io.Writer) {
 	for _, k := range kinds {
 		fmt.Fprintf(w, "hubmirror_upstream_requests_total{kind=%q} %d\n", k, c.UpstreamRequests[k])
 	}
+	metric("hubmirror_cache_damaged_blobs_total", "counter", "Cached blobs whose bytes no longer matched their digest; removed and fetched again.")
+	fmt.Fprintf(w, "hubmirror_cache_damaged_blobs_total %d\n", s.damagedBlobs.Load())
+	metric("hubmirror_uncached_streams_total", "counter", "Blobs streamed to a client without being kept, because the cache's disk was full.")
+	fmt.Fprintf(w, "hubmirror_uncached_streams_total %d\n", s.uncachedStreams.Load())
 	metric("hubmirror_downloads_in_flight", "gauge", "Blob downloads from upstream running now.")
 	fmt.Fprintf(w, "hubmirror_downloads_in_flight %d\n", c.DownloadsInFlight)
 	metric("hubmirror_cache_bytes", "gauge", "Bytes of blobs and manifests in the cache.")

@@ -86,8 +86,8 @@ type upstreamRequest struct {
 	accept string
 	from   int64 // when > 0, ask for bytes from this offset on
 	// token, when set, is a client's own upstream token (SelfAuth): it is
-	// sent as it is, and a 401 is the answer rather than a reason to retry.
-	token string
+	// sent instead of the mirror's, and renewed once on 401.
+	token *userToken
 }
 
 // do sends the request with a token for the repository, refreshes the token
@@ -101,8 +101,8 @@ func (u *upstream) do(ctx context.Context, r upstreamRequest) (*http.Response, e
 		if err != nil {
 			return nil, err
 		}
-		if r.token != "" {
-			req.Header.Set("Authorization", "Bearer "+r.token)
+		if r.token != nil {
+			req.Header.Set("Authorization", "Bearer "+r.token.current())
 		} else if err := u.tokens.authorize(ctx, req, scope, stale); err != nil {
 			return nil, fmt.Errorf("%s %s: %w", r.kind, r.repo, err)
 		}
@@ -117,7 +117,15 @@ func (u *upstream) do(ctx context.Context, r upstreamRequest) (*http.Response, e
 		}
 		u.noteRateLimit(resp)
 		u.noteHealth(resp)
-		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 && r.token == "" {
+		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 && r.token != nil {
+			// The user's token expired (a long pull): renew it and retry.
+			drain(resp)
+			if err := r.token.refresh(ctx, strings.TrimPrefix(req.Header.Get("Authorization"), "Bearer ")); err != nil {
+				return nil, fmt.Errorf("%s %s: renew the user's token: %w", r.kind, r.repo, err)
+			}
+			continue
+		}
+		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 && r.token == nil {
 			c, ok := parseChallenge(resp.Header.Get("WWW-Authenticate"))
 			drain(resp)
 			if !ok {

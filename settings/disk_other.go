@@ -2,5 +2,6 @@
 
 package settings
 
-// diskSize cannot tell the disk's size here; DefaultCacheMax then uses 20 GiB.
-func diskSize(string) int64 { return 0 }
+// diskSpace cannot tell the disk's size here; DefaultCacheMax then uses
+// 20 GiB.
+func diskSpace(string) (size, free int64) { return 0, -1 }

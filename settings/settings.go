@@ -63,13 +63,33 @@ func (s Settings) CacheMaxBytes() int64 {
 }
 
 // DefaultCacheMax is a fifth of the disk that holds dir, at least 5 GiB and
-// at most 100 GiB; 20 GiB when the disk's size is unknown.
+// at most 100 GiB, but never more than the disk can give: what the cache
+// already holds plus nine tenths of the free space. 20 GiB (within the same
+// bound) when the disk's size is unknown.
 func DefaultCacheMax(dir string) int64 {
-	disk := diskSize(dir)
-	if disk <= 0 {
-		return 20 << 30
+	disk, free := diskSpace(dir)
+	want := int64(20 << 30)
+	if disk > 0 {
+		want = min(max(disk/5, 5<<30), 100<<30)
 	}
-	return min(max(disk/5, 5<<30), 100<<30)
+	if free < 0 || free/10*9 >= want {
+		return want // no need to walk the cache
+	}
+	return min(want, dirBytes(dir)+free/10*9)
+}
+
+// dirBytes adds up the sizes of the files under dir.
+func dirBytes(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, e fs.DirEntry, err error) error {
+		if err == nil && e.Type().IsRegular() {
+			if info, err := e.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }
 
 // FieldError says which setting is wrong and what to do about it.
