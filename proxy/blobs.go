@@ -54,17 +54,21 @@ func (br *blobReader) Close() error {
 // blob is neither cached nor being downloaded. It waits until upstream has
 // answered, so an upstream error reaches the client as an error.
 func (b *blobStore) open(ctx context.Context, d digest, start openFunc) (*blobReader, error) {
-	if br, err := b.openCached(d); err == nil {
-		return br, nil
-	}
-	b.mu.Lock()
-	dl := b.downloads[d]
+	var dl *download
 	started := false
-	if dl == nil {
-		// A download may have been committed since the first look.
+	for try := 0; dl == nil; try++ {
 		if br, err := b.openCached(d); err == nil {
-			b.mu.Unlock()
 			return br, nil
+		}
+		b.mu.Lock()
+		if dl = b.downloads[d]; dl != nil {
+			break
+		}
+		// A download may have been committed since the first look: open
+		// it outside the lock (opening may hash the file).
+		if _, err := os.Stat(b.cache.blobPath(d)); err == nil && try < 2 {
+			b.mu.Unlock()
+			continue
 		}
 		var err error
 		if dl, err = b.startLocked(d, start); err != nil {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -184,4 +185,38 @@ func fetchBody(req *http.Request) ([]byte, error) {
 		err = fmt.Errorf("status %d: %s", resp.StatusCode, body)
 	}
 	return body, err
+}
+
+// A tmp/ directory removed under a running mirror is made again; one that
+// cannot be made (a file in its place) still serves the blob, straight from
+// upstream, and no answer shows a local path.
+func TestRemovedTempDirectory(t *testing.T) {
+	hub := newHub(t)
+	a := hub.AddImage("library/a", "1", pattern(100_000))
+	b := hub.AddImage("library/b", "1", pattern(100_001))
+	tm := startMirror(t, hub)
+	tmp := filepath.Join(tm.dir, "tmp")
+	if err := os.RemoveAll(tmp); err != nil {
+		t.Fatal(err)
+	}
+	tm.pullSettled(t, "a", a)
+	if !cached(tm, a.Layers[0].Digest) {
+		t.Errorf("with tmp/ made again the layer is not cached")
+	}
+	if err := os.RemoveAll(tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tmp, []byte("not a directory"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/v2/b/manifests/1", "/v2/b/blobs/" + b.Layers[0].Digest, "/v2/b/blobs/" + b.Config.Digest} {
+		r := tm.get(t, p, "Accept", fullAccept)
+		if r.status != http.StatusOK {
+			t.Errorf("GET %s with no tmp/: %d %s", p, r.status, r.body)
+		}
+		if strings.Contains(string(r.body), tm.dir) {
+			t.Errorf("GET %s shows a local path: %s", p, r.body)
+		}
+	}
+	tm.pull(t, "b", b) // every digest checked
 }
