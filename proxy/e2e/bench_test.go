@@ -193,6 +193,49 @@ func BenchmarkMirrorWarm(b *testing.B) {
 	}
 }
 
+// BenchmarkMirrorWarmAfterRestart pulls the cached layer from a mirror
+// that was just started on the cache: the first serve of each blob in a
+// process hashes the file before it goes out (the price of never serving a
+// damaged cached blob); later serves are BenchmarkMirrorWarm.
+func BenchmarkMirrorWarmAfterRestart(b *testing.B) {
+	hub, blob := benchHub(b, 0)
+	client := newHTTPClient(1)
+	b.Cleanup(client.CloseIdleConnections)
+	cache := b.TempDir()
+	m := startMirrorWithCache(b, hub.URL(), cache)
+	ctx := context.Background()
+	if err := fetchMirrorBlob(ctx, client, m.Addr, benchRepo, blob.Digest, blob.Size); err != nil {
+		b.Fatalf("fill the cache: %v", err)
+	}
+	start := hub.Counters().CDNBytes
+	var cpu, peak float64
+	b.SetBytes(blob.Size)
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		m.stop(b)
+		client.CloseIdleConnections()
+		m = startMirrorWithCache(b, hub.URL(), cache)
+		cpuBefore := cpuSeconds(b, m)
+		b.StartTimer()
+		if err := fetchMirrorBlob(ctx, client, m.Addr, benchRepo, blob.Digest, blob.Size); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		cpu += cpuSeconds(b, m) - cpuBefore
+		peak = max(peak, peakRSS(b, m))
+		b.StartTimer()
+	}
+	b.StopTimer()
+	perLayer := float64(hub.Counters().CDNBytes-start) / float64(blob.Size) / float64(b.N)
+	b.ReportMetric(peak, "peak-RSS-MiB")
+	b.ReportMetric(perLayer, "upstream-bytes/layer")
+	b.ReportMetric(cpu/float64(b.N)/(float64(blob.Size)/(1<<30)), "mirror-CPU-s/GiB")
+	if perLayer != 0 {
+		b.Errorf("upstream-bytes/layer = %.4f from a warm cache, want 0", perLayer)
+	}
+}
+
 // cpuSeconds returns the mirror's CPU time so far, or 0 where /proc is missing.
 func cpuSeconds(b *testing.B, m *mirror) float64 {
 	b.Helper()
