@@ -120,7 +120,7 @@ func (b *backend) TestAccount(user, password string) error {
 	defer cancel()
 	err = proxy.CheckLogin(ctx, hubRegistry, endpoint, user, password, nil)
 	if errors.Is(err, proxy.ErrDenied) {
-		return fmt.Errorf("Docker Hub refused the username or password for %s", user)
+		return fmt.Errorf("the username or password for %s was refused by Docker Hub", user)
 	}
 	return err
 }

@@ -86,7 +86,7 @@ func prefetchCmd(args []string) error {
 		return usageError(err)
 	}
 	if fs.NArg() == 0 {
-		return errors.New("usage: hubmirror prefetch [--platform OS/ARCH] IMAGE...")
+		return errors.New("usage: hubmirror prefetch [--platform OS/ARCH] IMAGE [IMAGE]")
 	}
 	s, _, err := flags.Load()
 	if err != nil {

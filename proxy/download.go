@@ -68,7 +68,7 @@ func newDownload(d digest, tmp string) *download {
 // download has ended, and its error. Until the digest is verified the last
 // byte is held back, so a client never receives a complete body that turns
 // out to be wrong: it sees a cut connection instead.
-func (dl *download) visible() (n int64, finished bool, err error, changed <-chan struct{}) {
+func (dl *download) visible() (n int64, finished bool, changed <-chan struct{}, err error) {
 	dl.mu.Lock()
 	defer dl.mu.Unlock()
 	n = dl.written
@@ -77,7 +77,7 @@ func (dl *download) visible() (n int64, finished bool, err error, changed <-chan
 			n = dl.size - 1
 		}
 	}
-	return n, dl.finished, dl.err, dl.progress
+	return n, dl.finished, dl.progress, dl.err
 }
 
 // verified reports whether every byte is written and matched the digest.
@@ -108,7 +108,7 @@ func (dl *download) finish(err error) {
 func (dl *download) copyTo(ctx context.Context, w io.Writer, f *os.File, from, to int64) (int64, error) {
 	pos := from
 	for to < 0 || pos < to {
-		avail, finished, err, changed := dl.visible()
+		avail, finished, changed, err := dl.visible()
 		if to >= 0 && avail > to {
 			avail = to
 		}

@@ -7,7 +7,8 @@
 #                            OS keyring for the tests), xvfb and imagemagick
 #                            (the desktop app under a virtual display),
 #                            chromium (the landing page in a browser), and
-#                            crane and the OCI conformance suite in .cache/bin
+#                            crane, the OCI conformance suite and staticcheck
+#                            in ~/.cache/hubmirror/tools
 #
 # OS packages are installed with apt-get as root, else with sudo when it
 # needs no password, else the script prints what to install and fails.
@@ -18,9 +19,11 @@ readonly CRANE_PKG=$CRANE_MOD/cmd/crane
 readonly CRANE_VERSION=v0.22.1
 readonly CONFORMANCE_MOD=github.com/opencontainers/distribution-spec/conformance
 readonly CONFORMANCE_VERSION=v0.0.0-20260831232431-97274622c111
+readonly STATICCHECK_MOD=honnef.co/go/tools
+readonly STATICCHECK_VERSION=v0.8.2
 
 usage() {
-	sed -n '2,13s/^# \{0,1\}//p' "$0"
+	sed -n '2,14s/^# \{0,1\}//p' "$0"
 }
 
 want_test=0
@@ -40,7 +43,9 @@ for arg in "$@"; do
 done
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-tools_bin=$root/.cache/bin
+# Tools live outside the clone, so a fresh clone (CI) does not build them
+# again; go_tool rebuilds one when its version changes.
+tools_bin=${HUBMIRROR_TOOLS_BIN:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/hubmirror/tools}
 
 log() { echo "deps.sh: $*" >&2; }
 
@@ -88,7 +93,7 @@ need_commands() {
 	fi
 }
 
-# go_tool PKG MODULE VERSION installs PKG@VERSION into .cache/bin unless the
+# go_tool PKG MODULE VERSION installs PKG@VERSION into $tools_bin unless the
 # binary there was already built from MODULE at VERSION.
 go_tool() {
 	local pkg=$1 mod=$2 version=$3 bin
@@ -97,7 +102,7 @@ go_tool() {
 		awk -v m="$mod" -v v="$version" '($1 == "mod" || $1 == "path") && $2 == m && $3 == v { ok = 1 } END { exit !ok }'; then
 		return 0
 	fi
-	log "installing $pkg@$version into .cache/bin"
+	log "installing $pkg@$version into $tools_bin"
 	mkdir -p "$tools_bin"
 	GOBIN=$tools_bin go install "$pkg@$version"
 }
@@ -144,4 +149,5 @@ esac
 if [[ $want_test -eq 1 ]]; then
 	go_tool "$CRANE_PKG" "$CRANE_MOD" "$CRANE_VERSION"
 	go_tool "$CONFORMANCE_MOD" "$CONFORMANCE_MOD" "$CONFORMANCE_VERSION"
+	go_tool "$STATICCHECK_MOD/cmd/staticcheck" "$STATICCHECK_MOD" "$STATICCHECK_VERSION"
 fi

@@ -45,9 +45,13 @@ fi
 begin "go vet"
 go vet ./...
 
+export HUBMIRROR_TOOLS_BIN=${HUBMIRROR_TOOLS_BIN:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/hubmirror/tools}
+
+begin "staticcheck"
+"$HUBMIRROR_TOOLS_BIN/staticcheck" ./...
+
 begin "go test"
 export HUBMIRROR_E2E=1
-export HUBMIRROR_TOOLS_BIN=$root/.cache/bin
 # A private D-Bus session with an unlocked GNOME Keyring gives the tests a
 # real OS keyring; its files live in a temporary directory, not in $HOME.
 keyring_home=$(mktemp -d)

@@ -114,10 +114,15 @@ func (tl tool) path(tb testing.TB) string {
 	return ""
 }
 
-// lookTool searches $HUBMIRROR_TOOLS_BIN, PATH and $(go env GOPATH)/bin.
+// lookTool searches $HUBMIRROR_TOOLS_BIN (by default where scripts/deps.sh
+// installs tools, ~/.cache/hubmirror/tools), PATH and $(go env GOPATH)/bin.
 func lookTool(name string) (string, error) {
 	var searched []string
-	if dir := os.Getenv("HUBMIRROR_TOOLS_BIN"); dir != "" {
+	dir := os.Getenv("HUBMIRROR_TOOLS_BIN")
+	if cache, err := os.UserCacheDir(); dir == "" && err == nil {
+		dir = filepath.Join(cache, "hubmirror", "tools")
+	}
+	if dir != "" {
 		if !filepath.IsAbs(dir) {
 			if root, err := moduleRoot(); err == nil {
 				dir = filepath.Join(root, dir)
