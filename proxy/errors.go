@@ -3,7 +3,11 @@ package proxy
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"strings"
+	"unicode"
 )
 
 // Error codes from the OCI Distribution Specification, section "Error Codes".
@@ -21,7 +25,18 @@ const (
 	codeTooManyRequests = "TOOMANYREQUESTS"
 	codeUnavailable     = "UNAVAILABLE"
 	codeUnknown         = "UNKNOWN"
+	codeSizeInvalid     = "SIZE_INVALID"
 )
+
+// specCodes are the error codes the OCI Distribution Specification defines.
+// An upstream's own code is passed on to the client only when it is one.
+var specCodes = map[string]bool{
+	codeBlobUnknown: true, "BLOB_UPLOAD_INVALID": true, "BLOB_UPLOAD_UNKNOWN": true,
+	codeDigestInvalid: true, "MANIFEST_BLOB_UNKNOWN": true, codeManifestInvalid: true,
+	codeManifestUnknown: true, codeNameInvalid: true, codeNameUnknown: true,
+	codeSizeInvalid: true, codeUnauthorized: true, codeDenied: true,
+	codeUnsupported: true, codeTooManyRequests: true,
+}
 
 // regError is an error that reaches the client as OCI error JSON.
 type regError struct {
@@ -74,6 +89,62 @@ var (
 	ErrDenied = errors.New("upstream denied access")
 	// ErrDigestMismatch means content did not hash to its digest.
 	ErrDigestMismatch = errors.New("content does not match its digest")
+	// ErrRedirectRefused means upstream redirected to a loopback, link-local
+	// or private address although its own endpoint is not one. It comes
+	// wrapped together with ErrUnreachable.
+	ErrRedirectRefused = errors.New("redirect to an internal address refused")
 	// ErrAddrInUse means the listen address is taken by another program.
 	ErrAddrInUse = errors.New("address already in use")
 )
+
+// maxErrorBody bounds how much of an upstream's error body is read.
+const maxErrorBody = 64 << 10
+
+// upstreamRefusal turns an upstream's 4xx answer (one the mirror has no
+// meaning of its own for, like 400) into the same 4xx for the client. It
+// keeps upstream's code when the spec defines it and upstream's message,
+// cut to one short line; otherwise the code follows the status.
+func upstreamRefusal(resp *http.Response, what, who string) *regError {
+	var body struct {
+		Errors []ociError `json:"errors"`
+	}
+	code, msg := "", ""
+	if data, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody)); err == nil &&
+		json.Unmarshal(data, &body) == nil && len(body.Errors) > 0 {
+		code, msg = body.Errors[0].Code, oneLine(body.Errors[0].Message, 200)
+	}
+	if !specCodes[code] {
+		switch resp.StatusCode {
+		case http.StatusMethodNotAllowed:
+			code = codeUnsupported
+		case http.StatusRequestEntityTooLarge:
+			code = codeSizeInvalid
+		case http.StatusRequestedRangeNotSatisfiable:
+			code = codeRangeInvalid
+		default:
+			code = codeUnknown
+		}
+	}
+	message := fmt.Sprintf("%s: %s answered %d", what, who, resp.StatusCode)
+	if msg != "" {
+		message += ": " + msg
+	}
+	return &regError{Status: resp.StatusCode, Code: code, Message: message}
+}
+
+// oneLine returns s without control characters, cut to at most n runes.
+func oneLine(s string, n int) string {
+	var b strings.Builder
+	for _, r := range s {
+		if n == 0 {
+			b.WriteString("…")
+			break
+		}
+		if unicode.IsControl(r) {
+			r = ' '
+		}
+		b.WriteRune(r)
+		n--
+	}
+	return strings.TrimSpace(b.String())
+}

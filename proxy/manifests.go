@@ -60,7 +60,8 @@ type manifestRequest struct {
 // manifest answers a manifest request. Digests come from the cache when
 // they can; a tag is revalidated with a HEAD upstream (Docker Hub does not
 // count HEADs against the pull limit) and served from the cache when its
-// digest is known, or from the last cached copy when upstream fails.
+// digest is known, or from the last cached copy when upstream fails. While
+// upstream is degraded (health.go), a cached tag is served at once.
 func (s *server) manifest(ctx context.Context, r manifestRequest) (manifestAnswer, error) {
 	if r.digest != "" {
 		if cm, err := s.cache.getManifest(r.digest); err == nil {
@@ -68,27 +69,28 @@ func (s *server) manifest(ctx context.Context, r manifestRequest) (manifestAnswe
 		}
 		return s.fetchManifest(ctx, r, r.digest)
 	}
-	resp, err := r.up.do(ctx, upstreamRequest{
-		kind: kindManifestHead, method: http.MethodHead, repo: r.repo, accept: r.accept,
-		path: "/v2/" + r.repo + "/manifests/" + r.tag, token: r.session.token(r.up.registry),
-	})
-	if err == nil && r.session != nil {
-		switch resp.StatusCode {
+	if degraded, why := r.up.health.cacheFirst(); degraded {
+		if a, err := s.offlineManifest(r, why); err == nil {
+			r.up.ensureProbe(s.blobs.ctx)
+			return a, nil
+		}
+	}
+	head, err := s.revalidate(ctx, r)
+	if err != nil {
+		return manifestAnswer{}, err // the client went away
+	}
+	if r.session != nil {
+		switch head.status {
 		case http.StatusOK:
 			r.session.noteAccess(r.up.registry, r.repo, true)
 		case http.StatusUnauthorized, http.StatusForbidden:
 			r.session.noteAccess(r.up.registry, r.repo, false)
 		}
 	}
-	if err == nil && resp.StatusCode != http.StatusOK {
-		err = r.up.statusError(resp, "manifest "+r.repo+":"+r.tag)
-		drain(resp)
+	if head.err != nil {
+		return s.offlineManifest(r, head.err)
 	}
-	if err != nil {
-		return s.offlineManifest(r, err)
-	}
-	drain(resp)
-	d, derr := parseDigest(resp.Header.Get("Docker-Content-Digest"))
+	d, derr := parseDigest(head.header.Get("Docker-Content-Digest"))
 	if derr != nil {
 		// No usable digest in the HEAD answer: GET by tag instead.
 		a, err := s.fetchManifest(ctx, r, "")
@@ -102,9 +104,9 @@ func (s *server) manifest(ctx context.Context, r manifestRequest) (manifestAnswe
 		return manifestAnswer{cachedManifest: cm, size: int64(len(cm.Data)), source: sourceHit}, nil
 	}
 	if r.head {
-		size, _ := strconv.ParseInt(resp.Header.Get("Content-Length"), 10, 64)
+		size, _ := strconv.ParseInt(head.header.Get("Content-Length"), 10, 64)
 		return manifestAnswer{
-			cachedManifest: cachedManifest{MediaType: resp.Header.Get("Content-Type"), Digest: d},
+			cachedManifest: cachedManifest{MediaType: head.header.Get("Content-Type"), Digest: d},
 			size:           size,
 			source:         sourceMiss,
 		}, nil
@@ -114,6 +116,46 @@ func (s *server) manifest(ctx context.Context, r manifestRequest) (manifestAnswe
 		return s.offlineManifest(r, err)
 	}
 	return a, nil
+}
+
+// revalidate sends the HEAD of a tag upstream, with its own short deadline
+// and shared by every request for the same tag, Accept and upstream token
+// that comes while it runs. It notes in the upstream's health whether
+// upstream answered. The error is ctx's, when the client goes first.
+func (s *server) revalidate(ctx context.Context, r manifestRequest) (headResult, error) {
+	key := revalKey{repo: r.repo, tag: r.tag, accept: r.accept, identity: upstreamIdentity(r)}
+	return r.up.revalidations.do(ctx, key, func() headResult {
+		hctx, cancel := context.WithTimeout(s.blobs.ctx, r.up.health.revalidateTimeout)
+		defer cancel()
+		resp, err := r.up.do(hctx, upstreamRequest{
+			kind: kindManifestHead, method: http.MethodHead, repo: r.repo, accept: r.accept,
+			path: "/v2/" + r.repo + "/manifests/" + r.tag, token: r.session.token(r.up.registry),
+		})
+		var res headResult
+		if err == nil {
+			res.status, res.header = resp.StatusCode, resp.Header
+			if resp.StatusCode != http.StatusOK {
+				err = r.up.statusError(resp, "manifest "+r.repo+":"+r.tag)
+			}
+			drain(resp)
+		}
+		res.err = err
+		switch {
+		case upstreamFailed(err):
+			if r.up.health.failed(err) {
+				r.up.ensureProbe(s.blobs.ctx)
+			}
+		case s.blobs.ctx.Err() == nil:
+			r.up.health.answered()
+		}
+		return res
+	})
+}
+
+// upstreamIdentity is the upstream token a request acts with: the
+// session's, or nil for the mirror's own account.
+func upstreamIdentity(r manifestRequest) *userToken {
+	return r.session.token(r.up.registry)
 }
 
 // fetchManifest GETs a manifest by digest (want) or, when want is empty, by

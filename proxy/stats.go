@@ -19,10 +19,11 @@ const (
 	kindBlobHead
 	kindBlobGet
 	kindTagsList
+	kindProbe // GET /v2/ while an upstream is degraded, to see it answer again
 	numKinds
 )
 
-var kindNames = [numKinds]string{"token", "manifest_head", "manifest_get", "blob_head", "blob_get", "tags_list"}
+var kindNames = [numKinds]string{"token", "manifest_head", "manifest_get", "blob_head", "blob_get", "tags_list", "probe"}
 
 func (k requestKind) String() string { return kindNames[k] }
 

@@ -35,17 +35,24 @@ type upstream struct {
 	client   *http.Client
 	tokens   *tokenSource
 	stats    *stats
+	// lookup resolves redirect targets' names (net.DefaultResolver's).
+	lookup func(ctx context.Context, host string) ([]net.IPAddr, error)
+	// health says whether cached tags are served without asking first.
+	health *health
+	// revalidations coalesces concurrent HEADs of one tag.
+	revalidations flightGroup
 }
 
 // newHTTPClient returns the client for upstream traffic. Redirects are
 // handled by upstream.do, compression is off so blob bytes arrive exactly as
 // stored, and there is no overall timeout because layers can be large: a
-// stalled body is caught by the downloader's watchdog instead.
+// stalled body is caught by the downloader's watchdog instead. Dials for a
+// redirect target refuse internal addresses (see redirect.go).
 func newHTTPClient(rt http.RoundTripper) *http.Client {
 	if rt == nil {
 		rt = &http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			DialContext:           guardedDial(&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}),
 			ForceAttemptHTTP2:     true,
 			MaxIdleConns:          64,
 			MaxIdleConnsPerHost:   16,
@@ -73,6 +80,8 @@ func newUpstream(registry, endpoint string, client *http.Client, st *stats, cred
 		client:   client,
 		tokens:   newTokenSource(registry, client, st, creds, log),
 		stats:    st,
+		lookup:   net.DefaultResolver.LookupIPAddr,
+		health:   newHealth(),
 	}, nil
 }
 
@@ -161,7 +170,8 @@ func (u *upstream) newRequest(ctx context.Context, r upstreamRequest) (*http.Req
 }
 
 // follow handles redirects (a blob GET on Docker Hub answers 307 to a CDN).
-// Authorization goes only to the registry's own scheme and host:port.
+// Authorization goes only to the registry's own scheme and host:port, and
+// no redirect leads into an internal network (checkRedirect).
 func (u *upstream) follow(ctx context.Context, req *http.Request, resp *http.Response) (*http.Response, error) {
 	for i := 0; ; i++ {
 		switch resp.StatusCode {
@@ -178,7 +188,15 @@ func (u *upstream) follow(ctx context.Context, req *http.Request, resp *http.Res
 		if i >= maxRedirects {
 			return nil, fmt.Errorf("%w: %s redirected more than %d times", ErrUnreachable, u.registry, maxRedirects)
 		}
-		next, err := http.NewRequestWithContext(ctx, req.Method, loc.String(), nil)
+		guard, err := u.checkRedirect(ctx, loc)
+		if err != nil {
+			return nil, err
+		}
+		nextCtx := ctx
+		if guard {
+			nextCtx = guardDials(ctx, loc)
+		}
+		next, err := http.NewRequestWithContext(nextCtx, req.Method, loc.String(), nil)
 		if err != nil {
 			return nil, err
 		}
@@ -227,6 +245,10 @@ func (u *upstream) describe() string {
 }
 
 // statusError maps an upstream answer that is not a success to a sentinel.
+// A 4xx the mirror has no meaning of its own for (400, 405, 416, …) is
+// upstream refusing this request, not upstream failing: it reaches the
+// client as the same 4xx and is no reason to serve from the cache. The
+// caller still drains the body; at most maxErrorBody of it is read here.
 func (u *upstream) statusError(resp *http.Response, what string) error {
 	switch s := resp.StatusCode; {
 	case s == http.StatusNotFound:
@@ -235,10 +257,13 @@ func (u *upstream) statusError(resp *http.Response, what string) error {
 		return &rateLimitError{retryAfter: resp.Header.Get("Retry-After"), what: what}
 	case s == http.StatusUnauthorized || s == http.StatusForbidden:
 		return fmt.Errorf("%s: %w (HTTP %d)", what, ErrDenied, s)
-	case s >= 500:
+	case s >= 500, s < 400,
+		// A proxy between the mirror and upstream wants credentials, or
+		// upstream gave up waiting: the client can do nothing about either.
+		s == http.StatusProxyAuthRequired, s == http.StatusRequestTimeout:
 		return fmt.Errorf("%s: %w: %s answered %d", what, ErrUnreachable, u.describe(), s)
 	default:
-		return fmt.Errorf("%s: %w: %s answered %d", what, ErrUnreachable, u.describe(), s)
+		return upstreamRefusal(resp, what, u.describe())
 	}
 }
 
