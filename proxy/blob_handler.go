@@ -168,7 +168,7 @@ func parseRange(h string, size int64) (from, to int64, partial, ok bool) {
 	switch {
 	case a == "":
 		k, err := strconv.ParseInt(b, 10, 64)
-		if err != nil || k <= 0 {
+		if err != nil || k <= 0 || size == 0 {
 			return 0, 0, false, false
 		}
 		return max(size-k, 0), size, true, true
@@ -183,7 +183,7 @@ func parseRange(h string, size int64) (from, to int64, partial, ok bool) {
 			if err != nil || m < n {
 				return 0, 0, false, false
 			}
-			to = min(m+1, size)
+			to = min(m, size-1) + 1 // m+1 would overflow for m = MaxInt64
 		}
 		return n, to, true, true
 	}

@@ -98,6 +98,12 @@ func TestConcurrentPullsShareOneDownload(t *testing.T) {
 	reached, release := hub.PauseBlob(d, half)
 	defer release()
 	tm := startMirror(t, hub)
+	t.Cleanup(func() {
+		// A cleanup, so that the log is printed after a Fatalf too (await's).
+		if t.Failed() {
+			t.Logf("mirror log:\n%s", tm.logs)
+		}
+	})
 
 	const clients = 16
 	var wg sync.WaitGroup
@@ -134,9 +140,6 @@ func TestConcurrentPullsShareOneDownload(t *testing.T) {
 	release()
 	wg.Wait()
 	close(results)
-	if t.Failed() {
-		t.Logf("mirror log:\n%s", tm.logs)
-	}
 	for body := range results {
 		if !bytes.Equal(body, layer) {
 			t.Fatalf("a client got %d wrong bytes", len(body))

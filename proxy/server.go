@@ -137,13 +137,31 @@ func (s *server) dispatch(w *recorder, r *http.Request) error {
 // clientName is the repository name as the client wrote it ("alpine"),
 // for the scope of a challenge the client will answer.
 func clientName(path string) string {
-	rest := strings.TrimPrefix(path, "/v2/")
-	for _, sep := range []string{"/manifests/", "/blobs/", "/tags/list"} {
-		if i := strings.LastIndex(rest, sep); i >= 0 {
-			return rest[:i]
-		}
+	_, name, _ := splitAPIPath(strings.TrimPrefix(path, "/v2/"))
+	return name
+}
+
+// splitAPIPath splits "<name>/manifests/<ref>", "<name>/blobs/<digest>",
+// "<name>/blobs/uploads[/<id>]" and "<name>/tags/list". Whichever of
+// "/manifests/" and "/blobs/" comes last decides, so a repository may itself
+// have a part called "manifests" or "blobs", and a reference with a "/" in
+// it stays a (bad) reference. kind is "" when the path is none of these.
+func splitAPIPath(rest string) (kind, name, ref string) {
+	if name, ok := strings.CutSuffix(rest, "/tags/list"); ok {
+		return "tags", name, ""
 	}
-	return rest
+	m, b := strings.LastIndex(rest, "/manifests/"), strings.LastIndex(rest, "/blobs/")
+	switch {
+	case b > m:
+		name, ref = rest[:b], rest[b+len("/blobs/"):]
+		if ref == "uploads" || strings.HasPrefix(ref, "uploads/") {
+			return "upload", name, ""
+		}
+		return "blob", name, ref
+	case m >= 0:
+		return "manifest", rest[:m], rest[m+len("/manifests/"):]
+	}
+	return "", rest, ""
 }
 
 // parse splits /v2/<name>/(manifests/<ref>|blobs/<digest>|tags/list) and
@@ -154,22 +172,15 @@ func (s *server) parse(r *http.Request) (*route, error) {
 		return &route{kind: "base"}, nil
 	}
 	var rt route
-	var name, ref string
-	switch {
-	case strings.HasSuffix(rest, "/tags/list"):
-		rt.kind, name = "tags", strings.TrimSuffix(rest, "/tags/list")
-	case strings.Contains(rest, "/manifests/"):
-		i := strings.LastIndex(rest, "/manifests/")
-		rt.kind, name, ref = "manifest", rest[:i], rest[i+len("/manifests/"):]
-	case strings.Contains(rest, "/blobs/uploads"):
+	kind, name, ref := splitAPIPath(rest)
+	switch kind {
+	case "upload":
 		return nil, &regError{Status: http.StatusMethodNotAllowed, Code: codeUnsupported, Allow: "GET, HEAD",
 			Message: "hubmirror is a read-only mirror: uploads are not supported"}
-	case strings.Contains(rest, "/blobs/"):
-		i := strings.LastIndex(rest, "/blobs/")
-		rt.kind, name, ref = "blob", rest[:i], rest[i+len("/blobs/"):]
-	default:
+	case "":
 		return nil, errorf(http.StatusNotFound, codeNameUnknown, "unknown registry API path")
 	}
+	rt.kind = kind
 	if !validName(name) {
 		return nil, errorf(http.StatusBadRequest, codeNameInvalid, fmt.Sprintf("invalid repository name %q", name))
 	}

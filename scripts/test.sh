@@ -4,6 +4,9 @@
 # with the race detector, the end-to-end tests included (HUBMIRROR_E2E=1
 # turns a missing skopeo, crane or conformance binary into a failure).
 #
+# Then it runs every fuzz target of ./proxy/ for HUBMIRROR_FUZZTIME each
+# (default 8s; 0 skips the step).
+#
 # Extra arguments are passed to go test, e.g. scripts/test.sh -run Skopeo -v
 set -euo pipefail
 
@@ -65,3 +68,20 @@ dbus-run-session -- bash -c '
 		gnome-keyring-daemon --unlock --components=secrets >/dev/null
 	HUBMIRROR_KEYRING=1 exec go test -race -count=1 -timeout 20m "$@" ./...
 ' go-test "$@"
+
+begin "fuzz"
+# go test takes one -fuzz target per run, so each gets its own. A failing
+# input is written to proxy/testdata/fuzz/FuzzXxx/: commit it with the fix,
+# and every plain go test runs it from then on as a regression test.
+fuzztime=${HUBMIRROR_FUZZTIME:-8s}
+if [[ $fuzztime != 0 ]]; then
+	mapfile -t fuzz_targets < <(go test -list '^Fuzz' ./proxy/ | grep '^Fuzz')
+	if [[ ${#fuzz_targets[@]} -eq 0 ]]; then
+		echo "no fuzz targets found in ./proxy/" >&2
+		exit 1
+	fi
+	for target in "${fuzz_targets[@]}"; do
+		echo "--- $target ($fuzztime)"
+		go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" ./proxy/
+	done
+fi

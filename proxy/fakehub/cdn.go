@@ -50,6 +50,20 @@ func (h *Hub) serveCDN(w http.ResponseWriter, r *http.Request) {
 		writeS3Error(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "The specified method is not allowed against this resource.")
 		return
 	}
+	h.mu.Lock()
+	down, status := h.cdnDown, h.cdnStatus
+	h.mu.Unlock()
+	switch {
+	case down:
+		hangUp(w)
+		return
+	case status == http.StatusForbidden:
+		writeS3Error(w, status, "AccessDenied", "Request has expired or the signature does not match")
+		return
+	case status != 0:
+		writeS3Error(w, status, "InternalError", "We encountered an internal error. Please try again.")
+		return
+	}
 	if _, ok := r.Header["Authorization"]; ok {
 		h.count(func(c *Counters) { c.CDNAuthRejected++ })
 		writeS3Error(w, http.StatusBadRequest, "InvalidArgument",
@@ -68,10 +82,14 @@ func (h *Hub) serveCDN(w http.ResponseWriter, r *http.Request) {
 	}
 	rangeOn := h.cdnRange
 	cw := &cdnWriter{ResponseWriter: w, h: h, ctx: r.Context(), dropAt: -1, rate: h.cdnRate, start: time.Now()}
+	var shift int64
 	if r.Method == http.MethodGet {
 		h.counters.CDNGets++
 		h.counters.BlobGetsByDigest[digest]++
 		cw.dropAt, cw.pause = h.takeFaults(digest)
+		if rangeOn && r.Header.Get("Range") != "" {
+			shift = h.takeRangeShift()
+		}
 	}
 	h.mu.Unlock()
 
@@ -93,6 +111,10 @@ func (h *Hub) serveCDN(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	if shift != 0 {
+		serveShifted(cw, body, rangeStart(r.Header.Get("Range"), b.size)+shift, b.size)
+		return
+	}
 	if cw.pause != nil {
 		start := rangeStart(r.Header.Get("Range"), b.size)
 		if ir := r.Header.Get("If-Range"); ir != "" && ir != etag {
@@ -101,6 +123,19 @@ func (h *Hub) serveCDN(w http.ResponseWriter, r *http.Request) {
 		cw.pauseAt = max(cw.pause.at-start, 0)
 	}
 	http.ServeContent(cw, r, "", time.Time{}, body)
+	cw.finish()
+}
+
+// serveShifted answers 206 with the blob's bytes from start (clamped to
+// the blob) to its end, whatever range was asked for (see ShiftRange).
+func serveShifted(cw *cdnWriter, body io.ReadSeeker, start, size int64) {
+	start = min(max(start, 0), max(size-1, 0))
+	cw.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, size-1, size))
+	cw.Header().Set("Content-Length", strconv.FormatInt(size-start, 10))
+	cw.WriteHeader(http.StatusPartialContent)
+	if _, err := body.Seek(start, io.SeekStart); err == nil {
+		io.Copy(writerOnly{cw}, body)
+	}
 	cw.finish()
 }
 

@@ -1,6 +1,7 @@
 package fakehub
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -163,6 +164,7 @@ func (h *Hub) serveManifest(w http.ResponseWriter, r *http.Request, repo, ref st
 			m = nil
 		}
 	}
+	corrupt, noDigest := h.corruptManifests && get, h.headNoDigest && !get
 	h.mu.Unlock()
 	switch {
 	case limited:
@@ -173,13 +175,20 @@ func (h *Hub) serveManifest(w http.ResponseWriter, r *http.Request, repo, ref st
 		writeError(w, http.StatusNotFound, "MANIFEST_UNKNOWN", "manifest unknown", nil)
 		return
 	}
+	data := m.data
+	if corrupt {
+		data = bytes.Clone(data)
+		data[len(data)/2] ^= 0x01
+	}
 	w.Header().Set("Content-Type", m.mediaType)
-	w.Header().Set("Content-Length", strconv.Itoa(len(m.data)))
-	w.Header().Set("Docker-Content-Digest", digest)
-	w.Header().Set("ETag", `"`+digest+`"`)
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	if !noDigest {
+		w.Header().Set("Docker-Content-Digest", digest)
+		w.Header().Set("ETag", `"`+digest+`"`)
+	}
 	w.WriteHeader(http.StatusOK)
 	if get {
-		w.Write(m.data)
+		w.Write(data)
 	}
 }
 

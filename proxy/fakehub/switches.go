@@ -18,6 +18,13 @@ type faults struct {
 	dropAfter  int64 // body bytes sent before a cut
 	dropTimes  int   // CDN GETs still to cut
 	pauses     map[string][]*pause
+
+	corruptManifests bool  // manifest GETs send bytes that differ from the digest
+	headNoDigest     bool  // manifest HEADs omit Docker-Content-Digest
+	rangeShift       int64 // added to the start of a CDN Range answer
+	rangeShiftTimes  int   // CDN Range GETs still to shift
+	cdnStatus        int   // every CDN request answers this; 0 is off
+	cdnDown          bool  // the CDN closes every connection unanswered
 }
 
 func newFaults() faults {
@@ -128,4 +135,58 @@ func (h *Hub) takeFaults(digest string) (dropAt int64, p *pause) {
 		}
 	}
 	return dropAt, p
+}
+
+// CorruptManifests makes every manifest GET send bytes that differ from the
+// manifest (one byte changed, same length) while Docker-Content-Digest
+// still names the real digest, like a registry or proxy that damages
+// content; HEADs stay correct. false turns it off.
+func (h *Hub) CorruptManifests(on bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.corruptManifests = on
+}
+
+// OmitHeadDigest makes manifest HEADs answer without Docker-Content-Digest
+// (GETs still send it), so a client has to GET a tag to learn its digest.
+func (h *Hub) OmitHeadDigest(on bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.headNoDigest = on
+}
+
+// ShiftRange makes the next times CDN GETs with a Range header answer 206
+// with a Content-Range that starts by bytes later (negative: earlier) than
+// the range asked for, clamped to the blob, and the blob's bytes from that
+// start: a broken cache or CDN node that answers another range than asked.
+func (h *Hub) ShiftRange(by int64, times int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.rangeShift, h.rangeShiftTimes = by, times
+}
+
+// SetCDNStatus makes every CDN request answer code with an S3-style error
+// body (403 AccessDenied, 500 InternalError, …); 0 turns it off.
+func (h *Hub) SetCDNStatus(code int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.cdnStatus = code
+}
+
+// SetCDNDown makes the CDN alone close every connection without answering,
+// until turned off; the registry still answers and redirects to it.
+func (h *Hub) SetCDNDown(on bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.cdnDown = on
+}
+
+// takeRangeShift returns the shift for a CDN Range GET, using one up; 0 for
+// none. The caller holds h.mu.
+func (h *Hub) takeRangeShift() int64 {
+	if h.rangeShiftTimes <= 0 || h.rangeShift == 0 {
+		return 0
+	}
+	h.rangeShiftTimes--
+	return h.rangeShift
 }
