@@ -34,6 +34,7 @@ func newBackend(path string, s settings.Settings, log *slog.Logger) (*backend, e
 		Listen: s.Listen, CacheDir: s.CacheDir, Upstreams: s.Upstreams, Aliases: s.Aliases, Logger: log,
 		CacheMax: s.CacheMaxBytes(), Pinned: s.Pinned,
 		Credentials: keyringCredentials(), Access: access(s),
+		TLS: s.ProxyTLS(path), InsecureLogin: s.InsecureLogin,
 	})
 	if err != nil {
 		return nil, err
@@ -73,13 +74,13 @@ func (b *backend) apply(s settings.Settings) error {
 		b.m.SetPins(s.Pinned)
 	}
 	if s.Listen == old.Listen && s.CacheDir == old.CacheDir && maps.Equal(s.Upstreams, old.Upstreams) &&
-		maps.Equal(s.Aliases, old.Aliases) && s.CacheMax == old.CacheMax {
+		maps.Equal(s.Aliases, old.Aliases) && s.CacheMax == old.CacheMax && s.TLS == old.TLS && s.InsecureLogin == old.InsecureLogin {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	return b.m.Reconfigure(ctx, proxy.Config{Listen: s.Listen, CacheDir: s.CacheDir, Upstreams: s.Upstreams,
-		Aliases: s.Aliases, CacheMax: s.CacheMaxBytes()})
+		Aliases: s.Aliases, CacheMax: s.CacheMaxBytes(), TLS: s.ProxyTLS(b.path), InsecureLogin: s.InsecureLogin})
 }
 
 // Start runs the mirror.

@@ -19,6 +19,7 @@ Usage:
                              remove it from the keyring
   hubmirror setup docker|containerd|podman|k3s|kind|pull [--host HOST:PORT]
                              print the configuration that points a client at the mirror
+  hubmirror setup ca         print the mirror's local CA certificate (PEM), for clients to trust
   hubmirror cache ls|prune --to SIZE|verify|clear
                              list, shrink, check or empty the cache (with the mirror stopped)
   hubmirror pin add|rm|ls [IMAGE...]
@@ -36,6 +37,8 @@ Flags (both commands):
   --alias HOST=REGISTRY      requests to the mirror by this host name go to REGISTRY (repeatable)
   --self-auth                be a token realm: clients docker login to the mirror
   --allow-user NAME          with --self-auth, only these Docker Hub users may pull (repeatable)
+  --tls off|auto             auto: serve HTTPS with a local CA kept next to the settings file
+  --insecure-login           let other machines log in over plain HTTP (passwords in clear)
 
 Run "hubmirror serve --help" for details.
 `

@@ -54,7 +54,7 @@ const defaultSessionTTL = 5 * time.Minute
 type session struct {
 	user     string           // "" when anonymous
 	scopes   map[repoKey]bool // the repositories it may pull
-	upstream *userToken // upstream's token for the same user and scopes; nil: none needed
+	upstream *userToken       // upstream's token for the same user and scopes; nil: none needed
 	expires  time.Time
 
 	mu     sync.Mutex
@@ -96,9 +96,13 @@ type sessionStore struct {
 	mu  sync.Mutex
 	m   map[string]*session
 	now func() time.Time // the clock; tests move it
+	// logins throttles password guessing at /v2/auth (throttle.go).
+	logins *loginThrottle
 }
 
-func newSessionStore() *sessionStore { return &sessionStore{m: map[string]*session{}, now: time.Now} }
+func newSessionStore() *sessionStore {
+	return &sessionStore{m: map[string]*session{}, now: time.Now, logins: newLoginThrottle()}
+}
 
 // issue stores s and returns its token: 32 random bytes, hex.
 func (st *sessionStore) issue(s *session) string {
@@ -154,6 +158,12 @@ func (s *server) serveAuth(w *recorder, r *http.Request) error {
 			return errorf(http.StatusForbidden, codeDenied, fmt.Sprintf("user %q may not pull from this mirror", user))
 		}
 	}
+	attempt, refused := s.beginLogin(r, user, hasCreds) // password guessing: see throttle.go
+	if refused != nil {
+		refused.write(w) // not via writeError: one log line per lock, not per refusal
+		return nil
+	}
+	defer attempt.end()
 	// Docker Hub checks the password; scopes of other registries are
 	// granted here and read upstream with the mirror's own account.
 	up := s.upstreams[dockerHub]
@@ -184,11 +194,13 @@ func (s *server) serveAuth(w *recorder, r *http.Request) error {
 		a := account{user: user, password: password}
 		if tok, ttl, err = up.tokens.fetch(r.Context(), *c, upstreamScopes, a, hasCreds); err != nil {
 			if errors.Is(err, ErrDenied) {
+				attempt.failed()
 				w.Header().Set("WWW-Authenticate", `Basic realm="hubmirror"`)
 				return errorf(http.StatusUnauthorized, codeUnauthorized, "incorrect username or password")
 			}
 			return err
 		}
+		attempt.succeeded()
 		ut = &userToken{value: tok, renew: func(ctx context.Context) (string, error) {
 			tok, _, err := up.tokens.fetch(ctx, *c, upstreamScopes, a, hasCreds)
 			return tok, err

@@ -304,25 +304,31 @@ func TestSelfAuthSecretsStayOut(t *testing.T) {
 
 func (r reply) String() string { return string(r.body) }
 
-// Listening beyond loopback with SelfAuth off logs a warning; with
-// SelfAuth on, or on loopback, it does not.
+// Listening beyond loopback logs a warning when anyone who reaches it can
+// pull: with SelfAuth off, and with SelfAuth on but no allow-list
+// (anonymous tokens). With an allow-list, or on loopback, it does not.
 func TestOpenListenerWarning(t *testing.T) {
 	hub := newHub(t)
 	for _, tc := range []struct {
 		listen   string
 		selfAuth bool
-		warn     bool
+		allowed  []string
+		warn     string // "" for none
 	}{
-		{"127.0.0.1:0", false, false},
-		{"0.0.0.0:0", false, true},
-		{"0.0.0.0:0", true, false},
+		{"127.0.0.1:0", false, nil, ""},
+		{"127.0.0.1:0", true, nil, ""},
+		{"0.0.0.0:0", false, nil, "with self_auth off"},
+		{"0.0.0.0:0", true, nil, "without logging in"},
+		{"0.0.0.0:0", true, []string{"alice"}, ""},
 	} {
 		tm := startMirrorCfg(t, hub, func(c *Config) {
 			c.Listen = tc.listen
-			c.Access.SelfAuth = tc.selfAuth
+			c.Access = Access{SelfAuth: tc.selfAuth, AllowedUsers: tc.allowed}
 		})
-		if got := strings.Contains(tm.logs.String(), "anyone who can reach"); got != tc.warn {
-			t.Errorf("listen %s, self_auth %v: warning %v, want %v", tc.listen, tc.selfAuth, got, tc.warn)
+		logs := tm.logs.String()
+		warned := strings.Contains(logs, "anyone who can reach")
+		if warned != (tc.warn != "") || !strings.Contains(logs, tc.warn) {
+			t.Errorf("listen %s, self_auth %v, allowed %v: warning %v, want %q in:\n%s", tc.listen, tc.selfAuth, tc.allowed, warned, tc.warn, logs)
 		}
 	}
 }

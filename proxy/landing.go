@@ -19,6 +19,7 @@ var landingTemplate = template.Must(template.New("landing").Parse(assets.Landing
 type landingText struct {
 	Tagline, Running, Cached, HitRate, InFlight, PullsLeft   string
 	Setup, SetupIntro, Copy, Copied, Unreachable, Registries string
+	TrustCA, Fingerprint                                     string
 }
 
 var landingTexts = map[string]landingText{
@@ -29,6 +30,9 @@ var landingTexts = map[string]landingText{
 		Setup:      "Point your tools at this mirror",
 		SetupIntro: "Each snippet names the address you loaded this page from. Copy it into the file shown.",
 		Copy:       "Copy", Copied: "Copied", Unreachable: "Unreachable", Registries: "Registries",
+		TrustCA: "This mirror serves HTTPS with its own certificate authority. Download its certificate, check the fingerprint, " +
+			"and install it for each client as its snippets below show:",
+		Fingerprint: "SHA-256 fingerprint",
 	},
 	"zh": {
 		Tagline: "Docker Hub 及其他镜像仓库的拉取缓存镜像：每一层只从互联网下载一次，之后都从本机磁盘读取。",
@@ -37,6 +41,8 @@ var landingTexts = map[string]landingText{
 		Setup:      "配置你的工具使用此镜像",
 		SetupIntro: "以下配置均使用你打开本页所用的地址。复制到所示文件中即可。",
 		Copy:       "复制", Copied: "已复制", Unreachable: "无法连接", Registries: "镜像仓库",
+		TrustCA:     "此镜像使用自己的证书颁发机构（CA）提供 HTTPS。下载其证书，核对指纹，再按下方各客户端的配置安装：",
+		Fingerprint: "SHA-256 指纹",
 	},
 }
 
@@ -74,9 +80,17 @@ func (s *server) serveLanding(w *recorder, r *http.Request) error {
 		regs = append(regs, name)
 	}
 	sort.Strings(regs)
+	var opts []setup.Option
+	tr := transportOf(r)
+	switch {
+	case tr.caFingerprint != "":
+		opts = append(opts, setup.LocalCA(tr.caFingerprint))
+	case tr.tlsOn:
+		opts = append(opts, setup.HTTPS())
+	}
 	var clients []landingClient
 	for _, c := range setup.Clients {
-		snips, err := setup.Snippets(c, host, regs)
+		snips, err := setup.Snippets(c, host, regs, opts...)
 		if err != nil {
 			return err
 		}
@@ -97,7 +111,7 @@ func (s *server) serveLanding(w *recorder, r *http.Request) error {
 	return landingTemplate.Execute(w, map[string]any{
 		"Lang": lang, "T": landingTexts[lang], "Host": host, "Version": Version,
 		"Status": st, "Cached": FormatBytes(st.CacheBytes), "HitRate": hitRate, "PullsLeft": pulls,
-		"Clients": clients, "Registries": strings.Join(regs, ", "),
+		"Clients": clients, "Registries": strings.Join(regs, ", "), "CAFingerprint": tr.caFingerprint,
 	})
 }
 

@@ -58,3 +58,40 @@ func TestLandingPage(t *testing.T) {
 		t.Errorf("favicon: %d", r.status)
 	}
 }
+
+// With tls auto the page offers the CA at /ca.crt with its fingerprint,
+// and its snippets use https:// and say where each client keeps the CA;
+// also when the page itself was loaded over plain HTTP.
+func TestLandingPageWithTLS(t *testing.T) {
+	hub := newHub(t)
+	conf := t.TempDir()
+	tm := startMirrorCfg(t, hub, func(c *Config) { c.TLS = TLS{Mode: TLSAuto, Dir: conf} })
+	caPEM, err := EnsureCA(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp, _ := Fingerprint(caPEM)
+	req, _ := http.NewRequest(http.MethodGet, tm.base+"/", nil)
+	req.Host = "mirror.lan:5000"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := readAll(resp)
+	page := string(body)
+	for _, want := range []string{
+		`<a href="/ca.crt" download="hubmirror-ca.crt">`, fp,
+		`&#34;registry-mirrors&#34;: [&#34;https://mirror.lan:5000&#34;]`,
+		`[host.&#34;https://mirror.lan:5000&#34;]`,
+		"/etc/docker/certs.d/mirror.lan:5000/ca.crt",
+		"/etc/containers/certs.d/mirror.lan:5000/ca.crt",
+		`ca = &#34;/etc/containerd/hubmirror-ca.crt&#34;`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "insecure") {
+		t.Error("the page still tells clients to allow insecure registries")
+	}
+}

@@ -49,6 +49,11 @@ type Config struct {
 	// Pinned are images ("alpine:3.20", "ghcr.io/owner/app:1") kept whole
 	// and never evicted; SetPins changes them while running.
 	Pinned []string
+	// TLS is how the mirror serves HTTPS; the zero value is plain HTTP.
+	TLS TLS
+	// InsecureLogin lets clients on other machines log in (send passwords)
+	// over plain HTTP; they are refused otherwise.
+	InsecureLogin bool
 }
 
 // BuiltinUpstreams are the registries mirrored without any setting, by
@@ -141,6 +146,7 @@ func (m *Mirror) Reconfigure(ctx context.Context, cfg Config) error {
 	m.mu.Lock()
 	m.cfg.Listen, m.cfg.CacheDir, m.cfg.Upstreams, m.cfg.Aliases = cfg.Listen, cfg.CacheDir, cfg.Upstreams, cfg.Aliases
 	m.cfg.CacheMax = cfg.CacheMax
+	m.cfg.TLS, m.cfg.InsecureLogin = cfg.TLS, cfg.InsecureLogin
 	m.upstreams = ups
 	m.mu.Unlock()
 	if wasRunning {
@@ -230,6 +236,10 @@ func (m *Mirror) Start() error {
 }
 
 func (m *Mirror) startLocked() error {
+	tlsCfg, caPEM, err := serverTLS(m.cfg.TLS, m.cfg.Listen, m.cfg.Aliases)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", m.cfg.Listen)
 	if err != nil {
 		if addrInUse(err) {
@@ -258,21 +268,34 @@ func (m *Mirror) startLocked() error {
 		aliases: lowerKeys(m.cfg.Aliases),
 	}
 	m.srv = &http.Server{
-		Handler:           handler,
+		Handler:           newTransportGuard(handler, caPEM, tlsCfg != nil, m.cfg.InsecureLogin, m.log),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          log.New(&slogWriter{m.log}, "", 0),
 	}
 	m.addr = ln.Addr().String()
+	if tlsCfg != nil {
+		ln = newMixedListener(ln, tlsCfg) // HTTPS, and plain HTTP for this machine's tools
+	}
 	m.done = make(chan struct{})
 	m.state = Running
 	go m.serve(m.srv, ln, m.done)
 	m.pinPoke = make(chan struct{}, 1)
 	go m.keepPins(ctx, m.addr, token, m.pinPoke)
-	m.log.Info("listening", "addr", m.addr, "cache", m.cfg.CacheDir)
-	if host, _, _ := net.SplitHostPort(m.addr); !isLoopback(host) && !m.access.Load().selfAuth {
-		m.log.Warn("listening beyond this machine with self_auth off: anyone who can reach " + m.addr +
-			" can pull through it, with the stored registry accounts")
+	m.log.Info("listening", "addr", m.addr, "cache", m.cfg.CacheDir, "tls", tlsCfg != nil)
+	if caPEM != nil {
+		m.log.Info("serving HTTPS with the local CA: clients trust it with hubmirror setup ca, or /ca.crt", "dir", m.cfg.TLS.Dir)
+	}
+	if host, _, _ := net.SplitHostPort(m.addr); !isLoopback(host) {
+		switch pol := m.access.Load(); {
+		case !pol.selfAuth:
+			m.log.Warn("listening beyond this machine with self_auth off: anyone who can reach " + m.addr +
+				" can pull through it, with the stored registry accounts")
+		case len(pol.allowed) == 0:
+			m.log.Warn("listening beyond this machine with self_auth on and no allowed_users: anyone who can reach " + m.addr +
+				" can pull through it without logging in (Docker Hub anonymously, other registries with the stored accounts);" +
+				" set allowed_users to require a login")
+		}
 	}
 	return nil
 }

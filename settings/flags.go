@@ -23,10 +23,12 @@ type Flags struct {
 	selfAuth  optBool
 	allow     userList
 	aliases   aliasList
+	tls       optString
+	insecure  optBool
 }
 
 // Register adds every flag to fs: --config, --listen, --cache-dir,
-// --upstream, --self-auth and --allow-user.
+// --upstream, --self-auth, --allow-user, --tls and --insecure-login.
 func (f *Flags) Register(fs *flag.FlagSet) {
 	f.RegisterUpstreams(fs)
 	fs.Var(&f.listen, "listen", "address to serve on, host:port (default "+DefaultListen+")")
@@ -34,6 +36,8 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.Var(&f.cacheMax, "cache-max", "keep at most this much, e.g. 20GiB (default: a fifth of the disk, 5 to 100 GiB)")
 	fs.Var(&f.selfAuth, "self-auth", "be a token realm: clients docker login to the mirror, Docker Hub checks passwords")
 	fs.Var(&f.allow, "allow-user", "with --self-auth, only this Docker Hub user may pull (repeatable)")
+	fs.Var(&f.tls, "tls", "off or auto: serve HTTPS with a local CA kept next to the settings file (hubmirror setup ca prints it)")
+	fs.Var(&f.insecure, "insecure-login", "let other machines log in over plain HTTP (their passwords cross the network in clear)")
 }
 
 // RegisterUpstreams adds only --config and --upstream, for commands that
@@ -81,6 +85,12 @@ func (f *Flags) Apply(s *Settings) {
 	}
 	if f.selfAuth.set {
 		s.SelfAuth = f.selfAuth.value
+	}
+	if f.tls.set {
+		s.TLS = TLS{Mode: f.tls.value}
+	}
+	if f.insecure.set {
+		s.InsecureLogin = f.insecure.value
 	}
 	if len(f.allow) > 0 {
 		s.AllowedUsers = append([]string(nil), f.allow...)
@@ -207,6 +217,9 @@ func (f *Flags) Check() error {
 	if err := f.listen.validate("listen", CheckListen); err != nil {
 		return err
 	}
+	if err := f.tls.validate("tls", checkTLSFlag); err != nil {
+		return err
+	}
 	if err := f.cacheMax.validate("cache-max", func(v string) error { _, err := ParseSize(v); return err }); err != nil {
 		return err
 	}
@@ -223,4 +236,13 @@ func (f *Flags) Check() error {
 		}
 		return nil
 	})
+}
+
+// checkTLSFlag checks --tls: "off" or "auto"; the user's own certificate
+// goes in the settings file.
+func checkTLSFlag(v string) error {
+	if v != TLSOff && v != TLSAuto {
+		return errors.New(`is not off or auto (for your own certificate, set "tls": {"cert": PATH, "key": PATH} in the settings file)`)
+	}
+	return nil
 }

@@ -51,6 +51,12 @@ type Settings struct {
 	CacheMax string `json:"cache_max,omitempty"`
 	// Pinned are images kept whole and never evicted ("alpine:3.20").
 	Pinned []string `json:"pinned,omitempty"`
+	// TLS is "off", "auto" (a local CA next to this file) or the user's
+	// own certificate and key files.
+	TLS TLS `json:"tls"`
+	// InsecureLogin lets other machines log in over plain HTTP, where
+	// their passwords cross the network in clear.
+	InsecureLogin bool `json:"insecure_login"`
 }
 
 // CacheMaxBytes returns cache_max in bytes, or the default for the disk
@@ -185,7 +191,7 @@ func kindName(k string) string {
 }
 
 func knownFields() []string {
-	return []string{`"listen"`, `"cache_dir"`, `"upstreams"`, `"self_auth"`, `"allowed_users"`, `"start_on_launch"`, `"aliases"`, `"cache_max"`, `"pinned"`}
+	return []string{`"listen"`, `"cache_dir"`, `"upstreams"`, `"self_auth"`, `"allowed_users"`, `"start_on_launch"`, `"aliases"`, `"cache_max"`, `"pinned"`, `"tls"`, `"insecure_login"`}
 }
 
 // Save writes s to path atomically with mode 0600, creating its directory.
@@ -229,6 +235,9 @@ func (s Settings) Validate() error {
 	}
 	if !filepath.IsAbs(s.CacheDir) {
 		return &FieldError{Field: "cache_dir", Value: s.CacheDir, Problem: "must be an absolute path"}
+	}
+	if err := s.TLS.check(); err != nil {
+		return err
 	}
 	for _, p := range s.Pinned {
 		if _, err := proxy.ParseRef(p); err != nil {

@@ -74,3 +74,72 @@ func TestPodmanMirrorsOtherRegistriesByPrefix(t *testing.T) {
 		}
 	}
 }
+
+// With TLS on, every snippet uses https:// and no "insecure" setting; with
+// the local CA, docker, containerd, podman and k3s are told where their
+// client keeps it, and the fingerprint to check.
+func TestSnippetsWithTLS(t *testing.T) {
+	const h, fp = "mirror.lan:5000", "AB:CD:EF"
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		ca   bool
+	}{
+		{"local CA", []Option{LocalCA(fp)}, true},
+		{"own certificate", []Option{HTTPS()}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			trusts := map[string]string{}
+			for _, client := range Clients {
+				snips, err := Snippets(client, h, regs, tc.opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, s := range snips {
+					if strings.Contains(s.Text, "http://") && !strings.Contains(s.Text, "/ca.crt") ||
+						strings.Contains(s.Text, "insecure") || strings.Contains(s.Text, "tls-verify=false") {
+						t.Errorf("%s/%s is not https only:\n%s", client, s.Title, s.Text)
+					}
+					if strings.Contains(s.Title, "trust the mirror's CA") {
+						trusts[client] = s.Path
+						if !strings.Contains(s.Text, "http://"+h+"/ca.crt") || !strings.Contains(s.Text, fp) {
+							t.Errorf("%s: the trust snippet lacks the download or the fingerprint:\n%s", client, s.Text)
+						}
+					}
+				}
+			}
+			want := map[string]string{
+				"docker":     "/etc/docker/certs.d/" + h + "/ca.crt",
+				"containerd": containerdCA,
+				"podman":     "/etc/containers/certs.d/" + h + "/ca.crt",
+				"k3s":        k3sCA,
+			}
+			if !tc.ca {
+				want = map[string]string{}
+			}
+			if len(trusts) != len(want) {
+				t.Errorf("trust snippets %v, want %v", trusts, want)
+			}
+			for c, p := range want {
+				if trusts[c] != p {
+					t.Errorf("%s keeps the CA at %q, want %q", c, trusts[c], p)
+				}
+			}
+		})
+	}
+	docker, _ := Snippets("docker", h, regs, LocalCA(fp))
+	var cfg struct {
+		Mirrors []string `json:"registry-mirrors"`
+	}
+	if err := json.Unmarshal([]byte(docker[1].Text), &cfg); err != nil || len(cfg.Mirrors) != 1 || cfg.Mirrors[0] != "https://"+h {
+		t.Errorf("daemon.json: %v %s", err, docker[1].Text)
+	}
+	ctd, _ := Snippets("containerd", h, regs, LocalCA(fp))
+	if !strings.Contains(ctd[1].Text, `[host."https://`+h+`"]`) || !strings.Contains(ctd[1].Text, `ca = "`+containerdCA+`"`) {
+		t.Errorf("hosts.toml:\n%s", ctd[1].Text)
+	}
+	pull, _ := Snippets("pull", h, regs, LocalCA(fp))
+	if !strings.Contains(pull[0].Text, "SSL_CERT_FILE="+CAFile+" crane pull "+h) {
+		t.Errorf("pull:\n%s", pull[0].Text)
+	}
+}
