@@ -10,6 +10,7 @@ import (
 
 	"fyne.io/fyne/v2/app"
 
+	"github.com/hubmirror/hubmirror/internal/traymenu"
 	"github.com/hubmirror/hubmirror/ui"
 )
 
@@ -28,7 +29,7 @@ func runDesktop(b *backend) error {
 	stopWatch := u.Watch()
 	defer stopWatch()
 	if runtime.GOOS != "linux" || os.Getenv("DBUS_SESSION_BUS_ADDRESS") != "" {
-		u.SetupTray()
+		u.SetupTrayMenu(traymenu.New("hubmirror"))
 	} else {
 		b.log.Warn("no D-Bus session, so no tray icon: the settings window stays open instead")
 		u.ShowSettings()

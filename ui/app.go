@@ -36,6 +36,9 @@ type App struct {
 	tray     desktop.App   // nil until SetupTray sets the tray up
 	trayIcon fyne.Resource // the icon the tray shows
 	menu     *fyne.Menu
+	// trayItems shows menu in the tray when SetupTrayMenu was given a
+	// TrayMenu; nil otherwise.
+	trayItems *trayItems
 	// The tray menu's items, in menu order.
 	statusItem, toggleItem, settingsItem, cacheItem, setupItem, copyItem, browserItem, quitItem *fyne.MenuItem
 
@@ -162,7 +165,7 @@ func (u *App) stop()  { u.startOrStop(u.backend.Stop, false) }
 
 func (u *App) startOrStop(call func() error, starting bool) {
 	u.toggleItem.Disabled = true
-	u.menu.Refresh()
+	u.refreshMenu()
 	u.run(func() {
 		err := call()
 		fyne.Do(func() {
@@ -170,7 +173,7 @@ func (u *App) startOrStop(call func() error, starting bool) {
 				return
 			}
 			u.toggleItem.Disabled = false
-			u.menu.Refresh()
+			u.refreshMenu()
 			u.actionErr = ""
 			if err != nil {
 				u.actionErr = err.Error()

@@ -52,15 +52,33 @@ func (u *App) buildMenu() {
 // desktop.App that can have one; otherwise it does nothing. On Linux and
 // the BSDs the tray needs a D-Bus session: without one it is not set up,
 // because systray crashes on quit then (fyne-io/fyne#6403).
+//
+// Fyne rebuilds a tray menu from scratch on every change, giving each item
+// a new identity; SetupTrayMenu keeps them.
 func (u *App) SetupTray() {
+	u.SetupTrayMenu(nil)
+}
+
+// SetupTrayMenu is SetupTray with the menu's items in m, which changes
+// them in place as the status changes, so that they keep their identity
+// (over D-Bus, their dbusmenu ids) and a click on an item a moment after
+// a change still reaches it. With m nil the menu goes to Fyne's
+// SetSystemTrayMenu. The icon is set through Fyne either way.
+func (u *App) SetupTrayMenu(m TrayMenu) {
 	desk, ok := u.app.(desktop.App)
 	if !ok || !trayPossible() {
 		return
 	}
 	u.tray = desk
 	u.trayIcon = nil
+	if m == nil {
+		u.updateTray()
+		desk.SetSystemTrayMenu(u.menu)
+		return
+	}
+	u.trayItems = newTrayItems(m, u.menu)
 	u.updateTray()
-	desk.SetSystemTrayMenu(u.menu)
+	m.Show()
 }
 
 // HasTray reports whether SetupTray put hubmirror in the system tray. When
@@ -94,6 +112,16 @@ func (u *App) updateTray() {
 		return
 	}
 	u.statusItem.Label, u.toggleItem.Label = line, toggle
+	u.refreshMenu()
+}
+
+// refreshMenu shows the menu items' current labels and enabled states in
+// the tray: in place when the tray has a TrayMenu, else by Fyne's rebuild.
+func (u *App) refreshMenu() {
+	if u.trayItems != nil {
+		u.trayItems.refresh()
+		return
+	}
 	u.menu.Refresh()
 }
 

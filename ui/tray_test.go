@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -377,5 +378,154 @@ func TestCacheWindow(t *testing.T) {
 	h.u.wait()
 	if !slices.Contains(h.b.Calls(), "ClearCache") || !strings.Contains(v.result.Text, "empty") {
 		t.Errorf("clear: calls %v, result %q", h.b.Calls(), v.result.Text)
+	}
+}
+
+// fakeTrayMenu is a TrayMenu that records its entries and every change.
+type fakeTrayMenu struct {
+	mu      sync.Mutex
+	entries []*fakeTrayEntry // in menu order, separators included
+	items   []*fakeTrayEntry // by item index
+	sets    []string         // "label" or "label (disabled)", per SetItem
+	shown   int
+}
+
+type fakeTrayEntry struct {
+	label     string
+	disabled  bool
+	separator bool
+	onClick   func()
+}
+
+func (m *fakeTrayMenu) AddItem(label string, disabled bool, onClick func()) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := &fakeTrayEntry{label: label, disabled: disabled, onClick: onClick}
+	m.entries = append(m.entries, e)
+	m.items = append(m.items, e)
+	return len(m.items) - 1
+}
+
+func (m *fakeTrayMenu) AddSeparator() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.entries = append(m.entries, &fakeTrayEntry{separator: true})
+}
+
+func (m *fakeTrayMenu) SetItem(i int, label string, disabled bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.items[i].label, m.items[i].disabled = label, disabled
+	if disabled {
+		label += " (disabled)"
+	}
+	m.sets = append(m.sets, label)
+}
+
+func (m *fakeTrayMenu) Show() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.shown++
+}
+
+// labels returns the entries' labels, "|" for a separator and a "-"
+// prefix for a disabled item, and the SetItem calls so far.
+func (m *fakeTrayMenu) labels() (labels, sets []string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, e := range m.entries {
+		switch {
+		case e.separator:
+			labels = append(labels, "|")
+		case e.disabled:
+			labels = append(labels, "-"+e.label)
+		default:
+			labels = append(labels, e.label)
+		}
+	}
+	return labels, append([]string(nil), m.sets...)
+}
+
+// click clicks the item labelled label, as the tray does: from a goroutine
+// of its own.
+func (m *fakeTrayMenu) click(t *testing.T, label string) {
+	t.Helper()
+	m.mu.Lock()
+	var onClick func()
+	for _, e := range m.items {
+		if e.label == label {
+			onClick = e.onClick
+		}
+	}
+	m.mu.Unlock()
+	if onClick == nil {
+		t.Fatalf("no tray item %q", label)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		onClick()
+	}()
+	<-done
+}
+
+// TestTrayMenuChangesItemsInPlace: with a TrayMenu, the tray's items are
+// added once and then changed in place as the status changes and the
+// toggle runs, so they keep their identity (their D-Bus ids); Fyne's
+// SetSystemTrayMenu, which rebuilds the menu on each change, is not used.
+func TestTrayMenuChangesItemsInPlace(t *testing.T) {
+	h := newHarness(t)
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/run/user/1000/bus")
+	m := &fakeTrayMenu{}
+	h.u.SetupTrayMenu(m)
+	if !h.u.HasTray() || m.shown != 1 {
+		t.Fatalf("tray %v, menu shown %d times; want a tray shown once", h.u.HasTray(), m.shown)
+	}
+	if h.app.trayMenu != nil {
+		t.Error("the menu also went to Fyne's SetSystemTrayMenu")
+	}
+	if h.app.trayIcon != iconStopped {
+		t.Errorf("tray icon %v, want the stopped icon", h.app.trayIcon)
+	}
+	rest := []string{"|", "Settings…", "Cache…", "Set up clients…", "Copy Docker setup", "Open in browser", "|", "Quit"}
+	check := func(what string, wantLabels, wantSets []string) {
+		t.Helper()
+		labels, sets := m.labels()
+		if !slices.Equal(labels, wantLabels) {
+			t.Errorf("%s: tray menu %q, want %q", what, labels, wantLabels)
+		}
+		if !slices.Equal(sets, wantSets) {
+			t.Errorf("%s: item changes %q, want %q", what, sets, wantSets)
+		}
+	}
+	var sets []string
+	check("at start", append([]string{"-Stopped", "Start"}, rest...), sets)
+
+	running := proxy.Status{State: proxy.Running, Addr: "127.0.0.1:5000", Counters: proxy.Counters{CacheBytes: 999}}
+	h.push(running)
+	sets = append(sets, "Running on 127.0.0.1:5000 · 999 B cached (disabled)", "Stop")
+	check("running", append([]string{"-Running on 127.0.0.1:5000 · 999 B cached", "Stop"}, rest...), sets)
+
+	running.CacheBytes, running.CacheHits, running.CacheMisses = 2_130_000_000, 1, 1
+	h.push(running)
+	sets = append(sets, "Running on 127.0.0.1:5000 · 2.1 GB cached · 50% from cache (disabled)")
+	check("counters", append([]string{"-Running on 127.0.0.1:5000 · 2.1 GB cached · 50% from cache", "Stop"}, rest...), sets)
+	h.push(running) // no change, no update
+	check("the same status again", append([]string{"-Running on 127.0.0.1:5000 · 2.1 GB cached · 50% from cache", "Stop"}, rest...), sets)
+
+	m.click(t, "Stop")
+	h.u.wait()
+	if got := h.b.Calls(); !slices.Equal(got, []string{"Stop"}) {
+		t.Errorf("calls %q after clicking Stop, want [Stop]", got)
+	}
+	sets = append(sets, "Stop (disabled)", "Stop")
+	h.push(proxy.Status{State: proxy.Stopped})
+	sets = append(sets, "Stopped (disabled)", "Start")
+	check("stopped", append([]string{"-Stopped", "Start"}, rest...), sets)
+
+	m.click(t, "Settings…")
+	h.u.wait()
+	if w := h.window(); !w.shown {
+		t.Error("clicking Settings… did not show the settings window")
 	}
 }

@@ -87,26 +87,48 @@ func startXvfb(t *testing.T) string {
 type trayMenu struct {
 	t      *testing.T
 	busctl string
-	name   string // org.kde.StatusNotifierItem-<pid>-1
+	name   string   // org.kde.StatusNotifierItem-<pid>-1
+	log    *logTail // the app's log, where systray reports an unknown id
 }
 
 func (m *trayMenu) call(args ...string) []byte {
 	m.t.Helper()
-	out, err := exec.Command(m.busctl, append([]string{"--user"}, args...)...).CombinedOutput()
+	out, err := m.try(args...)
 	if err != nil {
-		m.t.Fatalf("busctl %v: %v\n%s", args, err, out)
+		m.t.Fatal(err)
 	}
 	return out
+}
+
+// try is call that returns the error.
+func (m *trayMenu) try(args ...string) ([]byte, error) {
+	out, err := exec.Command(m.busctl, append([]string{"--user"}, args...)...).CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("busctl %v: %w\n%s", args, err, out)
+	}
+	return out, nil
 }
 
 // items returns the menu's labels and their ids, from GetLayout.
 func (m *trayMenu) items() map[string]int {
 	m.t.Helper()
-	out := m.call("--json=short", "call", m.name, "/StatusNotifierMenu", "com.canonical.dbusmenu",
+	items, err := m.layout()
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	return items
+}
+
+// layout is items that returns the error.
+func (m *trayMenu) layout() (map[string]int, error) {
+	out, err := m.try("--json=short", "call", m.name, "/StatusNotifierMenu", "com.canonical.dbusmenu",
 		"GetLayout", "iias", "--", "0", "-1", "0")
+	if err != nil {
+		return nil, err
+	}
 	var doc any
 	if err := json.Unmarshal(out, &doc); err != nil {
-		m.t.Fatalf("GetLayout: %v: %s", err, out)
+		return nil, fmt.Errorf("GetLayout: %w: %s", err, out)
 	}
 	items := map[string]int{}
 	var walk func(v any)
@@ -134,7 +156,7 @@ func (m *trayMenu) items() map[string]int {
 		}
 	}
 	walk(doc)
-	return items
+	return items, nil
 }
 
 // find returns the id of the item whose label starts with prefix.
@@ -147,16 +169,64 @@ func (m *trayMenu) find(prefix string) (string, int, bool) {
 	return "", 0, false
 }
 
-// click sends a "clicked" event to the item labelled prefix….
+// click sends a "clicked" event to the item labelled prefix…, looked up
+// right before. The app keeps its items' ids, but the test does not rely
+// on it: systray answers a click on an unknown id with success and only
+// logs it, so when the id is gone from the menu after the click and the
+// app logged it as unknown, the item is looked up and clicked again. (Ids
+// are never reused, so an id still in the menu after the click was live
+// when it was clicked.)
 func (m *trayMenu) click(prefix string) {
 	m.t.Helper()
-	label, id, ok := m.find(prefix)
-	if !ok {
-		m.t.Fatalf("no tray item %q in %v", prefix, m.items())
+	for attempt := 1; ; attempt++ {
+		var label string
+		var id int
+		eventually(m.t, fmt.Sprintf("a tray item %q", prefix), func() bool {
+			var ok bool
+			label, id, ok = m.find(prefix)
+			return ok
+		})
+		m.t.Logf("clicking %q (id %d)", label, id)
+		m.call("call", m.name, "/StatusNotifierMenu", "com.canonical.dbusmenu", "Event", "isvu",
+			strconv.Itoa(id), "clicked", "s", "", "0")
+		if m.hasID(id) || !m.unknownIDLogged(id) {
+			return
+		}
+		if attempt == 5 {
+			m.t.Fatalf("the app did not know the id of %q %d times in a row", prefix, attempt)
+		}
+		m.t.Logf("the app did not know id %d any more: looking %q up again", id, prefix)
 	}
-	m.t.Logf("clicking %q", label)
-	m.call("call", m.name, "/StatusNotifierMenu", "com.canonical.dbusmenu", "Event", "isvu",
-		strconv.Itoa(id), "clicked", "s", "", "0")
+}
+
+// hasID reports whether an item of the menu has the id, or the menu is
+// gone: after Quit the app is.
+func (m *trayMenu) hasID(id int) bool {
+	items, err := m.layout()
+	if err != nil {
+		return true
+	}
+	for _, have := range items {
+		if have == id {
+			return true
+		}
+	}
+	return false
+}
+
+// unknownIDLogged reports whether the app logged a click on id as one on
+// an unknown item. systray logs it before it answers the click, but the
+// line reaches the log tail through a pipe, so it is given a moment.
+func (m *trayMenu) unknownIDLogged(id int) bool {
+	line := fmt.Sprintf("systray error: no menu item with ID %d\n", id)
+	deadline := time.Now().Add(2 * time.Second)
+	for !strings.Contains(m.log.String(), line) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
 }
 
 // eventually polls cond until it holds or 20 s pass.
@@ -212,7 +282,7 @@ func TestTrayApp(t *testing.T) {
 		}
 	}()
 
-	menu := &trayMenu{t: t, busctl: busctl, name: fmt.Sprintf("org.kde.StatusNotifierItem-%d-1", cmd.Process.Pid)}
+	menu := &trayMenu{t: t, busctl: busctl, name: fmt.Sprintf("org.kde.StatusNotifierItem-%d-1", cmd.Process.Pid), log: log}
 	eventually(t, "the tray item on D-Bus", func() bool {
 		out, _ := exec.Command(busctl, "--user", "list", "--no-legend").Output()
 		return strings.Contains(string(out), menu.name)
