@@ -74,7 +74,7 @@ func (b *backend) apply(s settings.Settings) error {
 		b.m.SetPins(s.Pinned)
 	}
 	if s.Listen == old.Listen && s.CacheDir == old.CacheDir && maps.Equal(s.Upstreams, old.Upstreams) &&
-		maps.Equal(s.Aliases, old.Aliases) && s.CacheMax == old.CacheMax && s.TLS == old.TLS && s.InsecureLogin == old.InsecureLogin {
+		maps.Equal(s.Aliases, old.Aliases) && s.CacheMax == old.CacheMax && s.TLS.Same(old.TLS) && s.InsecureLogin == old.InsecureLogin {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)

@@ -29,6 +29,15 @@ type TLS struct {
 // On reports whether the mirror serves HTTPS.
 func (t TLS) On() bool { return t.Mode == TLSAuto || t.Mode == TLSFiles }
 
+// Same reports whether t and u serve alike: "" and "off" are the same, and
+// the file names matter only with TLSFiles.
+func (t TLS) Same(u TLS) bool {
+	if !t.On() || !u.On() {
+		return t.On() == u.On()
+	}
+	return t == u
+}
+
 type tlsFiles struct {
 	Cert string `json:"cert"`
 	Key  string `json:"key"`

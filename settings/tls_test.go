@@ -117,3 +117,22 @@ func TestTLSFlags(t *testing.T) {
 		t.Errorf("bad --tls: %v", err)
 	}
 }
+
+// "" and "off" are one setting: a settings file that spells it out must not
+// look like a change (which restarts a running mirror).
+func TestTLSSame(t *testing.T) {
+	for _, tc := range []struct {
+		a, b TLS
+		same bool
+	}{
+		{TLS{}, TLS{Mode: TLSOff}, true},
+		{TLS{Mode: TLSAuto}, TLS{Mode: TLSAuto}, true},
+		{TLS{Mode: TLSAuto}, TLS{}, false},
+		{TLS{Mode: TLSFiles, Cert: "a", Key: "b"}, TLS{Mode: TLSFiles, Cert: "a", Key: "c"}, false},
+		{TLS{Mode: TLSOff, Cert: "x"}, TLS{}, true},
+	} {
+		if got := tc.a.Same(tc.b); got != tc.same {
+			t.Errorf("%+v.Same(%+v) = %v, want %v", tc.a, tc.b, got, tc.same)
+		}
+	}
+}
