@@ -4,9 +4,11 @@
 #
 #   scripts/deps.sh          OS build packages (a C toolchain and Fyne's headers)
 #   scripts/deps.sh --test   also skopeo, jq, dbus and gnome-keyring (a real
-#                            OS keyring for the tests), xvfb and imagemagick
-#                            (the desktop app under a virtual display),
-#                            chromium (the landing page in a browser), and
+#                            OS keyring for the tests), xvfb, imagemagick,
+#                            xdotool and x11-utils (the desktop app under a
+#                            virtual display),
+#                            chromium (the landing page in a browser),
+#                            gcc-mingw-w64-x86-64 (the Windows cross build), and
 #                            crane, the OCI conformance suite and staticcheck
 #                            in ~/.cache/hubmirror/tools
 #
@@ -23,7 +25,7 @@ readonly STATICCHECK_MOD=honnef.co/go/tools
 readonly STATICCHECK_VERSION=v0.8.2
 
 usage() {
-	sed -n '2,14s/^# \{0,1\}//p' "$0"
+	sed -n '2,16s/^# \{0,1\}//p' "$0"
 }
 
 want_test=0
@@ -124,7 +126,7 @@ Linux)
 	pkgs=(gcc libc6-dev pkg-config libgl1-mesa-dev libxcursor-dev libxrandr-dev
 		libxinerama-dev libxi-dev libxxf86vm-dev)
 	if [[ $want_test -eq 1 ]]; then
-		pkgs+=(skopeo jq dbus gnome-keyring xvfb imagemagick chromium)
+		pkgs+=(skopeo jq dbus gnome-keyring xvfb imagemagick xdotool x11-utils chromium gcc-mingw-w64-x86-64)
 	fi
 	if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
 		apt_install "${pkgs[@]}"
