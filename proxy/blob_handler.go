@@ -60,7 +60,7 @@ func (s *server) serveBlob(w *recorder, r *http.Request, rt *route, sess *sessio
 	if errors.Is(err, errCacheWrite) {
 		// The disk filled up under the download: the rest comes straight
 		// from upstream, still verified before its last byte.
-		s.stats.uncachedStreams.Add(1)
+		s.stats.streamedUncached()
 		var more int64
 		more, err = s.passThrough(r.Context(), w, rt, sess, br.file, from+n, to)
 		n += more

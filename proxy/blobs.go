@@ -177,7 +177,7 @@ func (b *blobStore) finishLocked(dl *download, err error) ([]digest, error) {
 	if err == nil {
 		path := b.cache.blobPath(dl.digest)
 		if err = b.cache.commit(dl.tmp, path); err == nil {
-			b.stats.cacheBytes.Add(dl.written)
+			b.stats.blobCommitted(dl.written)
 			gone := ix.add(dl.digest, dl.written)
 			if info, err := os.Stat(path); err == nil {
 				ix.markVerified(dl.digest, versionOf(info)) // hashed on the way in

@@ -252,6 +252,7 @@ func (m *Mirror) ClearCache() error {
 	}
 	err := (&Cache{c: c}).Clear()
 	m.stats.cacheBytes.Store(c.size())
+	m.changed()
 	return err
 }
 

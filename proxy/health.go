@@ -11,13 +11,14 @@ import (
 )
 
 // How long tag revalidation and the health probe wait for upstream, and how
-// the probe backs off. Variables so that tests can shorten them; each
+// the probe backs off: from probeFirst to every probeMax, while a problem is
+// shown (no probe runs otherwise). Variables so that tests can shorten them; each
 // upstream copies them when it is made.
 var (
 	revalidateTimeout = 3 * time.Second
 	probeTimeout      = 3 * time.Second
 	probeFirst        = time.Second
-	probeMax          = time.Minute
+	probeMax          = 30 * time.Second
 )
 
 // quickFailuresToDegrade is how many revalidations in a row must fail
@@ -91,12 +92,14 @@ func upstreamFailed(err error) bool {
 	return errors.Is(err, ErrUnreachable) || errors.Is(err, ErrTooManyRequests)
 }
 
-// ensureProbe starts the probe loop of a degraded upstream unless one
-// runs. It runs until upstream answers or ctx (the mirror's) ends.
+// ensureProbe starts the probe loop of a degraded upstream, or of one with
+// a problem shown in the status, unless one runs. It runs until upstream
+// answers or ctx (the mirror's) ends.
 func (u *upstream) ensureProbe(ctx context.Context) {
 	h := u.health
+	shown := u.stats.hasProblem(u.registry)
 	h.mu.Lock()
-	start := h.degraded && !h.probing && ctx.Err() == nil
+	start := (h.degraded || shown) && !h.probing && ctx.Err() == nil
 	h.probing = h.probing || start
 	h.mu.Unlock()
 	if start {
@@ -116,21 +119,39 @@ func (u *upstream) probeLoop(ctx context.Context) {
 		}
 		t.Stop()
 		up := ctx.Err() == nil && u.probe(ctx)
+		shown := u.stats.hasProblem(u.registry)
 		h.mu.Lock()
 		if up {
 			h.quickFails, h.degraded, h.cause = 0, false, nil
 		}
-		if up || !h.degraded || ctx.Err() != nil {
+		if up || !(h.degraded || shown) || ctx.Err() != nil {
 			h.probing = false
 			h.mu.Unlock()
 			if up {
 				u.stats.upstreamProblem(u.registry, "")
+			}
+			if ctx.Err() == nil && u.stats.hasProblem(u.registry) {
+				u.ensureProbe(ctx) // noted while this loop was ending
 			}
 			return
 		}
 		h.mu.Unlock()
 		wait = min(2*wait, h.probeMax)
 	}
+}
+
+// noteFailure shows a problem in the status when err says upstream failed
+// (unreachable, 5xx, 429) while the client still waited, unless a more
+// telling one is shown; the probe then watches upstream until it answers.
+func (u *upstream) noteFailure(ctx context.Context, err error) {
+	if err == nil || !upstreamFailed(err) || ctx.Err() != nil {
+		return
+	}
+	if errors.Is(err, ErrTooManyRequests) {
+		u.stats.upstreamFailure(u.registry, u.describe()+" is rate limiting this mirror (429); cached images still pull. Log in with a Docker Hub account for a higher limit.")
+		return
+	}
+	u.stats.upstreamFailure(u.registry, u.describe()+" cannot be reached; cached images still pull. Check the network or proxy settings.")
 }
 
 // probe asks for GET /v2/ and reports whether upstream answered; any

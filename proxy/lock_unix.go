@@ -11,7 +11,8 @@ import (
 )
 
 // lockDir takes an exclusive lock on path so that two mirrors never share
-// one cache directory. The lock goes away with the process.
+// one cache directory. The lock goes away with the process. The file names
+// this process (see lockOwner), so that a second one can say who holds it.
 func lockDir(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -20,9 +21,13 @@ func lockDir(path string) (*os.File, error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("cache directory %s is in use by another hubmirror: stop it or choose another --cache-dir", filepath.Dir(path))
+			return nil, inUse(filepath.Dir(path), path)
 		}
 		return nil, fmt.Errorf("cache directory: lock: %w", err)
+	}
+	if err := writeOwner(f, ""); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cache directory: lock file: %w", err)
 	}
 	return f, nil
 }

@@ -12,7 +12,7 @@ import (
 // registry accepts them and an error wrapping ErrDenied when it does not.
 // rt may be nil.
 func CheckLogin(ctx context.Context, registry, endpoint, user, password string, rt http.RoundTripper) error {
-	up, err := newUpstream(registry, endpoint, newHTTPClient(rt), &stats{}, nil, nil)
+	up, err := newUpstream(registry, endpoint, newHTTPClient(rt), newStats(), nil, nil)
 	if err != nil {
 		return err
 	}

@@ -89,6 +89,10 @@ type Status struct {
 	State State
 	Addr  string // the address it listens on, while running
 	Err   string // why it failed or last failed to start; safe to show
+	// PortTaken is set when it failed to start because another program
+	// holds the listen address (Err then says so for the command line).
+	PortTaken bool
+	Listen    string // the listen address it is configured with
 	Counters
 }
 
@@ -108,10 +112,11 @@ type Mirror struct {
 	cache   *diskCache
 	blobs   *blobStore
 	cancel  context.CancelFunc
-	done    chan struct{} // closed when the current listener stops serving
-	poke    chan struct{} // asks the notifier to publish a snapshot
-	pinPoke chan struct{} // asks keepPins to fetch the pinned images now
-	token   string        // the internal token of the current listener
+	runCtx  context.Context // ends when the current listener stops
+	done    chan struct{}   // closed when the current listener stops serving
+	poke    chan struct{}   // asks the notifier to publish a snapshot
+	pinPoke chan struct{}   // asks keepPins to fetch the pinned images now
+	token   string          // the internal token of the current listener
 
 	subMu sync.Mutex
 	subs  map[chan Status]struct{}
@@ -137,7 +142,10 @@ func (m *Mirror) Reconfigure(ctx context.Context, cfg Config) error {
 	if cfg.Listen == "" || cfg.CacheDir == "" {
 		return errors.New("listen address and cache directory must be set")
 	}
-	wasRunning := m.Status().State == Running
+	// A mirror that failed is started again: the new settings may be
+	// what it needed (another port).
+	st := m.Status().State
+	wasRunning := st == Running || st == Failed
 	if wasRunning {
 		if err := m.Stop(ctx); err != nil {
 			return err
@@ -149,6 +157,7 @@ func (m *Mirror) Reconfigure(ctx context.Context, cfg Config) error {
 	m.cfg.TLS, m.cfg.InsecureLogin = cfg.TLS, cfg.InsecureLogin
 	m.upstreams = ups
 	m.mu.Unlock()
+	m.stats.dropProblemsExcept(ups)
 	if wasRunning {
 		return m.Start()
 	}
@@ -174,10 +183,13 @@ func New(cfg Config) (*Mirror, error) {
 		return nil, errors.New("cache directory is empty")
 	}
 	m := &Mirror{
-		cfg: cfg, log: cfg.Logger, stats: &stats{},
+		cfg: cfg, log: cfg.Logger, stats: newStats(),
 		state: Stopped, subs: map[chan Status]struct{}{},
 		sessions: newSessionStore(), links: newLinkSet(),
 	}
+	m.stats.hooks(m.probe, m.changed)
+	cfg.Credentials = m.watchKeyring(cfg.Credentials)
+	m.cfg.Credentials = cfg.Credentials
 	m.access.Store(newPolicy(cfg.Access))
 	ups, err := buildUpstreams(cfg.Upstreams, newHTTPClient(cfg.Transport), m.stats, cfg.Credentials, m.log)
 	if err != nil {
@@ -254,9 +266,12 @@ func (m *Mirror) startLocked() error {
 		ln.Close()
 		return err
 	}
+	if err := cache.markOwner(ln.Addr().String()); err != nil {
+		m.log.Warn("a second hubmirror on this cache directory will not be told where this one listens", "err", err)
+	}
 	m.stats.cacheBytes.Store(cache.size())
 	ctx, cancel := context.WithCancel(context.Background())
-	m.cache, m.cancel = cache, cancel
+	m.cache, m.cancel, m.runCtx = cache, cancel, ctx
 	m.blobs = newBlobStore(ctx, cache, m.stats, m.log)
 	m.poke = make(chan struct{}, 1)
 	go m.notify(ctx, m.poke)
@@ -268,7 +283,7 @@ func (m *Mirror) startLocked() error {
 		aliases: lowerKeys(m.cfg.Aliases),
 	}
 	m.srv = &http.Server{
-		Handler:           newTransportGuard(handler, caPEM, tlsCfg != nil, m.cfg.InsecureLogin, m.log),
+		Handler:           newTransportGuard(m.splitOwn(handler), caPEM, tlsCfg != nil, m.cfg.InsecureLogin, m.log),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          log.New(&slogWriter{m.log}, "", 0),
@@ -282,6 +297,9 @@ func (m *Mirror) startLocked() error {
 	go m.serve(m.srv, ln, m.done)
 	m.pinPoke = make(chan struct{}, 1)
 	go m.keepPins(ctx, m.addr, token, m.pinPoke)
+	for _, u := range m.upstreams {
+		u.ensureProbe(ctx) // problems noted while stopped
+	}
 	m.log.Info("listening", "addr", m.addr, "cache", m.cfg.CacheDir, "tls", tlsCfg != nil)
 	if caPEM != nil {
 		m.log.Info("serving HTTPS with the local CA: clients trust it with hubmirror setup ca, or /ca.crt", "dir", m.cfg.TLS.Dir)
@@ -367,9 +385,10 @@ func (m *Mirror) Status() Status {
 }
 
 func (m *Mirror) statusLocked() Status {
-	st := Status{State: m.state, Addr: m.addr, Counters: m.stats.snapshot()}
+	st := Status{State: m.state, Addr: m.addr, Listen: m.cfg.Listen, Counters: m.stats.snapshot()}
 	if m.lastErr != nil {
 		st.Err = m.lastErr.Error()
+		st.PortTaken = errors.Is(m.lastErr, ErrAddrInUse)
 	}
 	return st
 }

@@ -24,7 +24,7 @@ func (s *server) serveUncached(w *recorder, r *http.Request, rt *route, sess *se
 		return blobError(rt, err)
 	}
 	defer resp.Body.Close()
-	s.stats.uncachedStreams.Add(1)
+	s.stats.streamedUncached()
 	setBlobHeaders(w, rt.digest)
 	w.source = sourceMiss
 	s.countSource(sourceMiss)

@@ -20,6 +20,7 @@ func (m *Mirror) SetPins(refs []string) {
 	m.cfg.Pinned = append([]string(nil), refs...)
 	poke := m.pinPoke
 	m.mu.Unlock()
+	m.changed()
 	if poke != nil {
 		select {
 		case poke <- struct{}{}:
@@ -64,6 +65,7 @@ func (m *Mirror) keepPins(ctx context.Context, addr, token string, poke <-chan s
 		}
 		if cache != nil && (complete || len(keep) > 0) {
 			cache.index.setPinned(keep)
+			m.changed() // the pinned figures moved
 		}
 		if len(pins) > 0 && complete {
 			m.log.Info("pinned images up to date", "images", len(pins), "blobs", len(keep))

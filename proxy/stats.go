@@ -27,24 +27,57 @@ var kindNames = [numKinds]string{"token", "manifest_head", "manifest_get", "blob
 
 func (k requestKind) String() string { return kindNames[k] }
 
-// stats are the mirror's counters. They are safe for concurrent use.
+// stats are the mirror's counters. They are safe for concurrent use. The
+// client counters are apart from the engine's, so that the mirror's own
+// requests (pinned images, prefetches) can be served with a view that
+// shares everything but them (appView): they are not clients' requests.
 type stats struct {
+	*clientCounters
+	*engineCounters
+}
+
+// clientCounters count what clients asked for and were given.
+type clientCounters struct {
 	requests          atomic.Int64
 	cacheHits         atomic.Int64
 	cacheMisses       atomic.Int64
 	offlineServes     atomic.Int64
 	bytesFromCache    atomic.Int64
 	bytesFromUpstream atomic.Int64
-	upstreamBytes     atomic.Int64
-	inFlight          atomic.Int64
-	cacheBytes        atomic.Int64
-	upstreamReqs      [numKinds]atomic.Int64
-	damagedBlobs      atomic.Int64 // cached blobs found not to match their digest
-	uncachedStreams   atomic.Int64 // blobs streamed without keeping: the disk was full
+}
 
-	mu       sync.Mutex
-	rateLeft map[string]int64  // registry → last ratelimit-remaining
-	problems map[string]string // registry → why its last request failed
+// engineCounters are the state of the cache and the upstreams, whoever
+// asked.
+type engineCounters struct {
+	upstreamBytes   atomic.Int64
+	inFlight        atomic.Int64
+	cacheBytes      atomic.Int64
+	upstreamReqs    [numKinds]atomic.Int64
+	damagedBlobs    atomic.Int64 // cached blobs found not to match their digest
+	uncachedStreams atomic.Int64 // blobs streamed without keeping: the disk was full
+
+	mu        sync.Mutex
+	rateLeft  map[string]int64      // registry → last ratelimit-remaining
+	problems  map[string]string     // registry (or a local part) → what is wrong
+	onProblem func(registry string) // a problem was noted for registry
+	onChange  func()                // the problems changed
+}
+
+// diskProblem and keyringProblem key the problems that are not an
+// upstream's.
+const (
+	diskProblem    = "\x00disk"
+	keyringProblem = "\x00keyring"
+)
+
+func newStats() *stats {
+	return &stats{clientCounters: &clientCounters{}, engineCounters: &engineCounters{}}
+}
+
+// appView returns stats that share s's engine counters but count requests
+// in counters of their own that nobody reads.
+func (s *stats) appView() *stats {
+	return &stats{clientCounters: &clientCounters{}, engineCounters: s.engineCounters}
 }
 
 func (s *stats) upstreamRequest(k requestKind) { s.upstreamReqs[k].Add(1) }
@@ -66,18 +99,61 @@ func (s *stats) rateLimit(registry string, n int64) {
 }
 
 // upstreamProblem notes why a registry's last request failed, or clears it
-// with "" once the registry answers again.
+// with "" once the registry answers again. A new problem is told to
+// onProblem, which starts the probe that will clear it.
 func (s *stats) upstreamProblem(registry, problem string) {
+	s.setProblem(registry, problem, true)
+}
+
+// upstreamFailure notes a problem for registry unless one is noted: a
+// more telling one (429, 5xx) may already be there.
+func (s *stats) upstreamFailure(registry, problem string) {
+	s.setProblem(registry, problem, false)
+}
+
+func (s *stats) setProblem(key, problem string, replace bool) {
+	s.mu.Lock()
+	old, had := s.problems[key]
+	switch {
+	case problem == "":
+		delete(s.problems, key)
+	case had && !replace:
+		problem = old
+	default:
+		if s.problems == nil {
+			s.problems = map[string]string{}
+		}
+		s.problems[key] = problem
+	}
+	onProblem, onChange := s.onProblem, s.onChange
+	s.mu.Unlock()
+	if problem != "" && onProblem != nil && key[0] != 0 {
+		onProblem(key)
+	}
+	if problem != old && onChange != nil {
+		onChange()
+	}
+}
+
+// hasProblem reports whether a problem is noted for registry.
+func (s *stats) hasProblem(registry string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if problem == "" {
-		delete(s.problems, registry)
-		return
-	}
-	if s.problems == nil {
-		s.problems = map[string]string{}
-	}
-	s.problems[registry] = problem
+	_, ok := s.problems[registry]
+	return ok
+}
+
+// streamedUncached counts a blob sent without being kept because the disk
+// was full, and shows it as a problem until a blob is kept again.
+func (s *stats) streamedUncached() {
+	s.uncachedStreams.Add(1)
+	s.setProblem(diskProblem, "The cache's disk is full: images still pull, straight from upstream, but are not kept. Free some space or lower cache_max.", true)
+}
+
+// blobCommitted counts a blob kept in the cache: the disk is not full.
+func (s *stats) blobCommitted(size int64) {
+	s.cacheBytes.Add(size)
+	s.setProblem(diskProblem, "", true)
 }
 
 // problem returns the upstream problems, sorted, one line each.
@@ -108,8 +184,9 @@ type Counters struct {
 	// or -1 before it sent one.
 	DockerHubPullsLeft int64
 	// UpstreamProblem says, for people, why requests to an upstream fail
-	// right now (unreachable, 5xx, rate limited), and what still works;
-	// "" when every upstream answers.
+	// right now (unreachable, 5xx, rate limited), or what else keeps the
+	// mirror from working fully (the disk is full, the keyring cannot be
+	// read), and what still works; "" when all is well.
 	UpstreamProblem string
 }
 

@@ -102,7 +102,8 @@ type upstreamRequest struct {
 // do sends the request with a token for the repository, refreshes the token
 // and retries once on 401, and follows redirects without Authorization to
 // other hosts. The caller closes the body of the returned response.
-func (u *upstream) do(ctx context.Context, r upstreamRequest) (*http.Response, error) {
+func (u *upstream) do(ctx context.Context, r upstreamRequest) (resp *http.Response, err error) {
+	defer func() { u.noteFailure(ctx, err) }()
 	scope := "repository:" + r.repo + ":pull"
 	stale := ""
 	for attempt := 0; ; attempt++ {
