@@ -25,8 +25,16 @@ type backend struct {
 	log  *slog.Logger
 	m    *proxy.Mirror
 
-	mu  sync.Mutex
-	cur settings.Settings
+	// flags, when set, are the command line's settings, which win over
+	// the file's.
+	flags *settings.Flags
+	// fileMu makes each change of the settings (a Save, a change of the
+	// file) read, write and apply in one piece.
+	fileMu sync.Mutex
+
+	mu   sync.Mutex
+	cur  settings.Settings
+	subs map[chan settings.Settings]struct{} // see SettingsUpdates
 }
 
 func newBackend(path string, s settings.Settings, log *slog.Logger) (*backend, error) {
@@ -50,7 +58,10 @@ func (b *backend) Settings() settings.Settings {
 }
 
 // SaveSettings validates s, writes it to the settings file and applies it.
+// UpdateSettings keeps what others wrote to the file meanwhile.
 func (b *backend) SaveSettings(s settings.Settings) error {
+	b.fileMu.Lock()
+	defer b.fileMu.Unlock()
 	if err := s.Validate(); err != nil {
 		return err
 	}
@@ -66,6 +77,7 @@ func (b *backend) apply(s settings.Settings) error {
 	b.mu.Lock()
 	old := b.cur
 	b.cur = s
+	b.notify(s)
 	b.mu.Unlock()
 	if s.SelfAuth != old.SelfAuth || !slices.Equal(s.AllowedUsers, old.AllowedUsers) {
 		b.m.SetAccess(access(s))
@@ -75,6 +87,9 @@ func (b *backend) apply(s settings.Settings) error {
 	}
 	if s.Listen == old.Listen && s.CacheDir == old.CacheDir && maps.Equal(s.Upstreams, old.Upstreams) &&
 		maps.Equal(s.Aliases, old.Aliases) && s.CacheMax == old.CacheMax && s.TLS.Same(old.TLS) && s.InsecureLogin == old.InsecureLogin {
+		if b.m.Status().State == proxy.Failed {
+			return b.m.Start() // a Save after a failure tries again: the port may be free now
+		}
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)

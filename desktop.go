@@ -10,6 +10,10 @@ import (
 
 	"fyne.io/fyne/v2/app"
 
+	// Before Fyne's init: a locale Fyne cannot parse (C.UTF-8) would make
+	// every command print "Fyne error" lines. See its package doc.
+	"github.com/hubmirror/hubmirror/internal/identity"
+	_ "github.com/hubmirror/hubmirror/internal/localeenv"
 	"github.com/hubmirror/hubmirror/internal/traymenu"
 	"github.com/hubmirror/hubmirror/ui"
 )
@@ -18,18 +22,32 @@ import (
 const guiBuilt = true
 
 // appID is the desktop app's ID, as in FyneApp.toml.
-const appID = "io.github.hubmirror"
+const appID = identity.AppID
 
 // runDesktop runs the tray app until Quit. On Linux the tray needs a D-Bus
 // session (and systray crashes on quit without one, fyne-io/fyne#6403), so
 // without one the settings window stands in for it.
 func runDesktop(b *backend) error {
+	show, release, running := claimInstance(b)
+	if running {
+		return nil
+	}
+	defer release()
+	defer keepOpenAtLogin(b)()
+	// From here on SIGINT and SIGTERM quit the app cleanly, even when they
+	// come while the first window is being shown.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	setWindowClass()
 	a := app.NewWithID(appID)
-	u := ui.New(a, b)
+	quietExit(a)
+	u := ui.New(withoutBus(a, b.log), b)
+	showOnRequest(show, u)
 	stopWatch := u.Watch()
 	defer stopWatch()
 	if runtime.GOOS != "linux" || os.Getenv("DBUS_SESSION_BUS_ADDRESS") != "" {
-		u.SetupTrayMenu(traymenu.New("hubmirror"))
+		u.SetupTrayMenu(traymenu.New(identity.Name))
 	} else {
 		b.log.Warn("no D-Bus session, so no tray icon: the settings window stays open instead")
 		u.ShowSettings()
@@ -41,9 +59,6 @@ func runDesktop(b *backend) error {
 			}
 		}()
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sig)
 	go func() {
 		if _, ok := <-sig; ok {
 			u.Quit()

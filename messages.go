@@ -38,6 +38,8 @@ var zhMessages = map[string]string{
 	"login needs -u USER and --password-stdin":                              "login 需要 -u 用户名 和 --password-stdin",
 	"no password on standard input":                                         "标准输入中没有密码",
 	"unknown command %q":                                                    "未知命令 %q",
+	"hubmirror is already running: its window was brought to the front.":    "hubmirror 已在运行：已将其窗口显示到前面。",
+	"hubmirror is already running, but its window could not be shown: %v":   "hubmirror 已在运行，但无法显示其窗口：%v",
 }
 
 const usageZH = `hubmirror：本机的 Docker Hub 拉取缓存镜像

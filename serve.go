@@ -47,10 +47,13 @@ func serve(cmd string, args []string) error {
 	if err != nil {
 		return err
 	}
+	b.flags = &flags
 	if cmd == "" {
 		if why := noDisplay(); why != "" {
 			log.Info(why + ": running headless, as hubmirror serve")
 		} else {
+			stopWatch := watchInBackground(b)
+			defer stopWatch()
 			return runDesktop(b)
 		}
 	}
@@ -61,13 +64,14 @@ func serve(cmd string, args []string) error {
 		return err
 	}
 	log.Info("hubmirror started", "version", version, "settings", path, "self_auth", s.SelfAuth)
-	go watchSettings(ctx, path, &flags, b, log)
+	stopWatch := watchInBackground(b)
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down", "grace", shutdownGrace)
 	case <-m.Done():
 	}
 	stop()
+	stopWatch()
 	shutdown, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if err := m.Stop(shutdown); err != nil {
@@ -103,52 +107,17 @@ func keyringCredentials() proxy.Credentials {
 	}
 }
 
-// settingsPoll is how often serve looks at the settings file for changes.
-const settingsPoll = time.Second
-
-// watchSettings applies changes of the settings file to the running mirror:
-// self_auth and allowed_users at once, a new listen address, cache
-// directory or upstreams by restarting it. SIGHUP reloads at once.
-func watchSettings(ctx context.Context, path string, flags *settings.Flags, b *backend, log *slog.Logger) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	tick := time.NewTicker(settingsPoll)
-	defer tick.Stop()
-	last := fileStamp(path)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			if st := fileStamp(path); st == last {
-				continue
-			} else {
-				last = st
-			}
-		case <-hup:
-			last = fileStamp(path)
-		}
-		next, err := settings.Load(path)
-		if err == nil {
-			flags.Apply(&next)
-			err = next.Validate()
-		}
-		if err != nil {
-			log.Warn("settings not applied; the mirror keeps running with the previous ones", "err", err)
-			continue
-		}
-		if err := b.apply(next); err != nil {
-			log.Error("settings applied, but the mirror did not restart", "err", err)
-		}
+// watchInBackground runs b.watchFile in a goroutine; stop ends it and
+// returns once no change of the file can reach the mirror any more.
+func watchInBackground(b *backend) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.watchFile(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
 	}
-}
-
-// fileStamp identifies a version of a file by size and modification time.
-func fileStamp(path string) string {
-	info, err := os.Stat(path)
-	if err != nil {
-		return ""
-	}
-	return fmt.Sprint(info.Size(), info.ModTime().UnixNano())
 }

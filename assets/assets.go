@@ -19,11 +19,24 @@ var Icon []byte
 //go:embed tray_running.png
 var TrayRunning []byte
 
-// TrayStopped is the 64×64 tray icon while the mirror is stopped or has
-// failed: the same glyph on grey.
+// TrayStopped is the 64×64 tray icon while the mirror is stopped: the same
+// glyph on grey.
 //
 //go:embed tray_stopped.png
 var TrayStopped []byte
+
+// TrayProblem is the 64×64 tray icon while the mirror runs with a problem
+// (an upstream fails, the disk is full, the keyring cannot be read): the
+// same glyph on amber.
+//
+//go:embed tray_problem.png
+var TrayProblem []byte
+
+// TrayFailed is the 64×64 tray icon after the mirror failed: the same
+// glyph on red.
+//
+//go:embed tray_failed.png
+var TrayFailed []byte
 
 // LandingPage is the html/template of the page at the mirror's "/": what
 // the mirror is, its live status, and set-up for every client.

@@ -15,6 +15,8 @@ func TestIcons(t *testing.T) {
 		{"Icon", Icon, 512},
 		{"TrayRunning", TrayRunning, 64},
 		{"TrayStopped", TrayStopped, 64},
+		{"TrayProblem", TrayProblem, 64},
+		{"TrayFailed", TrayFailed, 64},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			img, err := png.Decode(bytes.NewReader(tc.data))
@@ -32,7 +34,15 @@ func TestIcons(t *testing.T) {
 			}
 		})
 	}
-	if bytes.Equal(TrayRunning, TrayStopped) {
-		t.Error("the running and stopped tray icons are the same")
+	trays := [][]byte{TrayRunning, TrayProblem, TrayStopped, TrayFailed}
+	for i := range trays {
+		for j := range i {
+			if bytes.Equal(trays[i], trays[j]) {
+				t.Errorf("tray icons %d and %d are the same", i, j)
+			}
+		}
+		if len(trays[i]) > 4<<10 {
+			t.Errorf("tray icon %d is %d bytes: keep it small", i, len(trays[i]))
+		}
 	}
 }

@@ -44,6 +44,8 @@ type Settings struct {
 	AllowedUsers []string `json:"allowed_users"`
 	// StartOnLaunch makes the desktop app start the mirror when it starts.
 	StartOnLaunch bool `json:"start_on_launch"`
+	// OpenAtLogin makes the desktop app start when the user logs in.
+	OpenAtLogin bool `json:"open_at_login"`
 	// Aliases maps a host name clients use for the mirror to the registry it
 	// stands for ("ghcr.mirror.lan": "ghcr.io"), as the ancestor routed by host.
 	Aliases map[string]string `json:"aliases,omitempty"`
@@ -191,7 +193,7 @@ func kindName(k string) string {
 }
 
 func knownFields() []string {
-	return []string{`"listen"`, `"cache_dir"`, `"upstreams"`, `"self_auth"`, `"allowed_users"`, `"start_on_launch"`, `"aliases"`, `"cache_max"`, `"pinned"`, `"tls"`, `"insecure_login"`}
+	return []string{`"listen"`, `"cache_dir"`, `"upstreams"`, `"self_auth"`, `"allowed_users"`, `"start_on_launch"`, `"open_at_login"`, `"aliases"`, `"cache_max"`, `"pinned"`, `"tls"`, `"insecure_login"`}
 }
 
 // Save writes s to path atomically with mode 0600, creating its directory.

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +19,8 @@ var (
 	appIcon     = fyne.NewStaticResource("hubmirror.png", assets.Icon)
 	iconRunning = fyne.NewStaticResource("hubmirror-running.png", assets.TrayRunning)
 	iconStopped = fyne.NewStaticResource("hubmirror-stopped.png", assets.TrayStopped)
+	iconProblem = fyne.NewStaticResource("hubmirror-problem.png", assets.TrayProblem)
+	iconFailed  = fyne.NewStaticResource("hubmirror-failed.png", assets.TrayFailed)
 )
 
 // App is hubmirror's tray menu and settings window. It keeps its widgets
@@ -56,6 +59,8 @@ type App struct {
 	tasks       sync.WaitGroup // Backend calls running in goroutines
 	savedFor    time.Duration  // how long "Saved" stays in the window
 	afterStatus func()         // called after each Status is applied; for tests
+	// afterSettings is called after each settings change is shown; for tests.
+	afterSettings func()
 }
 
 // New sets the app's icon and builds the tray menu for the backend's
@@ -84,11 +89,12 @@ func (u *App) Quit() {
 	})
 }
 
-// Watch subscribes to the backend's status updates and applies each one
-// to the tray and the window on the Fyne thread. main calls it once; stop
+// Watch subscribes to the backend's status and settings updates and
+// applies each one to the tray and the window on the Fyne thread. main calls it once; stop
 // unsubscribes and returns once no further update will be handed to
 // fyne.Do.
 func (u *App) Watch() (stop func()) {
+	stopSettings := u.watchSettings()
 	updates, cancel := u.backend.Subscribe()
 	done := make(chan struct{})
 	finished := make(chan struct{})
@@ -114,6 +120,7 @@ func (u *App) Watch() (stop func()) {
 			cancel()
 			close(done)
 			<-finished
+			stopSettings()
 		})
 	}
 }
@@ -123,6 +130,9 @@ func (u *App) Watch() (stop func()) {
 func (u *App) apply(st proxy.Status) {
 	if u.quitting.Load() {
 		return
+	}
+	if st.PortTaken {
+		st.Err = portTakenMessage(st.Listen) // names the window's setting
 	}
 	u.status = st
 	switch {
@@ -177,6 +187,9 @@ func (u *App) startOrStop(call func() error, starting bool) {
 			u.actionErr = ""
 			if err != nil {
 				u.actionErr = err.Error()
+				if errors.Is(err, proxy.ErrAddrInUse) {
+					u.actionErr = portTakenMessage(u.backend.Settings().Listen)
+				}
 				if starting {
 					u.notify(u.actionErr)
 				}

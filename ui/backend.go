@@ -19,6 +19,15 @@ type Backend interface {
 	// address or cache directory by restarting the mirror. A validation
 	// error is a *settings.FieldError.
 	SaveSettings(s settings.Settings) error
+	// UpdateSettings reads the settings file as it is at the time of the
+	// call, lets edit change it, then validates, writes and applies the
+	// result as SaveSettings does, and returns the settings then in force.
+	// What edit leaves alone keeps what is on disk.
+	UpdateSettings(edit func(*settings.Settings)) (settings.Settings, error)
+	// SettingsUpdates delivers the settings in force after each change,
+	// whether made in the window or in the file (an editor, `hubmirror
+	// pin add`); a slow reader gets the latest only.
+	SettingsUpdates() (updates <-chan settings.Settings, cancel func())
 
 	// Start and Stop run and stop the mirror.
 	Start() error

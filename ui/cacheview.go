@@ -11,6 +11,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/hubmirror/hubmirror/proxy"
+	"github.com/hubmirror/hubmirror/settings"
 )
 
 // cacheView is the Cache window: usage against the limit, the pinned
@@ -115,26 +116,36 @@ func (u *App) addPinned() {
 	}
 	v.pinMsg.SetText("")
 	v.newPin.SetText("")
-	u.savePins(append(slices.Clone(v.pins), name))
+	u.editPins(func(pins []string) []string {
+		if slices.Contains(pins, name) {
+			return pins
+		}
+		return append(slices.Clone(pins), name)
+	})
 }
 
 func (u *App) removePin(ref string) {
-	u.savePins(slices.DeleteFunc(slices.Clone(u.cache.pins), func(p string) bool { return p == ref }))
+	u.editPins(func(pins []string) []string {
+		return slices.DeleteFunc(slices.Clone(pins), func(p string) bool { return p == ref })
+	})
 }
 
-// savePins writes the pins to the settings (the mirror fetches new ones).
-func (u *App) savePins(pins []string) {
+// editPins applies edit to the pins shown and to the pins in the settings
+// file as it is now, so pins added meanwhile (hubmirror pin add) stay; the
+// mirror fetches new ones.
+func (u *App) editPins(edit func([]string) []string) {
 	v := u.cache
-	v.pins = pins
+	v.pins = edit(v.pins)
 	v.pinList.Refresh()
-	s := u.backend.Settings()
-	s.Pinned = pins
 	u.run(func() {
-		err := u.backend.SaveSettings(s)
+		saved, err := u.backend.UpdateSettings(func(s *settings.Settings) { s.Pinned = edit(s.Pinned) })
 		fyne.Do(func() {
 			if err != nil {
 				v.pinMsg.SetText(describeSaveError(err))
+				return
 			}
+			v.pins = slices.Clone(saved.Pinned)
+			v.pinList.Refresh()
 		})
 	})
 }

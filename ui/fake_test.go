@@ -24,13 +24,15 @@ type fakeBackend struct {
 	status   proxy.Status
 	updates  chan proxy.Status
 	calls    []string            // every blocking call, in order
-	saved    []settings.Settings // what SaveSettings got
+	saved    []settings.Settings // what SaveSettings and UpdateSettings wrote
 	errs     map[string]error    // the error each call returns, by name
 	account  string              // what Account returns
 	block    chan struct{}       // when set, account calls wait for it
 	canceled bool                // Subscribe's cancel was called
 	usage    proxy.CacheUsage    // what CacheUsage returns
 	corrupt  []string            // what VerifyCache returns
+
+	onDisk chan settings.Settings // settings changes; see changeOnDisk
 }
 
 func newFakeBackend() *fakeBackend {
@@ -44,6 +46,7 @@ func newFakeBackend() *fakeBackend {
 		},
 		status:  proxy.Status{State: proxy.Stopped, Counters: proxy.Counters{DockerHubPullsLeft: -1}},
 		updates: make(chan proxy.Status),
+		onDisk:  make(chan settings.Settings),
 		errs:    map[string]error{},
 		account: "alice",
 	}
@@ -97,6 +100,25 @@ func (b *fakeBackend) SaveSettings(s settings.Settings) error {
 		b.settings = s
 	}
 	return err
+}
+
+// UpdateSettings edits the fake's settings, which stand for the file.
+func (b *fakeBackend) UpdateSettings(edit func(*settings.Settings)) (settings.Settings, error) {
+	err := b.record("UpdateSettings")
+	cur := b.Settings()
+	if err != nil {
+		return cur, err
+	}
+	edit(&cur)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.saved = append(b.saved, cur)
+	b.settings = cur
+	return cur, nil
+}
+
+func (b *fakeBackend) SettingsUpdates() (<-chan settings.Settings, func()) {
+	return b.onDisk, func() {}
 }
 
 func (b *fakeBackend) Start() error         { return b.record("Start") }
@@ -208,17 +230,19 @@ type harness struct {
 	app *fakeApp
 	b   *fakeBackend
 
-	applied chan struct{}
+	applied  chan struct{}
+	followed chan struct{} // a settings change was shown
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	b := newFakeBackend()
 	a := &fakeApp{App: test.NewTempApp(t), backend: b}
-	h := &harness{t: t, app: a, b: b, applied: make(chan struct{})}
+	h := &harness{t: t, app: a, b: b, applied: make(chan struct{}), followed: make(chan struct{})}
 	h.u = New(a, b)
 	h.u.savedFor = time.Hour // no timer fires while a test runs
 	h.u.afterStatus = func() { h.applied <- struct{}{} }
+	h.u.afterSettings = func() { h.followed <- struct{}{} }
 	stop := h.u.Watch()
 	t.Cleanup(func() {
 		h.u.wait()
@@ -235,6 +259,17 @@ func (h *harness) withTray() {
 	if !h.u.HasTray() {
 		h.t.Fatal("no tray")
 	}
+}
+
+// changeOnDisk changes the settings as another program would change the
+// file, and returns once the App has been told.
+func (h *harness) changeOnDisk(edit func(*settings.Settings)) {
+	h.t.Helper()
+	h.b.mu.Lock()
+	edit(&h.b.settings)
+	h.b.mu.Unlock()
+	h.b.onDisk <- h.b.Settings()
+	<-h.followed
 }
 
 // push sends st through the subscription and returns once it is applied.

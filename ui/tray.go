@@ -1,9 +1,11 @@
 package ui
 
 import (
+	"fmt"
 	"net/url"
 	"os"
 	"runtime"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/driver/desktop"
@@ -98,21 +100,38 @@ func trayPossible() bool {
 // updateTray shows u.status in the tray icon and menu, refreshing the menu
 // only when a label changed: counters change several times a second.
 func (u *App) updateTray() {
-	icon := iconStopped
+	icon := trayIcon(u.status)
 	toggle := tr(labelStart)
 	if u.status.State == proxy.Running {
-		icon, toggle = iconRunning, tr(labelStop)
+		toggle = tr(labelStop)
 	}
 	if u.tray != nil && u.trayIcon != icon {
 		u.trayIcon = icon
 		u.tray.SetSystemTrayIcon(icon)
 	}
 	line := statusLine(u.status)
+	if u.trayItems != nil {
+		u.trayItems.tooltip("hubmirror: " + line)
+	}
 	if line == u.statusItem.Label && toggle == u.toggleItem.Label {
 		return
 	}
 	u.statusItem.Label, u.toggleItem.Label = line, toggle
 	u.refreshMenu()
+}
+
+// trayIcon is the icon for st: green running, amber running with a
+// problem, grey stopped, red failed.
+func trayIcon(st proxy.Status) fyne.Resource {
+	switch {
+	case st.State == proxy.Running && st.UpstreamProblem != "":
+		return iconProblem
+	case st.State == proxy.Running:
+		return iconRunning
+	case st.State == proxy.Failed:
+		return iconFailed
+	}
+	return iconStopped
 }
 
 // refreshMenu shows the menu items' current labels and enabled states in
@@ -134,11 +153,27 @@ func statusLine(st proxy.Status) string {
 		if rate, ok := hitRate(st.Counters); ok {
 			line += " · " + rate + " " + tr("from cache")
 		}
+		if st.UpstreamProblem != "" {
+			// The first problem's first clause; the window has them all.
+			first, _, _ := strings.Cut(st.UpstreamProblem, "\n")
+			line += " · " + tr("Problem:") + " " + shortReason(first)
+		}
 		return line
 	case proxy.Failed:
 		return tr("Failed:") + " " + shortReason(st.Err)
 	}
 	return tr("Stopped")
+}
+
+// portTakenMessage says, for the window and the tray, that the listen
+// address is taken and where to change it; AirPlay Receiver, which holds
+// port 5000, only on macOS.
+func portTakenMessage(listen string) string {
+	msg := fmt.Sprintf(tr("%s is taken by another program; choose another port in Settings, “Listen address” (for example 127.0.0.1:5001), and Save."), listen)
+	if runtime.GOOS == "darwin" {
+		msg += " " + tr("On macOS, AirPlay Receiver holds port 5000: turn it off in System Settings.")
+	}
+	return msg
 }
 
 // mirrorAddr is the host:port clients reach the mirror on: where it

@@ -77,9 +77,13 @@ func TestTrayFollowsStatus(t *testing.T) {
 		{"running", running, "Running on 127.0.0.1:5000 · 2.1 GB cached · 91% from cache", "Stop", iconRunning},
 		{"no hits yet", proxy.Status{State: proxy.Running, Addr: "0.0.0.0:5001", Counters: proxy.Counters{CacheBytes: 999}},
 			"Running on 0.0.0.0:5001 · 999 B cached", "Stop", iconRunning},
+		{"problem", proxy.Status{State: proxy.Running, Addr: "127.0.0.1:5000", Counters: proxy.Counters{CacheBytes: 999,
+			UpstreamProblem: "docker.io (https://registry-1.docker.io) cannot be reached; cached images still pull.\nThe cache's disk is full"}},
+			"Running on 127.0.0.1:5000 · 999 B cached · Problem: docker.io (https://registry-1.docker.io) cannot be reached", "Stop", iconProblem},
 		{"stopped", proxy.Status{State: proxy.Stopped}, "Stopped", "Start", iconStopped},
+		{"stopped with a problem", proxy.Status{State: proxy.Stopped, Counters: proxy.Counters{UpstreamProblem: "x"}}, "Stopped", "Start", iconStopped},
 		{"failed", proxy.Status{State: proxy.Failed, Err: inUse},
-			"Failed: address already in use: 127.0.0.1:5000 is taken by another program", "Start", iconStopped},
+			"Failed: address already in use: 127.0.0.1:5000 is taken by another program", "Start", iconFailed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h.push(tc.status)
@@ -93,6 +97,57 @@ func TestTrayFollowsStatus(t *testing.T) {
 				t.Errorf("tray icon %s, want %s", h.app.trayIcon.Name(), tc.icon.Name())
 			}
 		})
+	}
+}
+
+// A port taken by another program is told in the window's terms: the
+// "Listen address" field, and AirPlay only where AirPlay is.
+func TestPortTakenNamesTheSetting(t *testing.T) {
+	h := newHarness(t)
+	h.push(proxy.Status{State: proxy.Failed, Err: inUse, PortTaken: true, Listen: "127.0.0.1:5000"})
+	msg := h.u.status.Err
+	for _, want := range []string{"127.0.0.1:5000", "Listen address"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message %q does not name %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "--listen") {
+		t.Errorf("message %q names the command line's flag", msg)
+	}
+	if airplay := strings.Contains(msg, "AirPlay"); airplay != (runtime.GOOS == "darwin") {
+		t.Errorf("message %q: mentions AirPlay %v on %s", msg, airplay, runtime.GOOS)
+	}
+	if n := h.app.notifications; len(n) != 1 || n[0].Content != msg {
+		t.Errorf("notifications %v, want one with %q", n, msg)
+	}
+	if got := h.u.statusItem.Label; !strings.HasPrefix(got, "Failed: 127.0.0.1:5000 is taken by another program") {
+		t.Errorf("status line %q", got)
+	}
+}
+
+// The tray item's tooltip is the status line.
+func TestTrayTooltipIsStatusLine(t *testing.T) {
+	h := newHarness(t)
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/run/user/1000/bus")
+	m := &fakeTrayMenu{}
+	h.u.SetupTrayMenu(m)
+	tooltip := func() string {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return m.tooltip
+	}
+	if got := tooltip(); got != "hubmirror: Stopped" {
+		t.Errorf("tooltip at start %q", got)
+	}
+	for _, st := range []proxy.Status{
+		{State: proxy.Running, Addr: "127.0.0.1:5000", Counters: proxy.Counters{CacheBytes: 999}},
+		{State: proxy.Running, Addr: "127.0.0.1:5000", Counters: proxy.Counters{CacheBytes: 999, UpstreamProblem: "docker.io answers 503; cached images still pull."}},
+		{State: proxy.Failed, Err: inUse},
+	} {
+		h.push(st)
+		if got, want := tooltip(), "hubmirror: "+h.u.statusItem.Label; got != want {
+			t.Errorf("tooltip %q, want %q", got, want)
+		}
 	}
 }
 
@@ -354,6 +409,22 @@ func TestCacheWindow(t *testing.T) {
 	if !strings.Contains(v.pinMsg.Text, "already") {
 		t.Errorf("duplicate pin: %q", v.pinMsg.Text)
 	}
+	// A pin added on disk meanwhile (hubmirror pin add) survives the next
+	// pin added or removed in the window.
+	h.b.mu.Lock()
+	h.b.settings.Pinned = []string{"alpine:3.20", "busybox:1"}
+	h.b.mu.Unlock()
+	v.newPin.SetText("nginx:1")
+	test.Tap(v.addPin)
+	h.u.wait()
+	if got := h.b.saved[len(h.b.saved)-1].Pinned; !slices.Equal(got, []string{"alpine:3.20", "busybox:1", "nginx:1"}) {
+		t.Errorf("pins after an add with one added on disk: %v", got)
+	}
+	h.u.removePin("nginx:1")
+	h.u.wait()
+	if got := h.b.saved[len(h.b.saved)-1].Pinned; !slices.Equal(got, []string{"alpine:3.20", "busybox:1"}) {
+		t.Errorf("pins after a remove: %v", got)
+	}
 
 	test.Tap(v.prepare)
 	h.u.wait()
@@ -388,6 +459,7 @@ type fakeTrayMenu struct {
 	items   []*fakeTrayEntry // by item index
 	sets    []string         // "label" or "label (disabled)", per SetItem
 	shown   int
+	tooltip string
 }
 
 type fakeTrayEntry struct {
@@ -420,6 +492,12 @@ func (m *fakeTrayMenu) SetItem(i int, label string, disabled bool) {
 		label += " (disabled)"
 	}
 	m.sets = append(m.sets, label)
+}
+
+func (m *fakeTrayMenu) SetTooltip(text string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.tooltip = text
 }
 
 func (m *fakeTrayMenu) Show() {

@@ -20,6 +20,9 @@ type TrayMenu interface {
 	SetItem(i int, label string, disabled bool)
 	// Show puts the menu, with the items added so far, in the tray.
 	Show()
+	// SetTooltip sets the text shown when the pointer rests on the tray
+	// item.
+	SetTooltip(text string)
 }
 
 // trayItems keeps a TrayMenu in step with the app's *fyne.Menu, whose
@@ -27,6 +30,17 @@ type TrayMenu interface {
 type trayItems struct {
 	menu  TrayMenu
 	items []trayItem // by the TrayMenu's index
+	tip   string     // the tooltip shown
+	tipOK bool       // a tooltip was set
+}
+
+// tooltip shows text as the tray item's tooltip unless it shows it.
+func (t *trayItems) tooltip(text string) {
+	if t.tipOK && text == t.tip {
+		return
+	}
+	t.tip, t.tipOK = text, true
+	t.menu.SetTooltip(text)
 }
 
 // trayItem is one fyne.MenuItem and what its TrayMenu item shows.

@@ -40,6 +40,7 @@ type settingsForm struct {
 	cacheDir      *widget.Entry
 	browse        *widget.Button
 	startOnLaunch *widget.Check
+	openAtLogin   *widget.Check
 
 	// Access
 	selfAuth *widget.Check
@@ -62,6 +63,10 @@ type settingsForm struct {
 	save, close *widget.Button
 	saveMsg     *widget.Label
 	savedGen    int // counts saves, so an old timer does not hide a newer "Saved"
+
+	// base is what the Mirror and Access sections were last filled from:
+	// a field that differs from it is one the user edited.
+	base settings.Settings
 }
 
 // ShowSettings shows the settings window, creating it on first use. A
@@ -137,12 +142,13 @@ func (u *App) buildMirrorSection() fyne.CanvasObject {
 	f.cacheDir = widget.NewEntry()
 	f.browse = widget.NewButtonWithIcon("", theme.FolderOpenIcon(), u.chooseCacheDir)
 	f.startOnLaunch = widget.NewCheck(tr("Start the mirror when the app starts"), nil)
+	f.openAtLogin = widget.NewCheck(tr("Open hubmirror when I log in"), nil)
 	form := widget.NewForm(
 		&widget.FormItem{Text: tr("Listen address"), Widget: f.listen,
 			HintText: tr("127.0.0.1 keeps the mirror to this computer; 0.0.0.0 opens it to the network")},
 		&widget.FormItem{Text: tr("Cache directory"), Widget: container.NewBorder(nil, nil, nil, f.browse, f.cacheDir)},
 	)
-	return container.NewVBox(form, f.startOnLaunch)
+	return container.NewVBox(form, f.startOnLaunch, f.openAtLogin)
 }
 
 // chooseCacheDir lets the user pick the cache directory in a folder dialog.
@@ -343,27 +349,42 @@ func (u *App) updateBanner() {
 	f.banner.Show()
 }
 
-// fillForm shows s in the Mirror and Access sections.
+// fillForm shows s in the Mirror and Access sections, with no edits.
 func (u *App) fillForm(s settings.Settings) {
 	f := u.form
-	f.listen.SetText(s.Listen)
-	f.cacheDir.SetText(s.CacheDir)
-	f.startOnLaunch.SetChecked(s.StartOnLaunch)
-	f.selfAuth.SetChecked(s.SelfAuth)
-	f.users = slices.Clone(s.AllowedUsers)
+	f.base = s
+	u.showValues(s)
 	f.newUser.SetText("")
 	f.userMsg.Hide()
 	f.saveMsg.SetText("")
+}
+
+// showValues sets the Mirror and Access fields to s. A field added here
+// goes in formSettings and applyEdits too.
+func (u *App) showValues(s settings.Settings) {
+	f := u.form
+	if f.listen.Text != s.Listen {
+		f.listen.SetText(s.Listen)
+	}
+	if f.cacheDir.Text != s.CacheDir {
+		f.cacheDir.SetText(s.CacheDir)
+	}
+	f.startOnLaunch.SetChecked(s.StartOnLaunch)
+	f.openAtLogin.SetChecked(s.OpenAtLogin)
+	f.selfAuth.SetChecked(s.SelfAuth)
+	f.users = slices.Clone(s.AllowedUsers)
 	u.updateAllowList()
 }
 
-// formSettings returns the settings in force with the form's changes.
+// formSettings returns the settings the form was filled from with the
+// form's changes.
 func (u *App) formSettings() settings.Settings {
 	f := u.form
-	s := u.backend.Settings()
+	s := f.base
 	s.Listen = strings.TrimSpace(f.listen.Text)
 	s.CacheDir = strings.TrimSpace(f.cacheDir.Text)
 	s.StartOnLaunch = f.startOnLaunch.Checked
+	s.OpenAtLogin = f.openAtLogin.Checked
 	s.SelfAuth = f.selfAuth.Checked
 	s.AllowedUsers = nil
 	if len(f.users) > 0 {
@@ -372,8 +393,9 @@ func (u *App) formSettings() settings.Settings {
 	return s
 }
 
-// saveSettings checks the listen address, then saves the form through the
-// backend off the UI thread.
+// saveSettings checks the listen address, then saves the fields edited in
+// the form through the backend off the UI thread, over the settings file
+// as it is then: the rest of the file stays as others left it.
 func (u *App) saveSettings() {
 	f := u.form
 	s := u.formSettings()
@@ -381,16 +403,18 @@ func (u *App) saveSettings() {
 		u.saveFailed(&settings.FieldError{Field: "listen", Value: s.Listen, Problem: err.Error()})
 		return
 	}
+	shown, base := s, f.base
 	f.save.Disable()
 	f.saveMsg.SetText(tr("Saving…"))
 	u.run(func() {
-		err := u.backend.SaveSettings(s)
+		saved, err := u.backend.UpdateSettings(func(s *settings.Settings) { applyEdits(s, shown, base) })
 		fyne.Do(func() {
 			f.save.Enable()
 			if err != nil {
 				u.saveFailed(err)
 				return
 			}
+			u.showOnDisk(saved)
 			u.actionErr = ""
 			u.updateBanner()
 			u.flashSaved()

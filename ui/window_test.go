@@ -203,7 +203,7 @@ func TestSaveErrors(t *testing.T) {
 	f := h.open()
 
 	// The backend rejects a field: the banner says which and why.
-	h.b.errs["SaveSettings"] = &settings.FieldError{Field: "cache_dir", Value: "cache", Problem: "must be an absolute path"}
+	h.b.errs["UpdateSettings"] = &settings.FieldError{Field: "cache_dir", Value: "cache", Problem: "must be an absolute path"}
 	f.cacheDir.SetText("cache")
 	test.Tap(f.save)
 	h.u.wait()
@@ -227,7 +227,7 @@ func TestSaveErrors(t *testing.T) {
 	}
 
 	// A good save clears the banner.
-	delete(h.b.errs, "SaveSettings")
+	delete(h.b.errs, "UpdateSettings")
 	f.listen.SetText("127.0.0.1:5001")
 	f.cacheDir.SetText("/srv/cache")
 	test.Tap(f.save)
@@ -363,5 +363,85 @@ func TestStatusBeforeWindow(t *testing.T) {
 	f := h.open()
 	if f.state.Text != "Failed" || f.bannerText.Text != inUse || !f.banner.Visible() {
 		t.Errorf("state %q, banner %q (visible %v); want the failure that came before the window", f.state.Text, f.bannerText.Text, f.banner.Visible())
+	}
+}
+
+// TestWindowFollowsFile: while the window is open, fields the user has
+// not edited show what another program wrote to the settings file; an
+// edited field keeps the user's value.
+func TestWindowFollowsFile(t *testing.T) {
+	h := newHarness(t)
+	f := h.open()
+	f.listen.SetText("127.0.0.1:5009") // edited in the window
+	h.changeOnDisk(func(s *settings.Settings) {
+		s.Listen = "127.0.0.1:6000"
+		s.CacheDir = "/srv/elsewhere"
+		s.SelfAuth = true
+		s.AllowedUsers = append(s.AllowedUsers, "carol42")
+		s.Pinned = []string{"alpine:3.20"}
+	})
+	if f.listen.Text != "127.0.0.1:5009" {
+		t.Errorf("listen %q: the user's edit was replaced by the file's", f.listen.Text)
+	}
+	if f.cacheDir.Text != "/srv/elsewhere" || !f.selfAuth.Checked || !slices.Equal(f.users, []string{"alice", "bob1", "carol42"}) {
+		t.Errorf("form shows cache %q, self_auth %v, users %q; want the file's", f.cacheDir.Text, f.selfAuth.Checked, f.users)
+	}
+	if f.newUser.Disabled() {
+		t.Error("the allow-list stays disabled after self_auth was turned on in the file")
+	}
+
+	test.Tap(f.save)
+	h.u.wait()
+	want := settings.Settings{
+		Listen:        "127.0.0.1:5009",
+		CacheDir:      "/srv/elsewhere",
+		Upstreams:     map[string]string{"ghcr.io": "https://ghcr.io"},
+		SelfAuth:      true,
+		AllowedUsers:  []string{"alice", "bob1", "carol42"},
+		StartOnLaunch: true,
+		Pinned:        []string{"alpine:3.20"},
+	}
+	if len(h.b.saved) != 1 || !reflect.DeepEqual(h.b.saved[0], want) {
+		t.Fatalf("saved %+v, want %+v", h.b.saved, want)
+	}
+
+	// After Save nothing is edited: the next change on disk shows in
+	// every field.
+	h.changeOnDisk(func(s *settings.Settings) { s.Listen = "127.0.0.1:7000" })
+	if f.listen.Text != "127.0.0.1:7000" {
+		t.Errorf("listen %q after Save and a change on disk, want the file's", f.listen.Text)
+	}
+}
+
+// TestSaveWritesOnlyEdits: Save changes only the fields edited in the
+// window, over the file as it is at Save time, so a pin added by
+// `hubmirror pin add` (even one the window has not heard of yet) and other
+// fields changed on disk survive.
+func TestSaveWritesOnlyEdits(t *testing.T) {
+	h := newHarness(t)
+	f := h.open()
+	h.b.mu.Lock()
+	h.b.settings.Pinned = []string{"alpine:3.20"}
+	h.b.settings.CacheDir = "/srv/elsewhere"
+	h.b.settings.AllowedUsers = []string{"alice"}
+	h.b.mu.Unlock()
+
+	test.Tap(f.startOnLaunch)
+	test.Tap(f.save)
+	h.u.wait()
+	want := settings.Settings{
+		Listen:        "127.0.0.1:5000",
+		CacheDir:      "/srv/elsewhere",
+		Upstreams:     map[string]string{"ghcr.io": "https://ghcr.io"},
+		AllowedUsers:  []string{"alice"},
+		StartOnLaunch: false,
+		Pinned:        []string{"alpine:3.20"},
+	}
+	if len(h.b.saved) != 1 || !reflect.DeepEqual(h.b.saved[0], want) {
+		t.Fatalf("saved %+v, want %+v", h.b.saved, want)
+	}
+	// The window now shows what was saved.
+	if f.cacheDir.Text != "/srv/elsewhere" || !slices.Equal(f.users, []string{"alice"}) {
+		t.Errorf("after Save the form shows cache %q, users %q; want the file's", f.cacheDir.Text, f.users)
 	}
 }

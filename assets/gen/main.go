@@ -5,7 +5,8 @@
 //
 // Every icon is the same glyph, an arrow pulling down into an open box (an
 // image pulled into the local cache), in white on a rounded square: Docker
-// blue for the app icon, green for a running mirror, grey for a stopped one.
+// blue for the app icon, green for a running mirror, amber for one running
+// with a problem, grey for a stopped one and red for one that failed.
 // Shapes are sampled 8×8 times per pixel, so edges stay smooth at 22 px.
 package main
 
@@ -145,8 +146,14 @@ func main() {
 		greenBottom = color.NRGBA{0x1a, 0x7f, 0x37, 0xff}
 		greyTop     = color.NRGBA{0x9a, 0xa1, 0xaa, 0xff}
 		greyBottom  = color.NRGBA{0x6e, 0x76, 0x81, 0xff}
+		amberTop    = color.NRGBA{0xf5, 0xb3, 0x2a, 0xff}
+		amberBottom = color.NRGBA{0xc9, 0x7a, 0x08, 0xff}
+		redTop      = color.NRGBA{0xe5, 0x4b, 0x4b, 0xff}
+		redBottom   = color.NRGBA{0xb0, 0x21, 0x21, 0xff}
 	)
 	write("icon.png", icon(512, blueTop, blueBottom, 0.04, 0.22, 0.09))
 	write("tray_running.png", icon(64, greenTop, greenBottom, 0.03, 0.2, 0.11))
 	write("tray_stopped.png", icon(64, greyTop, greyBottom, 0.03, 0.2, 0.11))
+	write("tray_problem.png", icon(64, amberTop, amberBottom, 0.03, 0.2, 0.11))
+	write("tray_failed.png", icon(64, redTop, redBottom, 0.03, 0.2, 0.11))
 }

@@ -71,6 +71,11 @@ func (m *Menu) SetItem(i int, label string, disabled bool) {
 	}
 }
 
+// SetTooltip sets the tray item's tooltip.
+func (m *Menu) SetTooltip(text string) {
+	systray.SetTooltip(text)
+}
+
 // Show starts serving the tray item and its menu on the D-Bus session
 // bus, once. Fyne's driver is not asked to run systray (that would reset
 // the menu), so it does not stop it either: the connection goes when the
