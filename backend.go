@@ -25,6 +25,9 @@ type backend struct {
 	log  *slog.Logger
 	m    *proxy.Mirror
 
+	// logFile is the desktop app's log file, "" when it writes none.
+	logFile string
+
 	// flags, when set, are the command line's settings, which win over
 	// the file's.
 	flags *settings.Flags

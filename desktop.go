@@ -25,14 +25,16 @@ const guiBuilt = true
 const appID = identity.AppID
 
 // runDesktop runs the tray app until Quit. On Linux the tray needs a D-Bus
-// session (and systray crashes on quit without one, fyne-io/fyne#6403), so
-// without one the settings window stands in for it.
+// session (and systray crashes on quit without one, fyne-io/fyne#6403);
+// without one, or with no tray host on it, the main window stands in for
+// the tray.
 func runDesktop(b *backend) error {
 	show, release, running := claimInstance(b)
 	if running {
 		return nil
 	}
 	defer release()
+	defer openLogFile(b)()
 	defer keepOpenAtLogin(b)()
 	// From here on SIGINT and SIGTERM quit the app cleanly, even when they
 	// come while the first window is being shown.
@@ -46,11 +48,18 @@ func runDesktop(b *backend) error {
 	showOnRequest(show, u)
 	stopWatch := u.Watch()
 	defer stopWatch()
-	if runtime.GOOS != "linux" || os.Getenv("DBUS_SESSION_BUS_ADDRESS") != "" {
+	switch {
+	case runtime.GOOS == "linux" && os.Getenv("DBUS_SESSION_BUS_ADDRESS") == "":
+		b.log.Warn("no D-Bus session, so no tray icon: the main window stays open instead")
+		u.ShowWithoutTray()
+	case !traymenu.HostPresent():
+		// The item still registers: a tray host that comes later shows it.
 		u.SetupTrayMenu(traymenu.New(identity.Name))
-	} else {
-		b.log.Warn("no D-Bus session, so no tray icon: the settings window stays open instead")
-		u.ShowSettings()
+		b.log.Warn("no tray host on the session bus (org.kde.StatusNotifierWatcher), so the main window is open")
+		u.ShowWithoutTray()
+	default:
+		u.SetupTrayMenu(traymenu.New(identity.Name))
+		b.log.Info("tray host found: hubmirror is in the tray")
 	}
 	if b.Settings().StartOnLaunch {
 		go func() {

@@ -40,11 +40,12 @@ func claimInstance(b *backend) (show <-chan struct{}, release func(), running bo
 	return asked, func() { in.Close() }, false
 }
 
-// showOnRequest shows u's window each time a later launch asks.
+// showOnRequest shows u's window each time a later launch asks: the main
+// window without a tray, else Settings.
 func showOnRequest(show <-chan struct{}, u *ui.App) {
 	go func() {
 		for range show {
-			fyne.Do(u.ShowSettings)
+			fyne.Do(u.ShowFront)
 		}
 	}()
 }

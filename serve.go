@@ -41,7 +41,7 @@ func serve(cmd string, args []string) error {
 	if err != nil {
 		return fmt.Errorf("settings: %w", err)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	log := slog.New(slog.NewTextHandler(logOutput, nil)) // stderr, and the desktop app's log file
 	proxy.Version = version
 	b, err := newBackend(path, s, log)
 	if err != nil {

@@ -46,6 +46,10 @@ type App struct {
 	statusItem, toggleItem, settingsItem, cacheItem, setupItem, copyItem, browserItem, quitItem *fyne.MenuItem
 
 	form *settingsForm // nil until ShowSettings first runs
+	main *mainWindow   // nil until ShowMain first runs
+
+	about   *aboutView // nil until ShowAbout first runs
+	logView *logView   // nil until ShowLog first runs
 
 	cache     *cacheView                  // nil until ShowCache first runs
 	confirm   confirmFunc                 // asks before clearing; tests replace it

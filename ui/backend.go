@@ -56,4 +56,20 @@ type Backend interface {
 	ClearCache() error
 	// Prefetch downloads an image ("alpine:3.20") into the cache.
 	Prefetch(ref string, progress func(done, total int64)) error
+
+	// About says what the About window shows: the build and where the
+	// app keeps its files, the log file among them.
+	About() AboutInfo
+}
+
+// AboutInfo is the build and the files of the running app.
+type AboutInfo struct {
+	Version string
+	// Commit is the VCS revision the binary was built from, "" when
+	// unknown; Modified says the checkout had local changes.
+	Commit   string
+	Modified bool
+	// SettingsFile, CacheDir and LogFile are paths; LogFile is "" when
+	// the app writes no log file.
+	SettingsFile, CacheDir, LogFile string
 }

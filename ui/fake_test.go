@@ -31,6 +31,7 @@ type fakeBackend struct {
 	canceled bool                // Subscribe's cancel was called
 	usage    proxy.CacheUsage    // what CacheUsage returns
 	corrupt  []string            // what VerifyCache returns
+	about    AboutInfo           // what About returns
 
 	onDisk chan settings.Settings // settings changes; see changeOnDisk
 }
@@ -317,4 +318,11 @@ func (b *fakeBackend) Prefetch(ref string, progress func(done, total int64)) err
 	progress(50, 100)
 	progress(100, 100)
 	return err
+}
+
+func (b *fakeBackend) About() AboutInfo {
+	b.record("About")
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.about
 }

@@ -22,6 +22,7 @@ func TestChineseTranslationIsComplete(t *testing.T) {
 	}
 	used := map[string]bool{}
 	for _, s := range []string{labelStart, labelStop, labelSettings, labelSetup, labelCache, labelCopy, labelBrowser, labelQuit,
+		labelAbout, labelLog,
 		windowTitle, authHintText} {
 		used[s] = true
 	}

@@ -25,6 +25,8 @@ const (
 	labelCopy     = "Copy Docker setup"
 	labelBrowser  = "Open in browser"
 	labelQuit     = "Quit"
+	labelAbout    = aboutTitle
+	labelLog      = "Show log"
 )
 
 // buildMenu makes the tray menu: a status line, then the actions.
@@ -42,11 +44,12 @@ func (u *App) buildMenu() {
 	u.cacheItem = fyne.NewMenuItem(tr(labelCache), u.ShowCache)
 	u.copyItem = fyne.NewMenuItem(tr(labelCopy), u.copyDockerSetup)
 	u.browserItem = fyne.NewMenuItem(tr(labelBrowser), u.openBrowser)
-	u.quitItem = fyne.NewMenuItem(tr(labelQuit), u.Quit)
+	u.quitItem = fyne.NewMenuItem(tr(labelQuit), u.hideAndQuit)
 	u.quitItem.IsQuit = true
 	u.menu = fyne.NewMenu("hubmirror",
 		u.statusItem, u.toggleItem, fyne.NewMenuItemSeparator(),
 		u.settingsItem, u.cacheItem, u.setupItem, u.copyItem, u.browserItem, fyne.NewMenuItemSeparator(),
+		fyne.NewMenuItem(tr(labelLog), u.ShowLog), fyne.NewMenuItem(tr(labelAbout), u.ShowAbout), fyne.NewMenuItemSeparator(),
 		u.quitItem)
 }
 
@@ -135,8 +138,10 @@ func trayIcon(st proxy.Status) fyne.Resource {
 }
 
 // refreshMenu shows the menu items' current labels and enabled states in
-// the tray: in place when the tray has a TrayMenu, else by Fyne's rebuild.
+// the main window and the tray: in place when the tray has a TrayMenu,
+// else by Fyne's rebuild.
 func (u *App) refreshMenu() {
+	u.refreshMain()
 	if u.trayItems != nil {
 		u.trayItems.refresh()
 		return

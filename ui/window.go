@@ -92,7 +92,7 @@ func (u *App) ShowSettings() {
 
 // closeSettings is the window's close intercept and its Close button.
 func (u *App) closeSettings() {
-	if !u.HasTray() {
+	if !u.HasTray() && u.main == nil {
 		u.Quit()
 		return
 	}

@@ -44,6 +44,20 @@ func TestSecondLaunch(t *testing.T) {
 		}
 	}()
 	eventually(t, "the first app's mirror to listen", func() bool { return portOpen(addr) })
+	visible := func() bool {
+		search := exec.Command(xdotool, "search", "--onlyvisible", "--name", "hubmirror")
+		search.Env = env
+		out, _ := search.Output()
+		return len(strings.TrimSpace(string(out))) > 0
+	}
+	// Without a tray host the first app opens its main window: hide it, so
+	// that a window shown below is the second launch's doing.
+	eventually(t, "no window of the first app to be visible", func() bool {
+		unmap := exec.Command(xdotool, "search", "--onlyvisible", "--name", "hubmirror", "windowunmap", "%@")
+		unmap.Env = env
+		_ = unmap.Run()
+		return !visible()
+	})
 
 	// The second launch gets other files, so only the instance check, not
 	// the cache lock or the port, can stop it.
@@ -65,12 +79,7 @@ func TestSecondLaunch(t *testing.T) {
 	if strings.Contains(out, "listening") || strings.Contains(out, "desktop app started") {
 		t.Errorf("the second launch started an app of its own:\n%s", out)
 	}
-	eventually(t, "the first app's window to be shown", func() bool {
-		search := exec.Command(xdotool, "search", "--onlyvisible", "--name", "hubmirror")
-		search.Env = env
-		out, _ := search.Output()
-		return len(strings.TrimSpace(string(out))) > 0
-	})
+	eventually(t, "the first app's window to be shown", visible)
 	if !portOpen(addr) {
 		t.Error("the first app's mirror stopped listening")
 	}

@@ -1,0 +1,127 @@
+package ui
+
+import (
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/widget"
+)
+
+// mainWindow stands in for the tray where no tray host shows the icon: the
+// status line and a button for each of the tray menu's actions.
+type mainWindow struct {
+	win     fyne.Window
+	status  *widget.Label
+	buttons []*widget.Button // in menu order
+	items   []*fyne.MenuItem // the tray menu item behind each button
+	// ask asks, when the window is closed, whether to quit; tests
+	// replace it.
+	ask      func(parent fyne.Window, answer func(quit bool))
+	notified bool // the no-tray notification was sent
+}
+
+// ShowWithoutTray shows the main window, for a desktop where no tray host
+// shows hubmirror's icon, and says once in a notification how to get one.
+func (u *App) ShowWithoutTray() {
+	u.ShowMain()
+	if !u.main.notified {
+		u.main.notified = true
+		u.app.SendNotification(fyne.NewNotification("hubmirror", tr("This desktop shows no tray icons, so hubmirror shows its window instead. On GNOME, install the “AppIndicator and KStatusNotifierItem Support” extension to get the tray icon.")))
+	}
+}
+
+// ShowFront shows the window a later launch brings forward: the main
+// window once it is in use (a desktop without a tray), else Settings.
+func (u *App) ShowFront() {
+	if u.main != nil {
+		u.ShowMain()
+		return
+	}
+	u.ShowSettings()
+}
+
+// ShowMain shows the main window, building it on first use.
+func (u *App) ShowMain() {
+	if u.main == nil {
+		u.main = u.buildMain()
+	}
+	u.refreshMain()
+	u.main.win.Show()
+	u.main.win.RequestFocus()
+}
+
+// buildMain makes the main window from the tray menu's items, so that it
+// offers the same actions under the same labels.
+func (u *App) buildMain() *mainWindow {
+	m := &mainWindow{win: u.app.NewWindow("hubmirror"), ask: askQuit}
+	m.win.SetIcon(appIcon)
+	m.status = widget.NewLabel(u.statusItem.Label)
+	m.status.Wrapping = fyne.TextWrapWord
+	box := container.NewVBox(m.status, widget.NewSeparator())
+	for _, it := range u.menu.Items {
+		if it.IsSeparator || it == u.statusItem {
+			continue
+		}
+		b := widget.NewButton(it.Label, it.Action)
+		m.buttons = append(m.buttons, b)
+		m.items = append(m.items, it)
+		box.Add(b)
+	}
+	m.win.SetContent(box)
+	m.win.Resize(fyne.NewSize(420, 0))
+	m.win.SetCloseIntercept(func() {
+		m.ask(m.win, func(quit bool) {
+			if quit {
+				u.hideAndQuit()
+				return
+			}
+			m.win.Hide()
+		})
+	})
+	return m
+}
+
+// refreshMain shows the tray menu's current labels and enabled states in
+// the main window, if it was built.
+func (u *App) refreshMain() {
+	m := u.main
+	if m == nil {
+		return
+	}
+	m.status.SetText(u.statusItem.Label)
+	for i, b := range m.buttons {
+		it := m.items[i]
+		if b.Text != it.Label {
+			b.SetText(it.Label)
+		}
+		if it.Disabled && !b.Disabled() {
+			b.Disable()
+		} else if !it.Disabled && b.Disabled() {
+			b.Enable()
+		}
+	}
+}
+
+// hideAndQuit hides the windows, then quits: GLFW was seen to crash at
+// quit while the pointer was over a window being destroyed. It is the
+// tray's and the main window's Quit.
+func (u *App) hideAndQuit() {
+	for _, w := range u.app.Driver().AllWindows() {
+		w.Hide()
+	}
+	if u.main != nil {
+		u.main.win.Hide()
+	}
+	u.Quit()
+}
+
+// askQuit asks whether to quit hubmirror or keep it running without the
+// window.
+func askQuit(parent fyne.Window, answer func(quit bool)) {
+	d := dialog.NewConfirm(tr("Quit hubmirror?"),
+		tr("Quit stops the mirror. Keep running hides this window and the mirror goes on serving; start hubmirror again to show the window."),
+		answer, parent)
+	d.SetConfirmText(tr(labelQuit))
+	d.SetDismissText(tr("Keep running"))
+	d.Show()
+}
