@@ -76,6 +76,15 @@ func startXvfb(t *testing.T) string {
 		if _, err := strconv.Atoi(n); err != nil {
 			t.Fatalf("Xvfb gave no display number: %q", n)
 		}
+		// Wait until the display takes connections: a client started at
+		// once has been seen failing to open it on a loaded machine.
+		eventually(t, "Xvfb on :"+n+" to take connections", func() bool {
+			c, err := net.Dial("unix", "/tmp/.X11-unix/X"+n)
+			if err == nil {
+				c.Close()
+			}
+			return err == nil
+		})
 		return ":" + n
 	case <-time.After(20 * time.Second):
 		t.Fatal("Xvfb did not start")
