@@ -34,7 +34,8 @@ func runDesktop(b *backend) error {
 		return nil
 	}
 	defer release()
-	defer openLogFile(b)()
+	closeLog := openLogFile(b)
+	defer closeLog()
 	defer keepOpenAtLogin(b)()
 	// From here on SIGINT and SIGTERM quit the app cleanly, even when they
 	// come while the first window is being shown.
@@ -46,6 +47,11 @@ func runDesktop(b *backend) error {
 	quietExit(a)
 	u := ui.New(withoutBus(a, b.log), b)
 	showOnRequest(show, u)
+	u.ExitWith(func() {
+		release()
+		closeLog()
+		os.Exit(0)
+	})
 	stopWatch := u.Watch()
 	defer stopWatch()
 	switch {

@@ -46,6 +46,7 @@ type App struct {
 	statusItem, toggleItem, settingsItem, cacheItem, setupItem, copyItem, browserItem, quitItem *fyne.MenuItem
 
 	form *settingsForm // nil until ShowSettings first runs
+	exit func()        // see ExitWith; nil: Fyne's own quit
 	main *mainWindow   // nil until ShowMain first runs
 
 	about   *aboutView // nil until ShowAbout first runs
@@ -89,9 +90,19 @@ func (u *App) Quit() {
 		if err := u.backend.Stop(); err != nil {
 			fyne.LogError("stop the mirror", err)
 		}
+		if u.exit != nil {
+			u.exit()
+			return
+		}
 		fyne.Do(u.app.Quit)
 	})
 }
+
+// ExitWith makes Quit end the process with exit once the mirror has
+// stopped, instead of tearing Fyne's windows down: GLFW (Fyne v2.7.1) was
+// seen to crash in a mouse event for a window being destroyed at quit,
+// about one quit in ten under Xvfb. exit runs off the UI thread.
+func (u *App) ExitWith(exit func()) { u.exit = exit }
 
 // Watch subscribes to the backend's status and settings updates and
 // applies each one to the tray and the window on the Fyne thread. main calls it once; stop

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -134,14 +135,31 @@ func TestNoTrayHostOpensWindow(t *testing.T) {
 		t.Errorf("the log does not say why the window is open")
 	}
 
-	// Keys, not clicks: the pointer stays off the windows, and Tab
-	// focuses the first button, Start/Stop.
-	xdo(t, xdotool, display, "mousemove", "1270", "790")
-	xdo(t, xdotool, display, "windowfocus", "--sync", win)
-	xdo(t, xdotool, display, "key", "Tab", "space")
-	eventually(t, "the port to close after Stop in the window", func() bool { return !portOpen(addr) })
-	xdo(t, xdotool, display, "key", "space")
-	eventually(t, "the port to open after Start in the window", func() bool { return portOpen(addr) })
+	// Clicks on the window's first button (Start/Stop, just under the
+	// status line), the pointer moved off the window after each. The
+	// button is disabled while the mirror starts or stops, so a click that
+	// came too early is given again.
+	_, height := windowSize(t, xdo(t, xdotool, display, "getwindowgeometry", "--shell", win))
+	click := func(y int) {
+		xdo(t, xdotool, display, "mousemove", "--window", win, "100", strconv.Itoa(y))
+		xdo(t, xdotool, display, "click", "1")
+		xdo(t, xdotool, display, "mousemove", "1270", "790")
+	}
+	toggle := func(what string, open bool) {
+		t.Helper()
+		for try := 0; portOpen(addr) != open; try++ {
+			if try == 5 {
+				t.Fatalf("%s in the window did not take", what)
+			}
+			click(startStopY)
+			deadline := time.Now().Add(5 * time.Second)
+			for portOpen(addr) != open && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+	}
+	toggle("Stop", false)
+	toggle("Start", true)
 
 	shot := filepath.Join(t.TempDir(), "notray.png")
 	eventually(t, "a screenshot showing the main window", func() bool {
@@ -156,8 +174,8 @@ func TestNoTrayHostOpensWindow(t *testing.T) {
 		cropWindow(t, xdo(t, xdotool, display, "getwindowgeometry", "--shell", win), shot, dst)
 	}
 
-	// Shift+Tab from Start/Stop wraps round to the last button, Quit.
-	xdo(t, xdotool, display, "key", "shift+Tab", "space")
+	// Quit is the last button, at the window's bottom.
+	click(height - quitFromBottom)
 	select {
 	case err := <-exited:
 		if err != nil {
@@ -169,6 +187,32 @@ func TestNoTrayHostOpensWindow(t *testing.T) {
 	if portOpen(addr) {
 		t.Errorf("the mirror still listens after Quit")
 	}
+}
+
+// Where the main window's buttons are, in pixels from its top and bottom
+// (docs/notray.png: a status line, then rows of 40 px).
+const (
+	startStopY     = 67
+	quitFromBottom = 22
+)
+
+// windowSize reads WIDTH and HEIGHT from xdotool's getwindowgeometry --shell.
+func windowSize(t *testing.T, geometry string) (w, h int) {
+	t.Helper()
+	for _, line := range strings.Fields(geometry) {
+		k, v, _ := strings.Cut(line, "=")
+		n, err := strconv.Atoi(v)
+		switch {
+		case k == "WIDTH" && err == nil:
+			w = n
+		case k == "HEIGHT" && err == nil:
+			h = n
+		}
+	}
+	if w == 0 || h == 0 {
+		t.Fatalf("no window size in %q", geometry)
+	}
+	return w, h
 }
 
 // cropWindow writes the part of the screenshot src that the window with

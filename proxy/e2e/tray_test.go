@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -54,14 +55,28 @@ func startXvfb(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-displayfd", "3", "-screen", "0", "1280x800x24", "-nolisten", "tcp")
+	// -noreset: an X server resets when its last client disconnects, and
+	// a client connecting during the reset fails ("Failed to open
+	// display"); xdotool's short connections made that happen under load.
+	cmd := exec.Command(bin, "-displayfd", "3", "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-noreset")
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.SysProcAttr = childProcAttr()
+	errPath := filepath.Join(t.TempDir(), "xvfb.log")
+	stderr, err := os.Create(errPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	w.Close()
 	t.Cleanup(func() {
+		if t.Failed() {
+			alive := cmd.Process.Signal(syscall.Signal(0)) == nil
+			said, _ := os.ReadFile(errPath)
+			t.Logf("Xvfb (still running: %v) said:\n%s", alive, said)
+		}
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
@@ -76,8 +91,7 @@ func startXvfb(t *testing.T) string {
 		if _, err := strconv.Atoi(n); err != nil {
 			t.Fatalf("Xvfb gave no display number: %q", n)
 		}
-		// Wait until the display takes connections: a client started at
-		// once has been seen failing to open it on a loaded machine.
+		// Wait until the display takes connections.
 		eventually(t, "Xvfb on :"+n+" to take connections", func() bool {
 			c, err := net.Dial("unix", "/tmp/.X11-unix/X"+n)
 			if err == nil {
