@@ -221,8 +221,12 @@ func (s *server) registryFor(r *http.Request, name string) (registry, repo strin
 	if ns := r.URL.Query().Get("ns"); ns != "" {
 		return strings.ToLower(ns), name
 	}
+	// The host name without a port; a malformed port does not make the
+	// name another one.
 	host := r.Host
 	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	} else if h, _, found := strings.Cut(host, ":"); found && !strings.HasPrefix(host, "[") {
 		host = h
 	}
 	if reg, ok := s.aliases[strings.ToLower(host)]; ok {
