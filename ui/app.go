@@ -111,6 +111,17 @@ func (u *App) ExitWith(exit func()) { u.exit = exit }
 func (u *App) Watch() (stop func()) {
 	stopSettings := u.watchSettings()
 	updates, cancel := u.backend.Subscribe()
+	stopStatus := forwardToUI(u, updates, cancel, u.apply)
+	return func() {
+		stopStatus()
+		stopSettings()
+	}
+}
+
+// forwardToUI hands each value from updates to apply on the Fyne thread
+// until the app quits. stop calls cancel and returns once no further value
+// will be handed to fyne.Do.
+func forwardToUI[T any](u *App, updates <-chan T, cancel func(), apply func(T)) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
@@ -119,12 +130,12 @@ func (u *App) Watch() (stop func()) {
 			select {
 			case <-done:
 				return
-			case st, ok := <-updates:
+			case v, ok := <-updates:
 				if !ok {
 					return
 				}
 				if !u.quitting.Load() {
-					fyne.Do(func() { u.apply(st) })
+					fyne.Do(func() { apply(v) })
 				}
 			}
 		}
@@ -135,7 +146,6 @@ func (u *App) Watch() (stop func()) {
 			cancel()
 			close(done)
 			<-finished
-			stopSettings()
 		})
 	}
 }

@@ -2,9 +2,6 @@ package ui
 
 import (
 	"slices"
-	"sync"
-
-	"fyne.io/fyne/v2"
 
 	"github.com/hubmirror/hubmirror/settings"
 )
@@ -14,32 +11,7 @@ import (
 // handed to fyne.Do.
 func (u *App) watchSettings() (stop func()) {
 	updates, cancel := u.backend.SettingsUpdates()
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		for {
-			select {
-			case <-done:
-				return
-			case s, ok := <-updates:
-				if !ok {
-					return
-				}
-				if !u.quitting.Load() {
-					fyne.Do(func() { u.followSettings(s) })
-				}
-			}
-		}
-	}()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			cancel()
-			close(done)
-			<-finished
-		})
-	}
+	return forwardToUI(u, updates, cancel, u.followSettings)
 }
 
 // followSettings shows s, the settings now in force, in the fields of an
