@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,12 +27,7 @@ func TestSecondLaunch(t *testing.T) {
 	}
 	hub := fakehub.New()
 	t.Cleanup(hub.Close)
-	free, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := free.Addr().String()
-	free.Close()
+	addr := freeAddr(t)
 	env := append(isolatedEnv(t), "DISPLAY="+display, "MESA_SHADER_CACHE_DISABLE=true", "LANG=en_US.UTF-8")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

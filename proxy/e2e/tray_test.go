@@ -289,12 +289,7 @@ func TestTrayApp(t *testing.T) {
 	hub := fakehub.New()
 	t.Cleanup(hub.Close)
 	img := hub.AddImage("library/alpine", "3.20", fakehub.Layer(map[string]string{"etc/alpine-release": "3.20.0\n"}))
-	free, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := free.Addr().String()
-	free.Close()
+	addr := freeAddr(t)
 	env := append(isolatedEnv(t), "DISPLAY="+display, "MESA_SHADER_CACHE_DISABLE=true", "LANG=en_US.UTF-8")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
