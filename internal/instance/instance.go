@@ -5,7 +5,10 @@
 //
 // The protocol is one line each way: the later instance sends "show"
 // (on Windows preceded by the token the first one wrote to a file only
-// this user can read), the first answers "ok" and runs its callback.
+// this user can read), the first answers "ok" and runs its callback. A
+// connection whose line is "http" instead is handed to the HTTP handler
+// given to Serve: the desktop app's window process reaches the mirror's
+// process that way (Dial).
 package instance
 
 import (
@@ -13,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,6 +40,10 @@ type Instance struct {
 	release func() // drops the lock after the listener is closed
 	done    chan struct{}
 	once    sync.Once
+
+	mu    sync.Mutex
+	conns *connListener // set by Serve; nil: "http" is refused
+	srv   *http.Server
 }
 
 // Claim makes this process the instance named name (an app ID, e.g.
@@ -57,6 +65,12 @@ func (in *Instance) Close() error {
 	in.once.Do(func() {
 		err = in.ln.Close()
 		<-in.done
+		in.mu.Lock()
+		srv := in.srv
+		in.mu.Unlock()
+		if srv != nil {
+			srv.Close()
+		}
 		in.release()
 	})
 	return err
@@ -81,25 +95,120 @@ func (in *Instance) start() *Instance {
 	return in
 }
 
-// answer reads one request and runs the callback for "show".
+// answer reads one request and runs the callback for "show", or hands
+// the connection to Serve's handler for "http".
 func (in *Instance) answer(c net.Conn) {
-	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(exchangeTimeout))
-	line, err := bufio.NewReader(c).ReadString('\n')
+	line, err := readLine(c)
 	if err != nil {
+		c.Close()
 		return
 	}
-	want := "show"
+	prefix := ""
 	if in.token != "" {
-		want = in.token + " show"
+		prefix = in.token + " "
 	}
-	if strings.TrimSpace(line) != want {
+	switch strings.TrimSpace(line) {
+	case prefix + "show":
+		go in.show()
+		_, _ = c.Write([]byte("ok\n"))
+	case prefix + "http":
+		in.mu.Lock()
+		conns := in.conns
+		in.mu.Unlock()
+		if conns != nil {
+			_ = c.SetDeadline(time.Time{})
+			conns.hand(c)
+			return
+		}
 		_, _ = c.Write([]byte("unknown\n"))
-		return
+	default:
+		_, _ = c.Write([]byte("unknown\n"))
 	}
-	go in.show()
-	_, _ = c.Write([]byte("ok\n"))
+	c.Close()
 }
+
+// readLine reads up to a newline one byte at a time, so that nothing
+// after it (an HTTP request) is taken from the connection. Lines longer
+// than 256 bytes are refused.
+func readLine(c net.Conn) (string, error) {
+	var line []byte
+	b := make([]byte, 1)
+	for len(line) < 256 {
+		if _, err := c.Read(b); err != nil {
+			return "", err
+		}
+		if b[0] == '\n' {
+			return string(line), nil
+		}
+		line = append(line, b[0])
+	}
+	return "", errors.New("request line too long")
+}
+
+// Serve answers "http" connections with h until Close. Call it once,
+// after Claim.
+func (in *Instance) Serve(h http.Handler) {
+	l := &connListener{conns: make(chan net.Conn), closed: make(chan struct{}), addr: in.ln.Addr()}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	in.mu.Lock()
+	in.conns, in.srv = l, srv
+	in.mu.Unlock()
+	go func() { _ = srv.Serve(l) }()
+}
+
+// Dial connects to the running instance named name as an HTTP client: the
+// connection it returns speaks HTTP/1.1 to the handler given to Serve.
+func Dial(name string) (net.Conn, error) {
+	c, token, err := dial(name)
+	if err != nil {
+		return nil, err
+	}
+	req := "http\n"
+	if token != "" {
+		req = token + " http\n"
+	}
+	_ = c.SetWriteDeadline(time.Now().Add(exchangeTimeout))
+	if _, err := c.Write([]byte(req)); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("reach the running instance: %w", err)
+	}
+	_ = c.SetWriteDeadline(time.Time{})
+	return c, nil
+}
+
+// connListener is a net.Listener of the connections answer hands over.
+type connListener struct {
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+	addr   net.Addr
+}
+
+// hand gives c to the HTTP server, or closes it once the server is gone.
+func (l *connListener) hand(c net.Conn) {
+	select {
+	case l.conns <- c:
+	case <-l.closed:
+		c.Close()
+	}
+}
+
+func (l *connListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *connListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *connListener) Addr() net.Addr { return l.addr }
 
 // ask sends "show" over c and waits for "ok".
 func ask(c net.Conn, token string) error {

@@ -2,7 +2,10 @@
 
 package instance
 
-import "net"
+import (
+	"errors"
+	"net"
+)
 
 // claim always succeeds where there is neither flock nor a named mutex
 // (plan9, wasm): every launch is a first instance.
@@ -16,3 +19,8 @@ type closedListener struct{}
 func (closedListener) Accept() (net.Conn, error) { return nil, net.ErrClosed }
 func (closedListener) Close() error              { return nil }
 func (closedListener) Addr() net.Addr            { return nil }
+
+// dial fails: here no instance listens.
+func dial(string) (net.Conn, string, error) {
+	return nil, "", errors.New("reach the running instance: not supported on this system")
+}

@@ -3,7 +3,12 @@
 package instance
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -106,4 +111,44 @@ func TestLongRuntimeDir(t *testing.T) {
 	if _, err := Claim(name, func() {}); !errors.Is(err, ErrRunning) {
 		t.Fatalf("second claim: %v; want ErrRunning", err)
 	}
+}
+
+// TestServeHTTP reaches the first instance's HTTP handler through Dial,
+// as the window process does, while "show" keeps working on the same
+// socket.
+func TestServeHTTP(t *testing.T) {
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	shown := make(chan struct{}, 1)
+	first, err := Claim(testName, func() { shown <- struct{}{} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	client := &http.Client{Transport: &http.Transport{
+		DialContext: func(context.Context, string, string) (net.Conn, error) { return Dial(testName) },
+	}}
+	// Before Serve, "http" is refused.
+	if resp, err := client.Get("http://hubmirror/ping"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("GET before Serve: %s; want an error", resp.Status)
+	}
+	first.Serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "pong %s", r.URL.Path)
+	}))
+	for range 3 { // kept-alive and fresh connections alike
+		resp, err := client.Get("http://hubmirror/ping")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != "pong /ping" {
+			t.Fatalf("body %q", body)
+		}
+		client.CloseIdleConnections()
+	}
+	if _, err := Claim(testName, func() {}); err != ErrRunning {
+		t.Fatalf("second claim: %v; want ErrRunning", err)
+	}
+	<-shown
 }

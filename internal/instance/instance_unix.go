@@ -17,23 +17,10 @@ import (
 // 0700 directory). dir is under $XDG_RUNTIME_DIR when it is set, else under
 // the user's cache directory.
 func claim(name string, show func()) (*Instance, error) {
-	parent := os.Getenv("XDG_RUNTIME_DIR")
-	if parent == "" {
-		var err error
-		if parent, err = os.UserCacheDir(); err != nil {
-			return nil, fmt.Errorf("instance: %w", err)
-		}
-	}
-	dir, err := baseDir(parent, name)
+	dir, sock, err := socketPath(name)
 	if err != nil {
 		return nil, err
 	}
-	if len(filepath.Join(dir, "instance.sock")) > maxSocketPath {
-		if dir, err = privateTempDir(name); err != nil {
-			return nil, err
-		}
-	}
-	sock := filepath.Join(dir, "instance.sock")
 	lock, err := os.OpenFile(filepath.Join(dir, "instance.lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("instance: %w", err)
@@ -71,6 +58,41 @@ func claim(name string, show func()) (*Instance, error) {
 		return nil, fmt.Errorf("instance: %w", err)
 	}
 	return (&Instance{ln: ln, show: show, release: func() { lock.Close() }}).start(), nil
+}
+
+// socketPath is the directory the name's files go in and the socket in
+// it: under $XDG_RUNTIME_DIR when it is set, else under the user's cache
+// directory, or in a private directory in /tmp when that path is too long
+// for a socket.
+func socketPath(name string) (dir, sock string, err error) {
+	parent := os.Getenv("XDG_RUNTIME_DIR")
+	if parent == "" {
+		if parent, err = os.UserCacheDir(); err != nil {
+			return "", "", fmt.Errorf("instance: %w", err)
+		}
+	}
+	if dir, err = baseDir(parent, name); err != nil {
+		return "", "", err
+	}
+	if len(filepath.Join(dir, "instance.sock")) > maxSocketPath {
+		if dir, err = privateTempDir(name); err != nil {
+			return "", "", err
+		}
+	}
+	return dir, filepath.Join(dir, "instance.sock"), nil
+}
+
+// dial connects to the running instance's socket; unix needs no token.
+func dial(name string) (net.Conn, string, error) {
+	_, sock, err := socketPath(name)
+	if err != nil {
+		return nil, "", err
+	}
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		return nil, "", fmt.Errorf("reach the running instance: %w", err)
+	}
+	return c, "", nil
 }
 
 // maxSocketPath stays below the smallest sun_path of the unix systems (104

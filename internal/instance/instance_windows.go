@@ -28,15 +28,10 @@ import (
 // (https://learn.microsoft.com/windows/win32/api/synchapi/nf-synchapi-createmutexw);
 // x/sys/windows returns that handle with the error.
 func claim(name string, show func()) (*Instance, error) {
-	parent, err := os.UserCacheDir() // %LocalAppData%
-	if err != nil {
-		return nil, fmt.Errorf("instance: %w", err)
-	}
-	dir, err := baseDir(parent, name)
+	portFile, err := portPath(name)
 	if err != nil {
 		return nil, err
 	}
-	portFile := filepath.Join(dir, "instance.port")
 	mutexName, err := windows.UTF16PtrFromString(`Local\` + name)
 	if err != nil {
 		return nil, fmt.Errorf("instance: %w", err)
@@ -71,21 +66,52 @@ func claim(name string, show func()) (*Instance, error) {
 	return (&Instance{ln: ln, token: token, show: show, release: release}).start(), nil
 }
 
+// portPath is <user cache dir>\<name>\instance.port (%LocalAppData%).
+func portPath(name string) (string, error) {
+	parent, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("instance: %w", err)
+	}
+	dir, err := baseDir(parent, name)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "instance.port"), nil
+}
+
 // askRunning reads the running instance's port and token and asks it.
 func askRunning(portFile string) error {
+	c, token, err := dialPortFile(portFile)
+	if err != nil {
+		return err
+	}
+	return ask(c, token)
+}
+
+// dial connects to the running instance; its token goes with each request.
+func dial(name string) (net.Conn, string, error) {
+	portFile, err := portPath(name)
+	if err != nil {
+		return nil, "", err
+	}
+	return dialPortFile(portFile)
+}
+
+// dialPortFile reads the running instance's port and token and connects.
+func dialPortFile(portFile string) (net.Conn, string, error) {
 	raw, err := os.ReadFile(portFile)
 	if err != nil {
-		return fmt.Errorf("reach the running instance: %w", err)
+		return nil, "", fmt.Errorf("reach the running instance: %w", err)
 	}
 	port, token, ok := strings.Cut(strings.TrimSpace(string(raw)), " ")
 	if !ok || token == "" {
-		return fmt.Errorf("reach the running instance: %s is not \"port token\"", portFile)
+		return nil, "", fmt.Errorf("reach the running instance: %s is not \"port token\"", portFile)
 	}
 	c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", port))
 	if err != nil {
-		return fmt.Errorf("reach the running instance: %w", err)
+		return nil, "", fmt.Errorf("reach the running instance: %w", err)
 	}
-	return ask(c, token)
+	return c, token, nil
 }
 
 // writeFile replaces path with data through a temp file and a rename, so
