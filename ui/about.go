@@ -28,11 +28,13 @@ type aboutView struct {
 // ShowAbout shows the About window, building it on first use, with what
 // the backend says, asked off the UI thread.
 func (u *App) ShowAbout() {
+	if u.openElsewhere(WindowAbout) {
+		return
+	}
 	if u.about == nil {
 		u.about = u.buildAbout()
 	}
-	u.about.win.Show()
-	u.about.win.RequestFocus()
+	u.showWin(u.about.win)
 	u.run(func() {
 		info := u.backend.About()
 		listen := u.backend.Settings().Listen
@@ -73,7 +75,7 @@ func (u *App) buildAbout() *aboutView {
 	closeBtn := widget.NewButton(tr("Close"), v.win.Hide)
 	v.win.SetContent(container.NewVBox(title, blurb, form, v.link,
 		container.NewHBox(v.showLog, layout.NewSpacer(), closeBtn)))
-	v.win.SetCloseIntercept(v.win.Hide)
+	v.win.SetCloseIntercept(func() { u.hideWin(v.win) })
 	v.win.Resize(fyne.NewSize(560, 0))
 	return v
 }

@@ -61,6 +61,22 @@ type App struct {
 	// Fyne takes it down when the app quits and touching it then panics.
 	quitting atomic.Bool
 
+	// do runs a function on the UI thread: fyne.Do, or in the tray
+	// process (see WindowsElsewhere) a goroutine of u's own.
+	do func(func())
+	// windows opens u's windows in the window process; nil: u shows
+	// them itself. See WindowsElsewhere.
+	windows WindowOpener
+	// wantMain is set in the tray process once the main window stands in
+	// for the tray.
+	wantMain       bool
+	noTrayNotified bool // the notification on how to get a tray icon was sent
+	// trayElsewhere, trayShown and idle are set in the window process;
+	// see TrayElsewhere. visible holds the windows shown and not closed.
+	trayElsewhere, trayShown bool
+	idle                     func()
+	visible                  map[fyne.Window]bool
+
 	tasks       sync.WaitGroup // Backend calls running in goroutines
 	savedFor    time.Duration  // how long "Saved" stays in the window
 	afterStatus func()         // called after each Status is applied; for tests
@@ -72,7 +88,7 @@ type App struct {
 // current status. Nothing is shown until SetupTray or ShowSettings; main
 // calls Watch to keep it up to date.
 func New(a fyne.App, b Backend) *App {
-	u := &App{app: a, backend: b, savedFor: 3 * time.Second, confirm: defaultConfirm}
+	u := &App{app: a, backend: b, savedFor: 3 * time.Second, confirm: defaultConfirm, do: fyne.Do}
 	a.SetIcon(appIcon)
 	u.buildMenu()
 	u.apply(b.Status())
@@ -135,7 +151,7 @@ func forwardToUI[T any](u *App, updates <-chan T, cancel func(), apply func(T)) 
 					return
 				}
 				if !u.quitting.Load() {
-					fyne.Do(func() { apply(v) })
+					u.do(func() { apply(v) })
 				}
 			}
 		}
@@ -170,7 +186,7 @@ func (u *App) apply(st proxy.Status) {
 		// A new upstream problem is news once; its end makes the next one news.
 		u.lastProblem = st.UpstreamProblem
 		if st.UpstreamProblem != "" {
-			u.app.SendNotification(fyne.NewNotification("hubmirror", st.UpstreamProblem))
+			u.sendNotification(st.UpstreamProblem)
 		}
 	}
 	u.updateTray()
@@ -190,6 +206,15 @@ func (u *App) notify(msg string) {
 		return
 	}
 	u.lastNotified = msg
+	u.sendNotification(msg)
+}
+
+// sendNotification shows msg as a desktop notification, unless the tray
+// process sends them (TrayElsewhere).
+func (u *App) sendNotification(msg string) {
+	if u.trayElsewhere {
+		return
+	}
 	u.app.SendNotification(fyne.NewNotification("hubmirror", msg))
 }
 
@@ -203,7 +228,7 @@ func (u *App) startOrStop(call func() error, starting bool) {
 	u.refreshMenu()
 	u.run(func() {
 		err := call()
-		fyne.Do(func() {
+		u.do(func() {
 			if u.quitting.Load() {
 				return
 			}

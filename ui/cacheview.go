@@ -37,18 +37,20 @@ type confirmFunc func(title, message string, answer func(bool), parent fyne.Wind
 
 // ShowCache shows the Cache window.
 func (u *App) ShowCache() {
+	if u.openElsewhere(WindowCache) {
+		return
+	}
 	if u.cache == nil {
 		u.cache = u.buildCache()
 	}
 	u.refreshCache()
-	u.cache.win.Show()
-	u.cache.win.RequestFocus()
+	u.showWin(u.cache.win)
 }
 
 func (u *App) buildCache() *cacheView {
 	v := &cacheView{win: u.app.NewWindow(tr("hubmirror cache"))}
 	v.win.SetIcon(appIcon)
-	v.win.SetCloseIntercept(v.win.Hide)
+	v.win.SetCloseIntercept(func() { u.hideWin(v.win) })
 	v.usage = widget.NewLabel("")
 	v.bar = widget.NewProgressBar()
 	v.bar.TextFormatter = func() string { return "" }

@@ -27,11 +27,13 @@ type logView struct {
 // ShowLog shows the log window, building it on first use, and reads the
 // log file's last lines off the UI thread.
 func (u *App) ShowLog() {
+	if u.openElsewhere(WindowLog) {
+		return
+	}
 	if u.logView == nil {
 		u.logView = u.buildLogView()
 	}
-	u.logView.win.Show()
-	u.logView.win.RequestFocus()
+	u.showWin(u.logView.win)
 	u.run(func() {
 		path := u.backend.About().LogFile
 		text := readLogTail(path)
@@ -56,7 +58,7 @@ func (u *App) buildLogView() *logView {
 	refresh := widget.NewButton(tr("Refresh"), u.ShowLog)
 	closeBtn := widget.NewButton(tr("Close"), v.win.Hide)
 	v.win.SetContent(container.NewBorder(v.path, container.NewHBox(refresh, layout.NewSpacer(), closeBtn), nil, nil, v.scroll))
-	v.win.SetCloseIntercept(v.win.Hide)
+	v.win.SetCloseIntercept(func() { u.hideWin(v.win) })
 	v.win.Resize(fyne.NewSize(900, 560))
 	return v
 }

@@ -16,16 +16,16 @@ type mainWindow struct {
 	items   []*fyne.MenuItem // the tray menu item behind each button
 	// ask asks, when the window is closed, whether to quit; tests
 	// replace it.
-	ask      func(parent fyne.Window, answer func(quit bool))
-	notified bool // the no-tray notification was sent
+	ask func(parent fyne.Window, answer func(quit bool))
 }
 
 // ShowWithoutTray shows the main window, for a desktop where no tray host
 // shows hubmirror's icon, and says once in a notification how to get one.
 func (u *App) ShowWithoutTray() {
+	u.wantMain = true
 	u.ShowMain()
-	if !u.main.notified {
-		u.main.notified = true
+	if !u.noTrayNotified && !u.trayElsewhere {
+		u.noTrayNotified = true
 		u.app.SendNotification(fyne.NewNotification("hubmirror", tr("This desktop shows no tray icons, so hubmirror shows its window instead. On GNOME, install the “AppIndicator and KStatusNotifierItem Support” extension to get the tray icon.")))
 	}
 }
@@ -33,7 +33,7 @@ func (u *App) ShowWithoutTray() {
 // ShowFront shows the window a later launch brings forward: the main
 // window once it is in use (a desktop without a tray), else Settings.
 func (u *App) ShowFront() {
-	if u.main != nil {
+	if u.main != nil || u.wantMain {
 		u.ShowMain()
 		return
 	}
@@ -42,12 +42,20 @@ func (u *App) ShowFront() {
 
 // ShowMain shows the main window, building it on first use.
 func (u *App) ShowMain() {
-	if u.main == nil {
+	if u.openElsewhere(WindowMain) {
+		return
+	}
+	first := u.main == nil
+	if first {
 		u.main = u.buildMain()
 	}
 	u.refreshMain()
-	u.main.win.Show()
-	u.main.win.RequestFocus()
+	u.showWin(u.main.win)
+	if first {
+		// Sized again once shown: a window made while the Fyne loop runs
+		// came out about one line taller than its content at first.
+		u.main.win.Resize(fyne.NewSize(420, u.main.win.Content().MinSize().Height))
+	}
 }
 
 // buildMain makes the main window from the tray menu's items, so that it
@@ -75,7 +83,7 @@ func (u *App) buildMain() *mainWindow {
 				u.hideAndQuit()
 				return
 			}
-			m.win.Hide()
+			u.hideWin(m.win)
 		})
 	})
 	return m

@@ -20,15 +20,18 @@ var clientTabs = map[string]string{
 // client, naming the mirror's current address. It is the landing page's
 // and `hubmirror setup`'s set-up, with a Copy button on each snippet.
 func (u *App) ShowSetup() {
+	if u.openElsewhere(WindowSetup) {
+		return
+	}
 	if u.setupWin == nil {
 		u.setupWin = u.app.NewWindow(tr("hubmirror: set up your tools"))
 		u.setupWin.SetIcon(appIcon)
-		u.setupWin.SetCloseIntercept(u.setupWin.Hide)
+		w := u.setupWin
+		w.SetCloseIntercept(func() { u.hideWin(w) })
 		u.setupWin.Resize(fyne.NewSize(760, 560))
 	}
 	u.setupWin.SetContent(u.buildSetup())
-	u.setupWin.Show()
-	u.setupWin.RequestFocus()
+	u.showWin(u.setupWin)
 }
 
 // buildSetup makes the tabs for the address the mirror runs on now.

@@ -81,7 +81,7 @@ func (u *App) SetupTrayMenu(m TrayMenu) {
 		desk.SetSystemTrayMenu(u.menu)
 		return
 	}
-	u.trayItems = newTrayItems(m, u.menu)
+	u.trayItems = newTrayItems(m, u.menu, u.do)
 	u.updateTray()
 	m.Show()
 }
@@ -89,7 +89,7 @@ func (u *App) SetupTrayMenu(m TrayMenu) {
 // HasTray reports whether SetupTray put hubmirror in the system tray. When
 // it did not, main should show the settings window instead.
 func (u *App) HasTray() bool {
-	return u.tray != nil
+	return u.tray != nil || u.trayShown
 }
 
 func trayPossible() bool {
@@ -196,6 +196,9 @@ func (u *App) mirrorAddr() string {
 // the clipboard: the same one the landing page and `hubmirror setup docker`
 // show.
 func (u *App) copyDockerSetup() {
+	if u.openElsewhere(WindowCopyDocker) {
+		return
+	}
 	snips, err := setup.Snippets("docker", u.mirrorAddr(), nil)
 	if err != nil || len(snips) == 0 {
 		return

@@ -52,7 +52,7 @@ type trayItem struct {
 
 // newTrayItems adds menu's items to m, once. Submenus are not supported:
 // the tray menu has none.
-func newTrayItems(m TrayMenu, menu *fyne.Menu) *trayItems {
+func newTrayItems(m TrayMenu, menu *fyne.Menu, do func(func())) *trayItems {
 	t := &trayItems{menu: m}
 	for _, it := range menu.Items {
 		if it.IsSeparator {
@@ -61,7 +61,7 @@ func newTrayItems(m TrayMenu, menu *fyne.Menu) *trayItems {
 		}
 		i := m.AddItem(it.Label, it.Disabled, func() {
 			// The action is read on the Fyne thread, when it runs.
-			fyne.Do(func() {
+			do(func() {
 				if it.Action != nil {
 					it.Action()
 				}

@@ -75,6 +75,9 @@ type settingsForm struct {
 // a tray (see HasTray) it quits instead, as the window is then the app's
 // only way in.
 func (u *App) ShowSettings() {
+	if u.openElsewhere(WindowSettings) {
+		return
+	}
 	if u.form == nil {
 		u.form = u.buildForm()
 		u.showStatus()
@@ -86,8 +89,7 @@ func (u *App) ShowSettings() {
 		u.updateBanner()
 		f.visible = true
 	}
-	f.win.Show()
-	f.win.RequestFocus()
+	u.showWin(f.win)
 }
 
 // closeSettings is the window's close intercept and its Close button.
@@ -97,7 +99,7 @@ func (u *App) closeSettings() {
 		return
 	}
 	u.form.visible = false
-	u.form.win.Hide()
+	u.hideWin(u.form.win)
 }
 
 func (u *App) buildForm() *settingsForm {
