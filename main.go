@@ -61,6 +61,8 @@ func main() {
 		err = pinCmd(args)
 	case "prefetch":
 		err = prefetchCmd(args)
+	case "window": // the desktop app's window process; started by the app itself
+		err = windowCmd(args)
 	case "login":
 		err = login(args)
 	case "logout":

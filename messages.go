@@ -30,6 +30,8 @@ func msg(english string) string {
 
 var zhMessages = map[string]string{
 	usage: usageZH,
+	"the hubmirror app is not running; start it with: hubmirror":            "hubmirror 应用没有在运行；请用此命令启动：hubmirror",
+	"this build has no desktop app (built with -tags nogui)":                "此版本不含桌面应用（以 -tags nogui 构建）",
 	"Login succeeded: %s's credentials for %s are in the OS keyring.\n":     "登录成功：%s 在 %s 的凭据已保存到系统钥匙串。\n",
 	"No credentials for %s were stored.\n":                                  "没有保存 %s 的凭据。\n",
 	"Removed the credentials for %s from the OS keyring.\n":                 "已从系统钥匙串移除 %s 的凭据。\n",

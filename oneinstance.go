@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"os"
 
-	"fyne.io/fyne/v2"
-
 	"github.com/hubmirror/hubmirror/internal/instance"
 	"github.com/hubmirror/hubmirror/ui"
 )
@@ -18,7 +16,7 @@ import (
 // running is true: the caller exits. Otherwise show receives a value each
 // time a later launch asks (see showOnRequest) and release gives the claim
 // up. When the claim cannot be made at all, the app runs anyway.
-func claimInstance(b *backend) (show <-chan struct{}, release func(), running bool) {
+func claimInstance(b *backend) (in *instance.Instance, show <-chan struct{}, release func(), running bool) {
 	asked := make(chan struct{}, 1)
 	in, err := instance.Claim(appID, func() {
 		select {
@@ -29,15 +27,15 @@ func claimInstance(b *backend) (show <-chan struct{}, release func(), running bo
 	switch {
 	case err == instance.ErrRunning: // unwrapped: the other one answered
 		fmt.Println(msg("hubmirror is already running: its window was brought to the front."))
-		return nil, nil, true
+		return nil, nil, nil, true
 	case errors.Is(err, instance.ErrRunning):
 		fmt.Fprintf(os.Stderr, "hubmirror: "+msg("hubmirror is already running, but its window could not be shown: %v")+"\n", err)
-		return nil, nil, true
+		return nil, nil, nil, true
 	case err != nil:
 		b.log.Warn("cannot tell whether hubmirror runs already; starting anyway", "err", err)
-		return asked, func() {}, false
+		return nil, asked, func() {}, false
 	}
-	return asked, func() { in.Close() }, false
+	return in, asked, func() { in.Close() }, false
 }
 
 // showOnRequest shows u's window each time a later launch asks: the main
@@ -45,7 +43,7 @@ func claimInstance(b *backend) (show <-chan struct{}, release func(), running bo
 func showOnRequest(show <-chan struct{}, u *ui.App) {
 	go func() {
 		for range show {
-			fyne.Do(u.ShowFront)
+			u.Do(u.ShowFront)
 		}
 	}()
 }

@@ -82,29 +82,7 @@ fi
 work=$HUBMIRROR_BENCH_IDLE_INNER
 
 # A WM_DELETE_WINDOW sender: the close button of a window manager.
-cat >"$work/wmclose.c" <<'EOF'
-#include <X11/Xlib.h>
-#include <stdio.h>
-#include <stdlib.h>
-
-int main(int argc, char **argv) {
-	if (argc != 2) { fprintf(stderr, "usage: wmclose WINDOW-ID\n"); return 2; }
-	Display *d = XOpenDisplay(NULL);
-	if (!d) { fprintf(stderr, "wmclose: cannot open display\n"); return 1; }
-	Window w = (Window)strtoul(argv[1], NULL, 0);
-	XEvent e = {0};
-	e.xclient.type = ClientMessage;
-	e.xclient.window = w;
-	e.xclient.message_type = XInternAtom(d, "WM_PROTOCOLS", False);
-	e.xclient.format = 32;
-	e.xclient.data.l[0] = XInternAtom(d, "WM_DELETE_WINDOW", False);
-	e.xclient.data.l[1] = CurrentTime;
-	XSendEvent(d, w, False, NoEventMask, &e);
-	XCloseDisplay(d);
-	return 0;
-}
-EOF
-gcc -O -o "$work/wmclose" "$work/wmclose.c" -lX11
+gcc -O -o "$work/wmclose" "$root/scripts/wmclose/wmclose.c" -lX11
 
 # Xvfb, as our child; it writes its display number to fd 3.
 exec 3>"$work/display"

@@ -1,13 +1,13 @@
-//go:build !((linux || freebsd || openbsd || netbsd) && !android)
+//go:build !((linux || freebsd || openbsd || netbsd || darwin || windows) && !android && !ios)
 
-// Package traymenu is the desktop app's tray menu where the tray is a
-// D-Bus StatusNotifierItem (Linux and the BSDs). Elsewhere Fyne's own
-// tray menu is used, and New returns nil.
+// Package traymenu is the desktop app's tray menu. This system has no
+// tray that systray supports.
 package traymenu
 
 import "github.com/hubmirror/hubmirror/ui"
 
-// New returns nil: here the tray menu is Fyne's.
-func New(string) ui.TrayMenu {
-	return nil
+// Run calls ready with a nil menu and blocks: there is no tray here.
+func Run(_ string, ready func(ui.TrayMenu)) {
+	ready(nil)
+	select {}
 }

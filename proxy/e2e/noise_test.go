@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -162,7 +161,7 @@ func TestQuietWindow(t *testing.T) {
 
 // startWindowed starts the desktop app on the display named in env with a
 // fresh settings file and cache, and returns once one of its windows is
-// mapped, with that window's X id. exited receives Wait's result.
+// mapped (by the app's window process), with that window's X id. exited receives Wait's result.
 func startWindowed(t *testing.T, ctx context.Context, xdotool, bin string, env []string) (*exec.Cmd, *logTail, <-chan error, string) {
 	t.Helper()
 	dir := t.TempDir()
@@ -184,7 +183,9 @@ func startWindowed(t *testing.T, ctx context.Context, xdotool, bin string, env [
 	})
 	var window string
 	eventually(t, "a window of the app to be mapped", func() bool {
-		search := exec.Command(xdotool, "search", "--onlyvisible", "--pid", strconv.Itoa(cmd.Process.Pid))
+		// The windows are the window process's, a child of cmd's; each
+		// test has a display of its own.
+		search := exec.Command(xdotool, "search", "--onlyvisible", "--classname", "io.github.hubmirror")
 		search.Env = env
 		out, _ := search.Output()
 		window, _, _ = strings.Cut(strings.TrimSpace(string(out)), "\n")

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -139,7 +140,6 @@ func TestNoTrayHostOpensWindow(t *testing.T) {
 	// status line), the pointer moved off the window after each. The
 	// button is disabled while the mirror starts or stops, so a click that
 	// came too early is given again.
-	_, height := windowSize(t, xdo(t, xdotool, display, "getwindowgeometry", "--shell", win))
 	click := func(y int) {
 		xdo(t, xdotool, display, "mousemove", "--window", win, "100", strconv.Itoa(y))
 		xdo(t, xdotool, display, "click", "1")
@@ -175,7 +175,7 @@ func TestNoTrayHostOpensWindow(t *testing.T) {
 	}
 
 	// Quit is the last button, at the window's bottom.
-	click(height - quitFromBottom)
+	click(quitY)
 	select {
 	case err := <-exited:
 		if err != nil {
@@ -189,31 +189,14 @@ func TestNoTrayHostOpensWindow(t *testing.T) {
 	}
 }
 
-// Where the main window's buttons are, in pixels from its top and bottom
-// (docs/notray.png: a status line, then rows of 40 px).
+// Where the main window's buttons are, in pixels from its top
+// (docs/notray.png: a status line, then rows of 40 px; Quit is the ninth
+// button). The window can be taller than its content, so Quit is found
+// from the top, not the bottom.
 const (
-	startStopY     = 67
-	quitFromBottom = 22
+	startStopY = 67
+	quitY      = startStopY + 8*40
 )
-
-// windowSize reads WIDTH and HEIGHT from xdotool's getwindowgeometry --shell.
-func windowSize(t *testing.T, geometry string) (w, h int) {
-	t.Helper()
-	for _, line := range strings.Fields(geometry) {
-		k, v, _ := strings.Cut(line, "=")
-		n, err := strconv.Atoi(v)
-		switch {
-		case k == "WIDTH" && err == nil:
-			w = n
-		case k == "HEIGHT" && err == nil:
-			h = n
-		}
-	}
-	if w == 0 || h == 0 {
-		t.Fatalf("no window size in %q", geometry)
-	}
-	return w, h
-}
 
 // cropWindow writes the part of the screenshot src that the window with
 // xdotool's geometry (--shell) covers to dst.
@@ -367,6 +350,34 @@ func TestTrayHostNoWindow(t *testing.T) {
 	if strings.Contains(log.String(), "no tray host") {
 		t.Errorf("the app says there is no tray host")
 	}
+
+	// The window is the window process's: closed as a window manager
+	// closes it, that process exits (its memory goes back) and the app
+	// keeps running in the tray; the next window starts a new one.
+	windows := childProcesses(t, cmd.Process.Pid)
+	if len(windows) != 1 {
+		t.Fatalf("window processes %v, want one", windows)
+	}
+	wmclose := buildWMClose(t)
+	settingsWin := visibleWindows(t, xdotool, display, "hubmirror settings")[0]
+	closeCmd := exec.Command(wmclose, settingsWin)
+	closeCmd.Env = append(os.Environ(), "DISPLAY="+display)
+	if out, err := closeCmd.CombinedOutput(); err != nil {
+		t.Fatalf("wmclose: %v %s", err, out)
+	}
+	eventually(t, "the window process to exit after its last window closed", func() bool {
+		return len(childProcesses(t, cmd.Process.Pid)) == 0
+	})
+	if !processAlive(cmd.Process.Pid) {
+		t.Fatal("the app exited with its window")
+	}
+	menu.click("Cache")
+	eventually(t, "the cache window to be mapped by a new window process", func() bool {
+		return len(visibleWindows(t, xdotool, display, "hubmirror cache")) > 0
+	})
+	if again := childProcesses(t, cmd.Process.Pid); len(again) != 1 || again[0] == windows[0] {
+		t.Errorf("window processes %v after reopening, want one new one (the first was %d)", again, windows[0])
+	}
 	menu.click("Quit")
 	select {
 	case err := <-exited:
@@ -376,4 +387,71 @@ func TestTrayHostNoWindow(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the app did not exit after Quit")
 	}
+}
+
+// childProcesses returns the pids of pid's children (the app's window
+// process), from /proc.
+func childProcesses(t *testing.T, pid int) []int {
+	t.Helper()
+	stats, err := filepath.Glob("/proc/[0-9]*/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kids []int
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // gone meanwhile
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
+		_, rest, ok := strings.Cut(string(b), ") ")
+		fields := strings.Fields(rest)
+		if !ok || len(fields) < 2 || fields[1] != strconv.Itoa(pid) || fields[0] == "Z" {
+			continue
+		}
+		child, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(p, "/proc/"), "/stat"))
+		kids = append(kids, child)
+	}
+	return kids
+}
+
+// processAlive reports whether pid runs and is not a zombie.
+func processAlive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	_, rest, _ := strings.Cut(string(b), ") ")
+	return !strings.HasPrefix(rest, "Z")
+}
+
+// buildWMClose compiles scripts/wmclose, which sends WM_DELETE_WINDOW as
+// a window manager's close button does (xdotool can only destroy a
+// window). It needs gcc and libX11's headers, which the desktop build
+// needs too.
+var wmcloseOnce = sync.OnceValues(func() (string, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp("", "hubmirror-wmclose")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "wmclose")
+	out, err := exec.Command("gcc", "-O", "-o", bin, filepath.Join(root, "scripts", "wmclose", "wmclose.c"), "-lX11").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("gcc: %w\n%s", err, out)
+	}
+	return bin, nil
+})
+
+func buildWMClose(t *testing.T) string {
+	t.Helper()
+	need(t, "gcc", "apt-get install gcc libx11-dev")
+	bin, err := wmcloseOnce()
+	if err != nil {
+		t.Fatalf("building wmclose: %v", err)
+	}
+	return bin
 }

@@ -1,10 +1,11 @@
-//go:build (linux || freebsd || openbsd || netbsd) && !android
+//go:build (linux || freebsd || openbsd || netbsd || darwin || windows) && !android && !ios
 
-// Package traymenu is the desktop app's tray menu where the tray is a
-// D-Bus StatusNotifierItem (Linux and the BSDs), built on systray
-// directly. Fyne's own tray menu removes and re-adds every item on each
-// change, so each change gives every item a new dbusmenu id; a Menu's
-// items keep theirs, and only their labels and enabled states change.
+// Package traymenu is the desktop app's tray menu, built on systray
+// directly: the tray process runs no Fyne event loop (see ui's split.go),
+// so it cannot use Fyne's tray menu. Fyne's menu would also remove and
+// re-add every item on each change, so over D-Bus each change would give
+// every item a new dbusmenu id; a Menu's items keep theirs, and only
+// their labels and enabled states change.
 //
 // The tray's icon is still set through Fyne, which talks to the same
 // systray. Only main imports this package: ui stays free of drivers.
@@ -24,13 +25,14 @@ type Menu struct {
 
 	mu    sync.Mutex
 	items []*systray.MenuItem
-	shown bool
 }
 
-// New returns an empty tray menu for an app called title. Nothing is on
-// D-Bus until Show.
-func New(title string) ui.TrayMenu {
-	return &Menu{title: title}
+// Run shows the tray item of an app called title, calls ready with its
+// empty menu once items can be added, and then serves the tray until the
+// process exits: it does not return. Call it on the main goroutine (on
+// macOS the tray's event loop must run on the main thread).
+func Run(title string, ready func(ui.TrayMenu)) {
+	run(&Menu{title: title}, ready)
 }
 
 // AddItem appends an item; onClick runs for each click on it, on the
@@ -76,20 +78,5 @@ func (m *Menu) SetTooltip(text string) {
 	systray.SetTooltip(text)
 }
 
-// Show starts serving the tray item and its menu on the D-Bus session
-// bus, once. Fyne's driver is not asked to run systray (that would reset
-// the menu), so it does not stop it either: the connection goes when the
-// process exits, which also keeps clear of the crash in systray's
-// shutdown (fyne-io/fyne#6403).
-func (m *Menu) Show() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.shown {
-		return
-	}
-	m.shown = true
-	// Some hosts crash on an item without a title (fyne-io/fyne#3678).
-	systray.SetTitle(m.title)
-	start, _ := systray.RunWithExternalLoop(nil, nil)
-	start()
-}
+// Show does nothing: Run serves the tray item and its menu.
+func (m *Menu) Show() {}
