@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/hubmirror/hubmirror/internal/i18n"
 	"github.com/hubmirror/hubmirror/proxy"
 	"github.com/hubmirror/hubmirror/settings"
 )
@@ -17,23 +18,25 @@ const cacheUsage = "usage: hubmirror cache ls | prune --to SIZE | verify | clear
 
 // cacheCmd runs `hubmirror cache ls|prune|verify|clear` on the cache
 // directory of the settings (or --cache-dir). The mirror must be stopped:
-// the directory's lock says so otherwise.
-func cacheCmd(args []string) error {
+// the directory's lock says so otherwise. Its errors read in the user's
+// language.
+func cacheCmd(args []string) (err error) {
+	defer func() { err = inUserLanguage(err) }()
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return errors.New(cacheUsage)
+		return errors.New(i18n.Key(cacheUsage))
 	}
 	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet("hubmirror cache "+sub, flag.ContinueOnError)
 	var flags settings.Flags
 	flags.Register(fs)
-	to := fs.String("to", "", "prune: the size to keep at most, e.g. 5GiB")
-	yes := fs.Bool("yes", false, "clear: do not ask")
+	to := fs.String("to", "", msg("prune: the size to keep at most, e.g. 5GiB"))
+	yes := fs.Bool("yes", false, msg("clear: do not ask"))
 	if err := fs.Parse(args); err != nil {
 		return usageError(err)
 	}
 	s, _, err := flags.Load()
 	if err != nil {
-		return fmt.Errorf("settings: %w", err)
+		return fmt.Errorf(i18n.Key("settings: %w"), err)
 	}
 	c, err := proxy.OpenCache(s.CacheDir)
 	if err != nil {
@@ -51,47 +54,50 @@ func cacheCmd(args []string) error {
 			limit, err = 0, nil
 		}
 		if err != nil {
-			return fmt.Errorf("--to %q %v", *to, err)
+			return fmt.Errorf(i18n.Key("--%s %q %v"), "to", *to, err)
 		}
 		n, freed, err := c.Prune(limit)
-		fmt.Printf("Removed %d blobs (%s); %s left.\n", n, settings.FormatSize(freed), settings.FormatSize(c.Size()))
+		fmt.Printf(msg("Removed %d blobs (%s); %s left.\n"), n, settings.FormatSize(freed), settings.FormatSize(c.Size()))
 		return err
 	case "clear":
-		if !*yes && !confirm(fmt.Sprintf("Remove everything in %s (%s)?", s.CacheDir, settings.FormatSize(c.Size()))) {
-			return errors.New("nothing removed (use --yes to clear without asking)")
+		if !*yes && !confirm(fmt.Sprintf(msg("Remove everything in %s (%s)?"), s.CacheDir, settings.FormatSize(c.Size()))) {
+			return errors.New(i18n.Key("nothing removed (use --yes to clear without asking)"))
 		}
 		if err := c.Clear(); err != nil {
 			return err
 		}
-		fmt.Println("The cache is empty.")
+		fmt.Println(msg("The cache is empty."))
 		return nil
 	}
-	return errors.New(cacheUsage)
+	return errors.New(i18n.Key(cacheUsage))
 }
 
+// cacheList prints the cached images, one a line, and the cache's size.
 func cacheList(c *proxy.Cache) error {
 	imgs, err := c.Images()
 	if err != nil {
 		return err
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "IMAGE\tDIGEST\tSIZE\t")
+	fmt.Fprintln(w, msg("IMAGE\tDIGEST\tSIZE\t"))
 	for _, im := range imgs {
 		partial := ""
 		if !im.Complete {
-			partial = "(partly cached)"
+			partial = msg("(partly cached)")
 		}
 		fmt.Fprintf(w, "%s/%s:%s\t%s\t%s\t%s\n", im.Registry, im.Repo, im.Tag, im.Digest[:19], settings.FormatSize(im.Size), partial)
 	}
-	fmt.Fprintf(w, "\t\t%s\tin all\n", settings.FormatSize(c.Size()))
+	fmt.Fprintf(w, msg("\t\t%s\tin all\n"), settings.FormatSize(c.Size()))
 	return w.Flush()
 }
 
+// cacheVerify checks every blob against its digest, removing the corrupt
+// ones, with a progress bar on a terminal.
 func cacheVerify(c *proxy.Cache) error {
 	tty := isTerminal(os.Stderr)
 	bad, err := c.Verify(func(done, total int) {
 		if tty {
-			fmt.Fprintf(os.Stderr, "\r%s verifying %d/%d blobs", bar(done, total), done, total)
+			fmt.Fprintf(os.Stderr, "\r"+msg("%s verifying %d/%d blobs"), bar(done, total), done, total)
 		}
 	})
 	if tty {
@@ -101,13 +107,13 @@ func cacheVerify(c *proxy.Cache) error {
 		return err
 	}
 	if len(bad) == 0 {
-		fmt.Println("Every cached blob matches its digest.")
+		fmt.Println(msg("Every cached blob matches its digest."))
 		return nil
 	}
 	for _, d := range bad {
-		fmt.Println("corrupt, removed:", d)
+		fmt.Println(msg("corrupt, removed:"), d)
 	}
-	return fmt.Errorf("%d corrupt blobs removed; they will be downloaded again when pulled", len(bad))
+	return fmt.Errorf(i18n.Key("%d corrupt blobs removed; they will be downloaded again when pulled"), len(bad))
 }
 
 // bar draws a 20-character progress bar.
@@ -135,7 +141,7 @@ func confirm(q string) bool {
 	if !isTerminal(os.Stdin) {
 		return false
 	}
-	fmt.Printf("%s [y/N] ", q)
+	fmt.Printf("%s %s ", q, msg("[y/N]"))
 	line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
 	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(line)), "y")
 }

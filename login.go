@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hubmirror/hubmirror/internal/i18n"
 	"github.com/hubmirror/hubmirror/proxy"
 	"github.com/hubmirror/hubmirror/settings"
 	"github.com/hubmirror/hubmirror/settings/secrets"
@@ -25,17 +26,19 @@ func registryArg(args []string) (string, []string) {
 }
 
 // login checks an account with the registry's token service and, only if
-// it works, stores it in the OS keyring.
-func login(args []string) error {
+// it works, stores it in the OS keyring. Its errors read in the user's
+// language.
+func login(args []string) (err error) {
+	defer func() { err = inUserLanguage(err) }()
 	registry, args := registryArg(args)
 	fs := flag.NewFlagSet("hubmirror login", flag.ContinueOnError)
 	var flags settings.Flags
 	flags.RegisterUpstreams(fs)
-	user := fs.String("u", "", "username")
-	fs.StringVar(user, "username", "", "username")
-	stdin := fs.Bool("password-stdin", false, "read the password or access token from standard input")
+	user := fs.String("u", "", msg("username"))
+	fs.StringVar(user, "username", "", msg("username"))
+	stdin := fs.Bool("password-stdin", false, msg("read the password or access token from standard input"))
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: echo \"$TOKEN\" | hubmirror login [REGISTRY] -u USER --password-stdin")
+		fmt.Fprintln(fs.Output(), msg("Usage: echo \"$TOKEN\" | hubmirror login [REGISTRY] -u USER --password-stdin"))
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -46,19 +49,19 @@ func login(args []string) error {
 	}
 	if *user == "" || !*stdin {
 		fs.Usage()
-		return errors.New(msg("login needs -u USER and --password-stdin"))
+		return errors.New(i18n.Key("login needs -u USER and --password-stdin"))
 	}
 	raw, err := io.ReadAll(io.LimitReader(os.Stdin, 64<<10))
 	if err != nil {
-		return fmt.Errorf("read password: %w", err)
+		return fmt.Errorf(i18n.Key("read password: %w"), err)
 	}
 	password := strings.TrimRight(string(raw), "\r\n")
 	if password == "" {
-		return errors.New(msg("no password on standard input"))
+		return errors.New(i18n.Key("no password on standard input"))
 	}
 	s, _, err := flags.Load()
 	if err != nil {
-		return fmt.Errorf("settings: %w", err)
+		return fmt.Errorf(i18n.Key("settings: %w"), err)
 	}
 	endpoint, err := s.Endpoint(registry)
 	if err != nil {
@@ -68,9 +71,9 @@ func login(args []string) error {
 	defer cancel()
 	if err := proxy.CheckLogin(ctx, registry, endpoint, *user, password, nil); err != nil {
 		if errors.Is(err, proxy.ErrDenied) {
-			return fmt.Errorf(msg("login failed: %s refused the username or password; nothing was stored"), registry)
+			return fmt.Errorf(i18n.Key("login failed: %s refused the username or password; nothing was stored"), registry)
 		}
-		return fmt.Errorf(msg("login failed, nothing was stored: %w"), err)
+		return fmt.Errorf(i18n.Key("login failed, nothing was stored: %w"), err)
 	}
 	if err := secrets.Set(registry, secrets.Credential{Username: *user, Password: password}); err != nil {
 		return err
@@ -79,8 +82,10 @@ func login(args []string) error {
 	return nil
 }
 
-// logout removes a registry's credentials from the OS keyring.
-func logout(args []string) error {
+// logout removes a registry's credentials from the OS keyring. Its errors
+// read in the user's language.
+func logout(args []string) (err error) {
+	defer func() { err = inUserLanguage(err) }()
 	registry, args := registryArg(args)
 	fs := flag.NewFlagSet("hubmirror logout", flag.ContinueOnError)
 	if err := fs.Parse(args); err != nil {
@@ -89,7 +94,7 @@ func logout(args []string) error {
 	if fs.NArg() > 0 {
 		registry = fs.Arg(0)
 	}
-	err := secrets.Delete(registry)
+	err = secrets.Delete(registry)
 	if errors.Is(err, secrets.ErrNotFound) {
 		fmt.Printf(msg("No credentials for %s were stored.\n"), registry)
 		return nil

@@ -13,15 +13,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hubmirror/hubmirror/internal/i18n"
 	"github.com/hubmirror/hubmirror/proxy"
 	"github.com/hubmirror/hubmirror/settings"
 )
 
 // pinCmd runs `hubmirror pin add|rm|ls [REF...]`: it edits "pinned" in the
-// settings file, which a running `hubmirror serve` applies at once.
-func pinCmd(args []string) error {
+// settings file, which a running `hubmirror serve` applies at once. Its
+// errors read in the user's language.
+func pinCmd(args []string) (err error) {
+	defer func() { err = inUserLanguage(err) }()
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return errors.New("usage: hubmirror pin add|rm|ls [IMAGE...]")
+		return errors.New(i18n.Key("usage: hubmirror pin add|rm|ls [IMAGE...]"))
 	}
 	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet("hubmirror pin "+sub, flag.ContinueOnError)
@@ -32,7 +35,7 @@ func pinCmd(args []string) error {
 	}
 	_, path, err := flags.Load()
 	if err != nil {
-		return fmt.Errorf("settings: %w", err)
+		return fmt.Errorf(i18n.Key("settings: %w"), err)
 	}
 	s, err := settings.Load(path) // the file as it is, without the flags
 	if err != nil {
@@ -46,10 +49,10 @@ func pinCmd(args []string) error {
 		return nil
 	case "add", "rm":
 	default:
-		return errors.New("usage: hubmirror pin add|rm|ls [IMAGE...]")
+		return errors.New(i18n.Key("usage: hubmirror pin add|rm|ls [IMAGE...]"))
 	}
 	if fs.NArg() == 0 {
-		return fmt.Errorf("hubmirror pin %s needs at least one image, such as alpine:3.20", sub)
+		return fmt.Errorf(i18n.Key("hubmirror pin %s needs at least one image, such as alpine:3.20"), sub)
 	}
 	for _, arg := range fs.Args() {
 		ref, err := proxy.ParseRef(arg)
@@ -64,33 +67,35 @@ func pinCmd(args []string) error {
 		case sub == "rm" && i >= 0:
 			s.Pinned = slices.Delete(s.Pinned, i, i+1)
 		case sub == "rm":
-			return fmt.Errorf("%s is not pinned", name)
+			return fmt.Errorf(i18n.Key("%s is not pinned"), name)
 		}
 	}
 	if err := settings.Save(path, s); err != nil {
 		return err
 	}
-	fmt.Printf("Pinned images (%d): %s\n", len(s.Pinned), strings.Join(s.Pinned, ", "))
+	fmt.Printf(msg("Pinned images (%d): %s\n"), len(s.Pinned), strings.Join(s.Pinned, ", "))
 	return nil
 }
 
 // prefetchCmd downloads images into the cache ahead of time, through the
 // running mirror or, when none answers, through one started for the job.
-func prefetchCmd(args []string) error {
+// Its errors read in the user's language.
+func prefetchCmd(args []string) (err error) {
+	defer func() { err = inUserLanguage(err) }()
 	fs := flag.NewFlagSet("hubmirror prefetch", flag.ContinueOnError)
 	var flags settings.Flags
 	flags.Register(fs)
 	var platforms stringList
-	fs.Var(&platforms, "platform", "only this platform of a multi-platform image, e.g. linux/amd64 (repeatable; default: all)")
+	fs.Var(&platforms, "platform", msg("only this platform of a multi-platform image, e.g. linux/amd64 (repeatable; default: all)"))
 	if err := fs.Parse(args); err != nil {
 		return usageError(err)
 	}
 	if fs.NArg() == 0 {
-		return errors.New("usage: hubmirror prefetch [--platform OS/ARCH] IMAGE [IMAGE]")
+		return errors.New(i18n.Key("usage: hubmirror prefetch [--platform OS/ARCH] IMAGE [IMAGE]"))
 	}
 	s, _, err := flags.Load()
 	if err != nil {
-		return fmt.Errorf("settings: %w", err)
+		return fmt.Errorf(i18n.Key("settings: %w"), err)
 	}
 	var refs []proxy.Ref
 	for _, a := range fs.Args() {
@@ -129,9 +134,9 @@ func prefetchCmd(args []string) error {
 			fmt.Fprintln(os.Stderr)
 		}
 		if err != nil {
-			return fmt.Errorf("prefetch %s: %w", ref, err)
+			return fmt.Errorf(i18n.Key("prefetch %s: %w"), ref, err)
 		}
-		fmt.Printf("%s: %d manifests and blobs, %s downloaded or already cached\n", ref, len(res.Digests), settings.FormatSize(res.Bytes))
+		fmt.Printf(msg("%s: %d manifests and blobs, %s downloaded or already cached\n"), ref, len(res.Digests), settings.FormatSize(res.Bytes))
 	}
 	return nil
 }

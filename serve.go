@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hubmirror/hubmirror/internal/i18n"
 	"github.com/hubmirror/hubmirror/proxy"
 	"github.com/hubmirror/hubmirror/settings"
 	"github.com/hubmirror/hubmirror/settings/secrets"
@@ -23,8 +24,10 @@ var version = "0.1.0-dev"
 // shutdownGrace is how long running pulls may finish after SIGINT/SIGTERM.
 const shutdownGrace = 10 * time.Second
 
-// serve runs the mirror headless until SIGINT or SIGTERM.
-func serve(cmd string, args []string) error {
+// serve runs the mirror headless until SIGINT or SIGTERM. Its errors read
+// in the user's language.
+func serve(cmd string, args []string) (err error) {
+	defer func() { err = inUserLanguage(err) }()
 	fs := flag.NewFlagSet("hubmirror "+cmd, flag.ContinueOnError)
 	var flags settings.Flags
 	flags.Register(fs)
@@ -35,11 +38,11 @@ func serve(cmd string, args []string) error {
 		os.Exit(2)
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return fmt.Errorf(i18n.Key("unexpected argument %q"), fs.Arg(0))
 	}
 	s, path, err := flags.Load()
 	if err != nil {
-		return fmt.Errorf("settings: %w", err)
+		return fmt.Errorf(i18n.Key("settings: %w"), err)
 	}
 	log := slog.New(slog.NewTextHandler(logOutput, nil)) // stderr, and the desktop app's log file
 	proxy.Version = version

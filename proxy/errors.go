@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"unicode"
+
+	"github.com/hubmirror/hubmirror/internal/i18n"
 )
 
 // Error codes from the OCI Distribution Specification, section "Error Codes".
@@ -77,25 +79,37 @@ func errorf(status int, code, message string) *regError {
 	return &regError{Status: status, Code: code, Message: message}
 }
 
-// Sentinel errors that callers branch on.
+// Sentinel errors that callers branch on. Their texts are catalog keys:
+// they end up in messages people read (hubmirror login's "login failed,
+// nothing was stored: upstream denied access"), translated where shown.
 var (
 	// ErrNotFound means upstream does not have the requested content.
-	ErrNotFound = errors.New("not found upstream")
+	ErrNotFound = errors.New(i18n.Key("not found upstream"))
 	// ErrUnreachable means upstream could not be reached or answered 5xx.
-	ErrUnreachable = errors.New("upstream unreachable")
+	ErrUnreachable = errors.New(i18n.Key("upstream unreachable"))
 	// ErrTooManyRequests means upstream answered 429.
-	ErrTooManyRequests = errors.New("upstream rate limit reached")
+	ErrTooManyRequests = errors.New(i18n.Key("upstream rate limit reached"))
 	// ErrDenied means upstream refused access even after authenticating.
-	ErrDenied = errors.New("upstream denied access")
+	ErrDenied = errors.New(i18n.Key("upstream denied access"))
 	// ErrDigestMismatch means content did not hash to its digest.
-	ErrDigestMismatch = errors.New("content does not match its digest")
+	ErrDigestMismatch = errors.New(i18n.Key("content does not match its digest"))
 	// ErrRedirectRefused means upstream redirected to a loopback, link-local
 	// or private address although its own endpoint is not one. It comes
 	// wrapped together with ErrUnreachable.
-	ErrRedirectRefused = errors.New("redirect to an internal address refused")
+	ErrRedirectRefused = errors.New(i18n.Key("redirect to an internal address refused"))
 	// ErrAddrInUse means the listen address is taken by another program.
-	ErrAddrInUse = errors.New("address already in use")
+	ErrAddrInUse = errors.New(i18n.Key("address already in use"))
 )
+
+// addrInUseError is the error of a listen address another program holds:
+// what to do about it, in English, wrapping ErrAddrInUse. The command line
+// prints it in the user's language through the catalog (i18n.Lang.Text),
+// whose key is this format; Start should make its error with it.
+func addrInUseError(listen string) error {
+	return fmt.Errorf(i18n.Key("%w: %s is taken by another program; choose another port with --listen "+
+		"(for example --listen 127.0.0.1:5001) or \"listen\" in the settings "+
+		"(on macOS, AirPlay Receiver holds port 5000: turn it off in System Settings)"), ErrAddrInUse, listen)
+}
 
 // maxErrorBody bounds how much of an upstream's error body is read.
 const maxErrorBody = 64 << 10

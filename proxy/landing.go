@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/hubmirror/hubmirror/assets"
+	"github.com/hubmirror/hubmirror/internal/i18n"
 	"github.com/hubmirror/hubmirror/proxy/setup"
 )
 
@@ -22,42 +23,26 @@ type landingText struct {
 	TrustCA, Fingerprint                                     string
 }
 
-var landingTexts = map[string]landingText{
-	"en": {
-		Tagline: "A pull-through mirror of Docker Hub and other registries: every layer comes from the internet once, then from this computer's disk.",
-		Running: "Running", Cached: "cached on disk", HitRate: "requests served from the cache",
-		InFlight: "downloads in flight", PullsLeft: "Docker Hub pulls left",
-		Setup:      "Point your tools at this mirror",
-		SetupIntro: "Each snippet names the address you loaded this page from. Copy it into the file shown.",
-		Copy:       "Copy", Copied: "Copied", Unreachable: "Unreachable", Registries: "Registries",
-		TrustCA: "This mirror serves HTTPS with its own certificate authority. Download its certificate, check the fingerprint, " +
-			"and install it for each client as its snippets below show:",
-		Fingerprint: "SHA-256 fingerprint",
-	},
-	"zh": {
-		Tagline: "Docker Hub 及其他镜像仓库的拉取缓存镜像：每一层只从互联网下载一次，之后都从本机磁盘读取。",
-		Running: "运行中", Cached: "磁盘缓存", HitRate: "由缓存响应的请求",
-		InFlight: "正在下载", PullsLeft: "Docker Hub 剩余拉取次数",
-		Setup:      "配置你的工具使用此镜像",
-		SetupIntro: "以下配置均使用你打开本页所用的地址。复制到所示文件中即可。",
-		Copy:       "复制", Copied: "已复制", Unreachable: "无法连接", Registries: "镜像仓库",
-		TrustCA:     "此镜像使用自己的证书颁发机构（CA）提供 HTTPS。下载其证书，核对指纹，再按下方各客户端的配置安装：",
-		Fingerprint: "SHA-256 指纹",
-	},
+// landingTextIn is the page's wording in l, from the catalog.
+func landingTextIn(l i18n.Lang) landingText {
+	return landingText{
+		Tagline: l.T("A pull-through mirror of Docker Hub and other registries: every layer comes from the internet once, then from this computer's disk."),
+		Running: l.T("Running"), Cached: l.T("cached on disk"), HitRate: l.T("requests served from the cache"),
+		InFlight: l.T("downloads in flight"), PullsLeft: l.T("Docker Hub pulls left"),
+		Setup:      l.T("Point your tools at this mirror"),
+		SetupIntro: l.T("Each snippet names the address you loaded this page from. Copy it into the file shown."),
+		Copy:       l.T("Copy"), Copied: l.T("Copied"), Unreachable: l.T("Unreachable"), Registries: l.T("Registries"),
+		TrustCA: l.T("This mirror serves HTTPS with its own certificate authority. Download its certificate, check the fingerprint, " +
+			"and install it for each client as its snippets below show:"),
+		Fingerprint: l.T("SHA-256 fingerprint"),
+	}
 }
 
-// pageLanguage picks "zh" when the browser prefers Chinese, else "en".
-func pageLanguage(r *http.Request) string {
-	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
-		tag, _, _ := strings.Cut(strings.TrimSpace(part), ";")
-		switch tag = strings.ToLower(tag); {
-		case strings.HasPrefix(tag, "zh"):
-			return "zh"
-		case strings.HasPrefix(tag, "en"):
-			return "en"
-		}
-	}
-	return "en"
+// pageLanguage is the catalog's language the browser prefers, by its
+// Accept-Language header (q-values honoured), English when it names
+// neither.
+func pageLanguage(r *http.Request) i18n.Lang {
+	return i18n.FromAcceptLanguage(r.Header.Get("Accept-Language"))
 }
 
 type landingClient struct {
@@ -90,7 +75,7 @@ func (s *server) serveLanding(w *recorder, r *http.Request) error {
 	}
 	var clients []landingClient
 	for _, c := range setup.Clients {
-		snips, err := setup.Snippets(c, host, regs, opts...)
+		snips, err := setup.Snippets(lang, c, host, regs, opts...)
 		if err != nil {
 			return err
 		}
@@ -105,21 +90,30 @@ func (s *server) serveLanding(w *recorder, r *http.Request) error {
 	if st.DockerHubPullsLeft >= 0 {
 		pulls = fmt.Sprint(st.DockerHubPullsLeft)
 	}
+	shown := st // the problems, made in English, as the reader reads them
+	shown.UpstreamProblem = lang.Text(st.UpstreamProblem)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Language", lang)
+	w.Header().Set("Content-Language", string(lang))
 	w.Header().Set("Vary", "Accept-Language")
 	return landingTemplate.Execute(w, map[string]any{
-		"Lang": lang, "T": landingTexts[lang], "Host": host, "Version": Version,
-		"Status": st, "Cached": FormatBytes(st.CacheBytes), "HitRate": hitRate, "PullsLeft": pulls,
+		"Lang": string(lang), "T": landingTextIn(lang), "Host": host, "Version": Version,
+		"Status": shown, "Cached": FormatBytes(st.CacheBytes), "HitRate": hitRate, "PullsLeft": pulls,
 		"Clients": clients, "Registries": strings.Join(regs, ", "), "CAFingerprint": tr.caFingerprint,
 	})
 }
 
-// serveStatus is /api/status: the counters as JSON, for the landing page.
-func (s *server) serveStatus(w *recorder) error {
+// serveStatus is /api/status: the counters as JSON, for the landing page,
+// with the problems in the reader's language (Accept-Language), as the page
+// that refreshes from it was first shown.
+func (s *server) serveStatus(w *recorder, r *http.Request) error {
+	st := s.stats.snapshot()
+	lang := pageLanguage(r)
+	st.UpstreamProblem = lang.Text(st.UpstreamProblem)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	return json.NewEncoder(w).Encode(s.stats.snapshot())
+	w.Header().Set("Content-Language", string(lang))
+	w.Header().Set("Vary", "Accept-Language")
+	return json.NewEncoder(w).Encode(st)
 }
 
 // FormatBytes writes n in decimal units for people: 999 B, 1.5 kB, 12 MB,

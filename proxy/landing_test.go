@@ -95,3 +95,30 @@ func TestLandingPageWithTLS(t *testing.T) {
 		t.Error("the page still tells clients to allow insecure registries")
 	}
 }
+
+// /api/status, which the landing page refreshes from, names the problem in
+// the reader's language, as the page itself does.
+func TestStatusProblemInReadersLanguage(t *testing.T) {
+	hub := newHub(t)
+	hub.AddImage("library/alpine", "latest", []byte("rootfs"))
+	tm := startMirror(t, hub)
+	hub.SetDown(true)
+	if st := tm.get(t, "/v2/alpine/manifests/latest", "Accept", fullAccept).status; st == http.StatusOK {
+		t.Fatalf("manifest with upstream down: %d", st)
+	}
+	problem := func(lang string) string {
+		r := tm.get(t, "/api/status", "Accept-Language", lang)
+		var st struct{ UpstreamProblem string }
+		if err := json.Unmarshal([]byte(r.body), &st); err != nil {
+			t.Fatalf("/api/status: %v %s", err, r.body)
+		}
+		return st.UpstreamProblem
+	}
+	en, zh := problem("en"), problem("zh-CN,zh;q=0.9")
+	if en == "" || !strings.Contains(en, "docker.io") {
+		t.Fatalf("English problem %q", en)
+	}
+	if zh == en || !strings.ContainsFunc(zh, func(r rune) bool { return r >= 0x4e00 && r <= 0x9fff }) {
+		t.Fatalf("Chinese problem %q (English %q): not translated", zh, en)
+	}
+}

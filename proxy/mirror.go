@@ -255,9 +255,7 @@ func (m *Mirror) startLocked() error {
 	ln, err := net.Listen("tcp", m.cfg.Listen)
 	if err != nil {
 		if addrInUse(err) {
-			return fmt.Errorf("%w: %s is taken by another program; choose another port with --listen "+
-				"(for example --listen 127.0.0.1:5001) or \"listen\" in the settings "+
-				"(on macOS, AirPlay Receiver holds port 5000: turn it off in System Settings)", ErrAddrInUse, m.cfg.Listen)
+			return addrInUseError(m.cfg.Listen)
 		}
 		return fmt.Errorf("listen on %s: %w", m.cfg.Listen, err)
 	}

@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"net/http"
+
+	"github.com/hubmirror/hubmirror/internal/i18n"
 )
 
 // probe starts the probe that watches registry, now that a problem is
@@ -27,13 +29,19 @@ func (m *Mirror) watchKeyring(creds Credentials) Credentials {
 		user, password, ok, err := creds(registry)
 		switch {
 		case err != nil:
-			m.stats.setProblem(keyringProblem, "The system keyring cannot be read, so registries are pulled from anonymously: unlock the keyring or check that it is running.", true)
+			m.stats.setProblem(keyringProblem, keyringUnreadable, true)
 		case ok:
 			m.stats.setProblem(keyringProblem, "", true)
 		}
 		return user, password, ok, err
 	}
 }
+
+// keyringUnreadable is the problem shown while the credential store cannot
+// be read. Like every problem it is English in the status (and its log and
+// /api/status); the windows and the landing page show it through the
+// catalog (tr, i18n.Lang.Text), which names the store as this OS does.
+var keyringUnreadable = i18n.Key("The system keyring cannot be read, so registries are pulled from anonymously: unlock the keyring or check that it is running.")
 
 // dropProblemsExcept forgets the problems of registries no longer
 // mirrored.

@@ -85,7 +85,7 @@ func (s *server) dispatch(w *recorder, r *http.Request) error {
 		return s.serveLanding(w, r)
 	case path == "/api/status":
 		w.name = path
-		return s.serveStatus(w)
+		return s.serveStatus(w, r)
 	case path == "/favicon.png" || path == "/favicon.ico":
 		w.name = path
 		w.Header().Set("Content-Type", "image/png")

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/hubmirror/hubmirror/internal/i18n"
 )
 
 // Flags are the command-line options that `serve` and the tray app share.
@@ -67,7 +69,7 @@ func (f *Flags) Load() (Settings, string, error) {
 	}
 	f.Apply(&s)
 	if err := s.Validate(); err != nil {
-		return s, path, fmt.Errorf("after applying flags: %w", err)
+		return s, path, fmt.Errorf(i18n.Key("after applying flags: %w"), err)
 	}
 	return s, path, nil
 }
@@ -139,7 +141,7 @@ func (o *optBool) IsBoolFlag() bool { return true }
 func (o *optBool) Set(v string) error {
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		return errors.New("want true or false")
+		return errors.New(i18n.Key("want true or false"))
 	}
 	o.value, o.set = b, true
 	return nil
@@ -152,7 +154,7 @@ func (u *userList) String() string { return strings.Join(*u, ",") }
 
 func (u *userList) Set(v string) error {
 	if err := CheckUsername(v); err != nil {
-		return fmt.Errorf("%q %v", v, err)
+		return fmt.Errorf(i18n.Key("%q %v"), v, err)
 	}
 	*u = append(*u, v)
 	return nil
@@ -166,7 +168,7 @@ func (a *aliasList) String() string { return fmt.Sprint(map[string]string(*a)) }
 func (a *aliasList) Set(v string) error {
 	host, registry, ok := strings.Cut(v, "=")
 	if !ok || host == "" || registry == "" {
-		return errors.New("want HOST=REGISTRY, for example ghcr.mirror.lan=ghcr.io")
+		return errors.New(i18n.Key("want HOST=REGISTRY, for example ghcr.mirror.lan=ghcr.io"))
 	}
 	if *a == nil {
 		*a = aliasList{}
@@ -189,7 +191,7 @@ func (u *upstreamList) String() string {
 func (u *upstreamList) Set(v string) error {
 	name, endpoint, ok := strings.Cut(v, "=")
 	if !ok {
-		return fmt.Errorf("want REGISTRY=URL, for example docker.io=https://mirror.example.com")
+		return errors.New(i18n.Key("want REGISTRY=URL, for example docker.io=https://mirror.example.com"))
 	}
 	if err := CheckUpstream(name, endpoint); err != nil {
 		return err
@@ -207,7 +209,7 @@ func (o *optString) validate(flagName string, check func(string) error) error {
 		return nil
 	}
 	if err := check(o.value); err != nil {
-		return fmt.Errorf("--%s %q %v", flagName, o.value, err)
+		return fmt.Errorf(i18n.Key("--%s %q %v"), flagName, o.value, err)
 	}
 	return nil
 }
@@ -232,7 +234,7 @@ func (f *Flags) Check() error {
 			f.cacheDir.value = abs
 		}
 		if info, err := os.Stat(f.cacheDir.value); err == nil && !info.IsDir() {
-			return fmt.Errorf("is a file, not a directory")
+			return errors.New(i18n.Key("is a file, not a directory"))
 		}
 		return nil
 	})
@@ -242,7 +244,7 @@ func (f *Flags) Check() error {
 // goes in the settings file.
 func checkTLSFlag(v string) error {
 	if v != TLSOff && v != TLSAuto {
-		return errors.New(`is not off or auto (for your own certificate, set "tls": {"cert": PATH, "key": PATH} in the settings file)`)
+		return errors.New(i18n.Key(`is not off or auto (for your own certificate, set "tls": {"cert": PATH, "key": PATH} in the settings file)`))
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hubmirror/hubmirror/internal/i18n"
 	"github.com/hubmirror/hubmirror/proxy"
 )
 
@@ -107,15 +108,28 @@ type FieldError struct {
 	Problem string
 }
 
+// Error is the problem in English, for logs and tests: "listen":
+// "localhost" is not host:port (for example 127.0.0.1:5000).
 func (e *FieldError) Error() string {
-	return fmt.Sprintf("%q: %q %s", e.Field, e.Value, e.Problem)
+	return fmt.Sprintf(fieldErrorFormat, e.Field, e.Value, e.Problem)
+}
+
+// fieldErrorFormat is how a FieldError reads: the field and the value as
+// written in the settings file, then the problem.
+var fieldErrorFormat = i18n.Key("%q: %q %s")
+
+// In is the problem as a person reads it in l, for the command line and
+// the settings window: the field and the value stay as written, the
+// problem is translated. Lang.Text of Error() reads the same.
+func (e *FieldError) In(l i18n.Lang) string {
+	return l.F(fieldErrorFormat, e.Field, e.Value, l.Text(e.Problem))
 }
 
 // Defaults returns the settings a new settings file starts with.
 func Defaults() (Settings, error) {
 	dir, err := os.UserCacheDir()
 	if err != nil {
-		return Settings{}, fmt.Errorf("no user cache directory (%w): set --cache-dir", err)
+		return Settings{}, fmt.Errorf(i18n.Key("no user cache directory (%w): set --cache-dir"), err)
 	}
 	return Settings{Listen: DefaultListen, CacheDir: filepath.Join(dir, "hubmirror"), StartOnLaunch: true}, nil
 }
@@ -124,7 +138,7 @@ func Defaults() (Settings, error) {
 func DefaultPath() (string, error) {
 	dir, err := os.UserConfigDir()
 	if err != nil {
-		return "", fmt.Errorf("no user config directory (%w): set --config", err)
+		return "", fmt.Errorf(i18n.Key("no user config directory (%w): set --config"), err)
 	}
 	return filepath.Join(dir, "hubmirror", "settings.json"), nil
 }
@@ -144,7 +158,7 @@ func Load(path string) (Settings, error) {
 		return s, nil
 	}
 	if err != nil {
-		return s, fmt.Errorf("read settings: %w", err)
+		return s, fmt.Errorf(i18n.Key("read settings: %w"), err)
 	}
 	if err := decode(raw, &s); err != nil {
 		return s, fmt.Errorf("%s: %w", path, err)
@@ -161,7 +175,7 @@ func decode(raw []byte, s *Settings) error {
 	dec.DisallowUnknownFields()
 	err := dec.Decode(s)
 	if err == nil && dec.More() {
-		err = errors.New("extra data after the settings object")
+		err = errors.New(i18n.Key("extra data after the settings object"))
 	}
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
@@ -170,24 +184,29 @@ func decode(raw []byte, s *Settings) error {
 		return nil
 	case errors.As(err, &syntax):
 		line := 1 + bytes.Count(raw[:syntax.Offset], []byte("\n"))
-		return fmt.Errorf("line %d: %v", line, syntax)
+		return fmt.Errorf(i18n.Key("line %d: %v"), line, syntax)
 	case errors.As(err, &typ):
-		return fmt.Errorf("%q must be %s, not %s", typ.Field, kindName(typ.Type.Kind().String()), typ.Value)
+		return fmt.Errorf(i18n.Key("%q must be %s, not %s"), typ.Field, kindName(typ.Type.Kind().String()), typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field"):
 		field := strings.TrimPrefix(err.Error(), "json: unknown field ")
-		return fmt.Errorf("unknown setting %s; the settings are %s", field, strings.Join(knownFields(), ", "))
+		return fmt.Errorf(i18n.Key("unknown setting %s; the settings are %s"), field, strings.Join(knownFields(), ", "))
 	case errors.Is(err, io.EOF):
-		return errors.New("the file is empty; delete it to get the defaults")
+		return errors.New(i18n.Key("the file is empty; delete it to get the defaults"))
 	}
 	return err
 }
 
+// kindName names a JSON value's kind as the settings' messages do.
 func kindName(k string) string {
 	switch k {
-	case "map":
-		return "an object"
+	case "map", "struct":
+		return i18n.Key("an object")
 	case "slice":
-		return "a list"
+		return i18n.Key("a list")
+	case "string":
+		return i18n.Key("a string")
+	case "bool":
+		return i18n.Key("a bool")
 	}
 	return "a " + k
 }
@@ -199,15 +218,15 @@ func knownFields() []string {
 // Save writes s to path atomically with mode 0600, creating its directory.
 func Save(path string, s Settings) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("save settings: %w", err)
+		return fmt.Errorf(i18n.Key("save settings: %w"), err)
 	}
 	raw, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
-		return fmt.Errorf("save settings: %w", err)
+		return fmt.Errorf(i18n.Key("save settings: %w"), err)
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), ".settings-*")
 	if err != nil {
-		return fmt.Errorf("save settings: %w", err)
+		return fmt.Errorf(i18n.Key("save settings: %w"), err)
 	}
 	defer os.Remove(f.Name())
 	err = f.Chmod(0o600)
@@ -224,7 +243,7 @@ func Save(path string, s Settings) error {
 		err = os.Rename(f.Name(), path)
 	}
 	if err != nil {
-		return fmt.Errorf("save settings: %w", err)
+		return fmt.Errorf(i18n.Key("save settings: %w"), err)
 	}
 	return nil
 }
@@ -236,14 +255,14 @@ func (s Settings) Validate() error {
 		return &FieldError{Field: "listen", Value: s.Listen, Problem: err.Error()}
 	}
 	if !filepath.IsAbs(s.CacheDir) {
-		return &FieldError{Field: "cache_dir", Value: s.CacheDir, Problem: "must be an absolute path"}
+		return &FieldError{Field: "cache_dir", Value: s.CacheDir, Problem: i18n.Key("must be an absolute path")}
 	}
 	if err := s.TLS.check(); err != nil {
 		return err
 	}
 	for _, p := range s.Pinned {
 		if _, err := proxy.ParseRef(p); err != nil {
-			return &FieldError{Field: "pinned", Value: p, Problem: "is not an image reference such as alpine:3.20 or ghcr.io/owner/app:1"}
+			return &FieldError{Field: "pinned", Value: p, Problem: i18n.Key("is not an image reference such as alpine:3.20 or ghcr.io/owner/app:1")}
 		}
 	}
 	if s.CacheMax != "" {
@@ -257,7 +276,7 @@ func (s Settings) Validate() error {
 			return &FieldError{Field: "allowed_users", Value: u, Problem: err.Error()}
 		}
 		if seen[u] {
-			return &FieldError{Field: "allowed_users", Value: u, Problem: "is listed twice"}
+			return &FieldError{Field: "allowed_users", Value: u, Problem: i18n.Key("is listed twice")}
 		}
 		seen[u] = true
 	}
@@ -305,10 +324,10 @@ func (s Settings) Registries() []string {
 // CheckAlias checks that host is a host name and registry is mirrored.
 func (s Settings) CheckAlias(host, registry string) error {
 	if !hostnameRE.MatchString(host) {
-		return fmt.Errorf("%q is not a host name", host)
+		return fmt.Errorf(i18n.Key("%q is not a host name"), host)
 	}
 	if !slices.Contains(s.Registries(), registry) {
-		return fmt.Errorf("registry %q is not mirrored: add it to \"upstreams\" first", registry)
+		return fmt.Errorf(i18n.Key("registry %q is not mirrored: add it to \"upstreams\" first"), registry)
 	}
 	return nil
 }
@@ -321,20 +340,20 @@ func (s Settings) Endpoint(registry string) (string, error) {
 	if u, ok := proxy.BuiltinUpstreams[registry]; ok {
 		return u, nil
 	}
-	return "", fmt.Errorf("registry %q is not configured: add it with --upstream %s=https://… or in \"upstreams\"", registry, registry)
+	return "", fmt.Errorf(i18n.Key("registry %q is not configured: add it with --upstream %s=https://… or in \"upstreams\""), registry, registry)
 }
 
 // CheckListen checks a host:port listen address.
 func CheckListen(addr string) error {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return errors.New("is not host:port (for example 127.0.0.1:5000)")
+		return errors.New(i18n.Key("is not host:port (for example 127.0.0.1:5000)"))
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return errors.New("has no valid port: use a number from 1 to 65535")
+		return errors.New(i18n.Key("has no valid port: use a number from 1 to 65535"))
 	}
 	if host != "" && net.ParseIP(host) == nil && !hostnameRE.MatchString(host) {
-		return errors.New("has an invalid host: use an IP address such as 127.0.0.1, or localhost")
+		return errors.New(i18n.Key("has an invalid host: use an IP address such as 127.0.0.1, or localhost"))
 	}
 	return nil
 }
@@ -350,7 +369,7 @@ var usernameRE = regexp.MustCompile(`^[a-z0-9]{4,30}$`)
 // and digits.
 func CheckUsername(name string) error {
 	if !usernameRE.MatchString(name) {
-		return errors.New("is not a Docker Hub username: use 4 to 30 lowercase letters and digits")
+		return errors.New(i18n.Key("is not a Docker Hub username: use 4 to 30 lowercase letters and digits"))
 	}
 	return nil
 }
@@ -358,14 +377,14 @@ func CheckUsername(name string) error {
 // CheckUpstream checks a registry name and its endpoint URL.
 func CheckUpstream(name, endpoint string) error {
 	if !registryRE.MatchString(name) {
-		return fmt.Errorf("registry name %q is not a lowercase host name such as docker.io or ghcr.io", name)
+		return fmt.Errorf(i18n.Key("registry name %q is not a lowercase host name such as docker.io or ghcr.io"), name)
 	}
 	u, err := url.Parse(endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("endpoint %q is not an http:// or https:// URL", endpoint)
+		return fmt.Errorf(i18n.Key("endpoint %q is not an http:// or https:// URL"), endpoint)
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return fmt.Errorf("endpoint %q must not carry a query, fragment or credentials (use hubmirror login)", endpoint)
+		return fmt.Errorf(i18n.Key("endpoint %q must not carry a query, fragment or credentials (use hubmirror login)"), endpoint)
 	}
 	return nil
 }

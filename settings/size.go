@@ -1,9 +1,11 @@
 package settings
 
 import (
-	"fmt"
+	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/hubmirror/hubmirror/internal/i18n"
 )
 
 // sizeUnits are the suffixes ParseSize takes: decimal (kB, MB, GB, TB) and
@@ -31,7 +33,7 @@ func ParseSize(s string) (int64, error) {
 	}
 	n, err := strconv.ParseFloat(t, 64)
 	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("is not a size: write it like 20GiB, 500MB or 1TB")
+		return 0, errors.New(i18n.Key("is not a size: write it like 20GiB, 500MB or 1TB"))
 	}
 	return int64(n * mult), nil
 }

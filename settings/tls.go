@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 
+	"github.com/hubmirror/hubmirror/internal/i18n"
 	"github.com/hubmirror/hubmirror/proxy"
 )
 
@@ -16,7 +17,7 @@ const (
 )
 
 // tlsProblem says what a "tls" value may be.
-const tlsProblem = `is not a tls setting: use "off", "auto", or {"cert": "/path/to/server.crt", "key": "/path/to/server.key"}`
+var tlsProblem = i18n.Key(`is not a tls setting: use "off", "auto", or {"cert": "/path/to/server.crt", "key": "/path/to/server.key"}`)
 
 // TLS is the "tls" setting. In the file it is "off" (the default), "auto",
 // or {"cert": PATH, "key": PATH}; the zero value is "off".
@@ -96,7 +97,7 @@ func (t TLS) check() error {
 		if !filepath.IsAbs(t.Cert) || !filepath.IsAbs(t.Key) {
 			v, _ := t.MarshalJSON()
 			return &FieldError{Field: "tls", Value: string(v),
-				Problem: `needs "cert" and "key", the absolute paths of a PEM certificate and its key (or use "auto")`}
+				Problem: i18n.Key(`needs "cert" and "key", the absolute paths of a PEM certificate and its key (or use "auto")`)}
 		}
 		return nil
 	}

@@ -186,7 +186,7 @@ func (u *App) apply(st proxy.Status) {
 		// A new upstream problem is news once; its end makes the next one news.
 		u.lastProblem = st.UpstreamProblem
 		if st.UpstreamProblem != "" {
-			u.sendNotification(st.UpstreamProblem)
+			u.sendNotification(tr(st.UpstreamProblem))
 		}
 	}
 	u.updateTray()

@@ -1,71 +1,41 @@
 package ui
 
 import (
-	"encoding/json"
-	"os"
-	"path/filepath"
-	"regexp"
-	"sort"
 	"testing"
+
+	"fyne.io/fyne/v2/lang"
+
+	"github.com/hubmirror/hubmirror/internal/i18n"
 )
 
-// Every string the UI translates has a Simplified Chinese translation, and
-// the translation file has no strings the UI no longer uses.
-func TestChineseTranslationIsComplete(t *testing.T) {
-	raw, err := os.ReadFile("translations/hubmirror.zh_Hans.json")
-	if err != nil {
-		t.Fatal(err)
+// tr speaks the system's language from the one catalog; internal/i18n's
+// tests check that the catalog has every string the windows pass to tr.
+func TestTrUsesTheCatalog(t *testing.T) {
+	want := uiLang().T(labelSettings)
+	if got := tr(labelSettings); got != want {
+		t.Errorf("tr(%q) = %q, the catalog says %q", labelSettings, got, want)
 	}
-	var zh map[string]string
-	if err := json.Unmarshal(raw, &zh); err != nil {
-		t.Fatalf("hubmirror.zh_Hans.json: %v", err)
+	if got := i18n.Chinese.T(labelSettings); got == labelSettings {
+		t.Errorf("the catalog has no Chinese for %q", labelSettings)
 	}
-	used := map[string]bool{}
-	for _, s := range []string{labelStart, labelStop, labelSettings, labelSetup, labelCache, labelCopy, labelBrowser, labelQuit,
-		labelAbout, labelLog,
-		windowTitle, authHintText} {
-		used[s] = true
-	}
-	for _, s := range clientTabs {
-		used[s] = true
-	}
-	for _, s := range fieldLabels {
-		used[s] = true
-	}
-	literal := regexp.MustCompile(`tr\("((?:[^"\\]|\\.)*)"\)`)
-	files, _ := filepath.Glob("*.go")
-	for _, f := range files {
-		if filepath.Ext(f) != ".go" || len(f) > 8 && f[len(f)-8:] == "_test.go" {
-			continue
-		}
-		src, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range literal.FindAllStringSubmatch(string(src), -1) {
-			used[m[1]] = true
+}
+
+// Fyne's own dialogs get the catalog's Chinese for Yes, No and OK (Fyne's
+// says 不 for No), and keep Fyne's for its other words.
+func TestFyneWordsInChinese(t *testing.T) {
+	for _, w := range fyneWords {
+		if i18n.Chinese.T(w) == w {
+			t.Errorf("no Chinese for Fyne's %q", w)
 		}
 	}
-	var missing, unused []string
-	for s := range used {
-		if zh[s] == "" && s != "Docker" && s != "containerd" && s != "podman / skopeo" && s != "k3s" && s != "kind" {
-			missing = append(missing, s)
+	// Fyne's localizer follows the system language, read once: run with
+	// LANG=zh_CN.UTF-8 to see the Chinese.
+	if uiLang() != i18n.Chinese {
+		t.Skip("the system language is not Chinese")
+	}
+	for w, want := range map[string]string{"No": "否", "Yes": "是", "OK": "确定", "Cancel": "取消"} {
+		if got := lang.L(w); got != want {
+			t.Errorf("Fyne's %q is %q, want %q", w, got, want)
 		}
-	}
-	for s := range zh {
-		if !used[s] {
-			unused = append(unused, s)
-		}
-	}
-	sort.Strings(missing)
-	sort.Strings(unused)
-	if len(missing) > 0 {
-		t.Errorf("no Chinese for %q", missing)
-	}
-	if len(unused) > 0 {
-		t.Errorf("hubmirror.zh_Hans.json has unused %q", unused)
-	}
-	if len(used) < 50 {
-		t.Errorf("found only %d translated strings: the scan is broken", len(used))
 	}
 }

@@ -15,7 +15,7 @@
 // Fyne also picks the closest of its own languages (German, French, …) and
 // then logs "Fyne error: Translation failure" for every hubmirror string that
 // has no translation in it. hubmirror speaks English and Simplified Chinese
-// (ui/translations, messages.go), so the languages Fyne is shown are those.
+// (internal/i18n's catalog), so the languages Fyne is shown are those.
 //
 // This package's init runs before Fyne's: Go initialises packages in
 // import-path order once their imports are initialised, this package imports

@@ -103,16 +103,16 @@ func TestClean(t *testing.T) {
 }
 
 // TestLanguagesAreTheAppsOwn: the languages Fyne is let to choose are
-// English and those ui/translations has a file for.
+// English and those the catalog (internal/i18n/catalog) has a file for.
 func TestLanguagesAreTheAppsOwn(t *testing.T) {
-	files, err := os.ReadDir("../../ui/translations")
+	files, err := os.ReadDir("../i18n/catalog")
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]bool{"en": true}
 	for _, f := range files {
-		name := strings.TrimSuffix(strings.TrimPrefix(f.Name(), "hubmirror."), ".json")
-		language, _, _ := strings.Cut(name, "_")
+		name := strings.TrimSuffix(f.Name(), ".json") // e.g. zh-Hans
+		language, _, _ := strings.Cut(name, "-")
 		want[strings.ToLower(language)] = true
 	}
 	if len(want) != len(languages) {
@@ -120,7 +120,7 @@ func TestLanguagesAreTheAppsOwn(t *testing.T) {
 	}
 	for l := range want {
 		if !languages[l] {
-			t.Errorf("languages lacks %q, which ui/translations has", l)
+			t.Errorf("languages lacks %q, which the catalog has", l)
 		}
 	}
 }
