@@ -61,9 +61,8 @@ func (u *App) ShowWindow(name string) {
 		u.ShowLog()
 	case WindowMain:
 		u.ShowMain()
-	case WindowCopyDocker:
+	case WindowCopyDocker: // copies, then shows Set up clients saying so
 		u.copyDockerSetup()
-		u.ShowSetup()
 	default:
 		fyne.LogError("show window", errUnknownWindow(name))
 		if len(u.visible) == 0 && u.idle != nil {

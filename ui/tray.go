@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/driver/desktop"
 
+	"github.com/hubmirror/hubmirror/internal/i18n"
 	"github.com/hubmirror/hubmirror/proxy"
 	"github.com/hubmirror/hubmirror/proxy/setup"
 )
@@ -192,18 +193,40 @@ func (u *App) mirrorAddr() string {
 	return setup.ClientHost(addr)
 }
 
-// copyDockerSetup puts the daemon.json snippet for the mirror's address on
-// the clipboard: the same one the landing page and `hubmirror setup docker`
-// show.
+// copyDockerSetup puts the daemon.json snippet for this OS's engine on the
+// clipboard (the Docker Desktop form on macOS and Windows, the Linux
+// engine's elsewhere): the same one the landing page and `hubmirror setup
+// docker` show. Then it shows the Set up clients window on its Docker tab,
+// saying for a few seconds what was copied.
 func (u *App) copyDockerSetup() {
 	if u.openElsewhere(WindowCopyDocker) {
 		return
 	}
-	snips, err := setup.Snippets("docker", u.mirrorAddr(), nil)
-	if err != nil || len(snips) == 0 {
+	sn, ok := dockerSetup(setupLang(), u.mirrorAddr(), runtime.GOOS)
+	if !ok {
 		return
 	}
-	u.app.Clipboard().SetContent(snips[0].Text)
+	u.app.Clipboard().SetContent(sn.Text)
+	notice := tr("Copied the Docker setup for Docker Engine on Linux")
+	if sn.Engine == setup.VMEngine {
+		notice = tr("Copied the Docker setup for Docker Desktop")
+	}
+	u.showSetup(notice)
+}
+
+// dockerSetup is the daemon.json snippet for the engine Docker users on
+// goos have, for a mirror at addr.
+func dockerSetup(l i18n.Lang, addr, goos string) (setup.Snippet, bool) {
+	snips, err := setup.Snippets(l, "docker", addr, nil)
+	if err != nil {
+		return setup.Snippet{}, false
+	}
+	for _, sn := range setup.ForEngine(snips, setup.EngineFor(goos)) {
+		if sn.Lang == "json" {
+			return sn, true
+		}
+	}
+	return setup.Snippet{}, false
 }
 
 func (u *App) openBrowser() {
