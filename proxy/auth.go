@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hubmirror/hubmirror/internal/i18n"
 )
 
 // Access is who may pull. It can change while the mirror runs.
@@ -138,6 +140,15 @@ func (st *sessionStore) get(tok string) *session {
 	return s
 }
 
+// loginFirst says how to log in, for both ways clients reach the mirror:
+// through docker's registry-mirrors, dockerd sends the credentials of
+// `docker login` to Docker Hub (no host), not those for the mirror's host;
+// names that include the mirror's host use `docker login HOST`.
+func loginFirst(host string) string {
+	return fmt.Sprintf(i18n.Key("log in first: with registry-mirrors, docker login (to Docker Hub, no host) with an allowed account; "+
+		"for names that include the mirror's address, docker login %s"), host)
+}
+
 // serveAuth is the mirror's token endpoint (Docker token authentication
 // spec, "Requesting a Token"), at /v2/auth when SelfAuth is on. It forwards
 // the client's Basic credentials, and the scopes it asks for, to upstream's
@@ -152,7 +163,7 @@ func (s *server) serveAuth(w *recorder, r *http.Request) error {
 	if len(pol.allowed) > 0 {
 		if !hasCreds {
 			w.Header().Set("WWW-Authenticate", `Basic realm="hubmirror"`)
-			return errorf(http.StatusUnauthorized, codeUnauthorized, "log in first: docker login "+r.Host)
+			return errorf(http.StatusUnauthorized, codeUnauthorized, loginFirst(r.Host))
 		}
 		if !pol.allowed[user] {
 			return errorf(http.StatusForbidden, codeDenied, fmt.Sprintf("user %q may not pull from this mirror", user))

@@ -159,6 +159,15 @@ func TestSelfAuthAllowList(t *testing.T) {
 	if st, _ := tm.login(t, "", "", "alpine"); st != http.StatusUnauthorized {
 		t.Errorf("no credentials: %d, want 401", st)
 	}
+	// The 401 says both ways to log in: dockerd's registry-mirrors send
+	// the Docker Hub login, names with the mirror's host use that host's.
+	anon := tm.get(t, "/v2/auth?service=hubmirror&scope=repository:alpine:pull")
+	host := strings.TrimPrefix(tm.base, "http://")
+	for _, want := range []string{"registry-mirrors", "docker login (to Docker Hub, no host)", "docker login " + host} {
+		if !strings.Contains(string(anon.body), want) {
+			t.Errorf("the 401 lacks %q: %s", want, anon.body)
+		}
+	}
 	if st, _ := tm.login(t, "bobby", "bobby-pw", "alpine"); st != http.StatusForbidden {
 		t.Errorf("unlisted user: %d, want 403", st)
 	}

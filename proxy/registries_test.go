@@ -171,3 +171,20 @@ func TestSelfAuthScopesPerRegistry(t *testing.T) {
 		}
 	}
 }
+
+// The request log line names the registry and the tag or digest, so that a
+// ghcr.io pull and a docker.io pull of the same name are told apart.
+func TestLogLineNamesRegistryAndReference(t *testing.T) {
+	tm, _, _, _, onGHCR := twoRegistries(t, nil)
+	tm.get(t, "/v2/owner/app/manifests/1", "Accept", fullAccept)
+	tm.get(t, "/v2/ghcr.io/owner/app/blobs/"+onGHCR.Layers[0].Digest)
+	logs := tm.logs.String()
+	for _, want := range []string{
+		"registry=docker.io name=owner/app ref=1 ",
+		"registry=ghcr.io name=owner/app ref=" + onGHCR.Layers[0].Digest + " ",
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("no request line with %q in:\n%s", want, logs)
+		}
+	}
+}

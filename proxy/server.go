@@ -58,7 +58,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.stats.requests.Add(1)
 		s.log.Info("request",
-			"method", r.Method, "name", rec.name, "status", status, "bytes", rec.bytes,
+			"method", r.Method, "registry", rec.registry, "name", rec.name, "ref", rec.ref, "status", status, "bytes", rec.bytes,
 			"cache", string(rec.source), "duration", time.Since(start).Round(time.Microsecond))
 		if s.onChange != nil {
 			s.onChange()
@@ -107,7 +107,15 @@ func (s *server) dispatch(w *recorder, r *http.Request) error {
 	rt, err := s.parse(r)
 	w.name = "/v2/"
 	if rt != nil && rt.repo != "" {
-		w.name = rt.repo
+		// The registry and the tag or digest too: a ghcr.io pull and a
+		// docker.io pull of the same name are told apart in the log.
+		w.name, w.ref = rt.repo, rt.tag
+		if rt.digest != "" {
+			w.ref = string(rt.digest)
+		}
+		if rt.registry != nil {
+			w.registry = rt.registry.registry
+		}
 	}
 	if err != nil {
 		return err
@@ -354,7 +362,10 @@ type recorder struct {
 	status int
 	bytes  int64
 	name   string
-	source cacheSource
+	// registry and ref (a tag or a digest) name what was asked for, in the
+	// log line; "" for requests outside a repository.
+	registry, ref string
+	source        cacheSource
 }
 
 func (r *recorder) WriteHeader(code int) {
