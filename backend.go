@@ -126,9 +126,19 @@ func (b *backend) Account() (string, error) {
 	return c.Username, err
 }
 
-// TestAccount checks an account with Docker Hub's token service.
+// TestAccount checks an account with Docker Hub's token service. An empty
+// password means the stored one: the account in the keyring is checked,
+// so the window's Test works without typing the password again; user
+// must then be "" or the stored account's.
 func (b *backend) TestAccount(user, password string) error {
-	if user == "" || password == "" {
+	if password == "" {
+		c, err := storedAccount(user)
+		if err != nil {
+			return err
+		}
+		user, password = c.Username, c.Password
+	}
+	if user == "" {
 		return errors.New("enter a username and a password or access token")
 	}
 	endpoint, err := b.Settings().Endpoint(hubRegistry)
@@ -144,8 +154,27 @@ func (b *backend) TestAccount(user, password string) error {
 	return err
 }
 
+// storedAccount returns the Docker Hub account in the keyring for
+// TestAccount, checking that it is user's when user is not "".
+func storedAccount(user string) (secrets.Credential, error) {
+	c, err := secrets.Get(hubRegistry)
+	if errors.Is(err, secrets.ErrNotFound) {
+		return c, errors.New("no Docker Hub account is stored: enter a username and a password or access token")
+	}
+	if err != nil {
+		return c, fmt.Errorf("read the stored Docker Hub account: %w", err)
+	}
+	if user != "" && c.Username != user {
+		return secrets.Credential{}, fmt.Errorf("the stored Docker Hub account is %s, not %s: enter the password for %s", c.Username, user, user)
+	}
+	return c, nil
+}
+
 // SaveAccount checks an account, then stores it in the OS keyring.
 func (b *backend) SaveAccount(user, password string) error {
+	if user == "" || password == "" { // TestAccount would check the stored password
+		return errors.New("enter a username and a password or access token")
+	}
 	if err := b.TestAccount(user, password); err != nil {
 		return err
 	}

@@ -40,6 +40,7 @@ func windowCmd(args []string) error {
 	}
 	setWindowClass()
 	a := app.NewWithID(appID)
+	a.Settings().SetTheme(ui.NewTheme()) // bold CJK, and text colours at WCAG AA contrast
 	quietExit(a)
 	u := ui.New(a, client)
 	seq := 0 // the last request shown; touched on the Fyne thread only

@@ -190,8 +190,8 @@ func (u *App) apply(st proxy.Status) {
 		}
 	}
 	u.updateTray()
+	u.showStatus() // the main window's figures, if it was built
 	if u.form != nil {
-		u.showStatus()
 		u.updateBanner()
 	}
 	if u.afterStatus != nil {

@@ -43,6 +43,9 @@ type Backend interface {
 	// SaveAccount checks the account with Docker Hub, then stores it.
 	SaveAccount(user, password string) error
 	// TestAccount checks the account with Docker Hub without storing it.
+	// An empty password means the stored one: the account in the keyring
+	// is checked, so the window can test it without the password being
+	// typed again (user must then be "" or the stored username).
 	TestAccount(user, password string) error
 	// RemoveAccount deletes the stored account.
 	RemoveAccount() error

@@ -15,11 +15,16 @@ import (
 )
 
 // cacheView is the Cache window: usage against the limit, the pinned
-// images, and Prepare for offline, Verify and Clear with progress.
+// images, and Prepare for offline, Verify and Clear with progress. It is a
+// window of actions, not of preferences: Prepare, Verify and Clear act at
+// once, and so do pinning and unpinning, which edit the pins in the
+// settings file as it is then (see editPins) and set the mirror fetching;
+// the settings window's Save does not cover them.
 type cacheView struct {
 	win      fyne.Window
-	usage    *widget.Label
-	bar      *widget.ProgressBar
+	usage    *widget.Label       // the blob count
+	bar      *widget.ProgressBar // bytes kept against the limit, e.g. "2.4 MB of 20 GB"
+	barText  string              // what bar shows
 	pins     []string
 	pinList  *widget.List
 	newPin   *widget.Entry
@@ -32,7 +37,8 @@ type cacheView struct {
 	result   *widget.Label
 }
 
-// confirmFunc asks a yes/no question; tests replace it.
+// confirmFunc asks whether to delete something, answering true for
+// Delete; tests replace it.
 type confirmFunc func(title, message string, answer func(bool), parent fyne.Window)
 
 // ShowCache shows the Cache window.
@@ -53,7 +59,7 @@ func (u *App) buildCache() *cacheView {
 	v.win.SetCloseIntercept(func() { u.hideWin(v.win) })
 	v.usage = widget.NewLabel("")
 	v.bar = widget.NewProgressBar()
-	v.bar.TextFormatter = func() string { return "" }
+	v.bar.TextFormatter = func() string { return v.barText }
 	v.pinList = widget.NewList(
 		func() int { return len(v.pins) },
 		func() fyne.CanvasObject {
@@ -92,15 +98,22 @@ func (u *App) buildCache() *cacheView {
 func (u *App) refreshCache() {
 	v := u.cache
 	usage := u.backend.CacheUsage()
-	text := fmt.Sprintf("%s %s · %d blobs", proxy.FormatBytes(usage.Bytes), tr("cached"), usage.Blobs)
-	v.bar.SetValue(0)
-	if usage.Limit > 0 {
-		text = fmt.Sprintf("%s / %s · %d blobs", proxy.FormatBytes(usage.Bytes), proxy.FormatBytes(usage.Limit), usage.Blobs)
-		v.bar.SetValue(float64(usage.Bytes) / float64(usage.Limit))
-	}
-	v.usage.SetText(text)
+	v.barText, v.bar.Value = usageBar(usage)
+	v.bar.Refresh()
+	v.usage.SetText(fmt.Sprintf(tr("Blobs (image layers and configurations) in the cache: %d"), usage.Blobs))
 	v.pins = slices.Clone(u.backend.Settings().Pinned)
 	v.pinList.Refresh()
+}
+
+// usageBar is what the usage bar shows for usage: the share of the limit
+// used, between 0 (empty, as at 0 B) and 1, and a text such as "2.4 MB of
+// 20 GB".
+func usageBar(usage proxy.CacheUsage) (text string, value float64) {
+	if usage.Limit <= 0 {
+		return fmt.Sprintf(tr("%s (no limit set)"), proxy.FormatBytes(usage.Bytes)), 0
+	}
+	value = min(max(float64(usage.Bytes)/float64(usage.Limit), 0), 1)
+	return fmt.Sprintf(tr("%s of %s"), proxy.FormatBytes(usage.Bytes), proxy.FormatBytes(usage.Limit)), value
 }
 
 // addPinned pins the image typed in the entry, after checking its name.
@@ -213,21 +226,54 @@ func (u *App) verifyCache() {
 	})
 }
 
+// clearCache asks, saying how much goes and whether pinned images go
+// too, then empties the cache. The figures are read off the UI thread.
 func (u *App) clearCache() {
-	u.confirm(tr("Clear the cache"), tr("Remove every cached image? Pulls will download them again."), func(yes bool) {
-		if !yes {
-			return
-		}
-		u.cacheTask(func(func(float64)) string {
-			if err := u.backend.ClearCache(); err != nil {
-				return err.Error()
-			}
-			return tr("The cache is empty.")
+	v := u.cache
+	u.run(func() {
+		usage, pinned := u.backend.CacheUsage(), len(u.backend.Settings().Pinned)
+		fyne.Do(func() {
+			u.confirm(tr("Clear the cache"), clearQuestion(usage, pinned), func(yes bool) {
+				if !yes {
+					return
+				}
+				u.cacheTask(func(func(float64)) string {
+					if err := u.backend.ClearCache(); err != nil {
+						return err.Error()
+					}
+					return tr("The cache is empty.")
+				})
+			}, v.win)
 		})
-	}, u.cache.win)
+	})
 }
 
-// defaultConfirm asks with a Fyne dialog.
+// clearQuestion asks whether to delete what the cache holds, naming its
+// size and, when there are any, the pinned images that go with it.
+func clearQuestion(usage proxy.CacheUsage, pinned int) string {
+	q := fmt.Sprintf(tr("Delete %s (%d blobs) from the cache?"), proxy.FormatBytes(usage.Bytes), usage.Blobs)
+	switch {
+	case pinned == 1:
+		q += " " + tr("The pinned image goes too: it stays pinned and downloads again with Prepare for offline or the next pull.")
+	case pinned > 1:
+		q += " " + fmt.Sprintf(tr("The %d pinned images go too: they stay pinned and download again with Prepare for offline or the next pull."), pinned)
+	default:
+		q += " " + tr("Pulls will download the images again.")
+	}
+	return q
+}
+
+// defaultConfirm asks with a Fyne dialog whose buttons say what they do:
+// Cancel, and Delete in red.
 func defaultConfirm(title, message string, answer func(bool), parent fyne.Window) {
-	dialog.ShowConfirm(title, message, answer, parent)
+	newDeleteConfirm(title, message, answer, parent).Show()
+}
+
+// newDeleteConfirm makes defaultConfirm's dialog, for tests to look at.
+func newDeleteConfirm(title, message string, answer func(bool), parent fyne.Window) *dialog.ConfirmDialog {
+	d := dialog.NewConfirm(title, message, answer, parent)
+	d.SetConfirmText(tr("Delete"))
+	d.SetDismissText(tr("Cancel"))
+	d.SetConfirmImportance(widget.DangerImportance)
+	return d
 }

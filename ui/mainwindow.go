@@ -1,19 +1,30 @@
 package ui
 
 import (
+	"fmt"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
+
+	"github.com/hubmirror/hubmirror/proxy"
 )
 
-// mainWindow stands in for the tray where no tray host shows the icon: the
-// status line and a button for each of the tray menu's actions.
+// mainWindow is the app's status window: the status line, the mirror's
+// live figures and a button for each of the tray menu's actions. It
+// stands in for the tray where no tray host shows the icon, and is the
+// tray's "Status…" elsewhere.
 type mainWindow struct {
 	win     fyne.Window
 	status  *widget.Label
 	buttons []*widget.Button // in menu order
 	items   []*fyne.MenuItem // the tray menu item behind each button
+
+	// The live figures; the settings window has none, as they are not
+	// settings.
+	requests, fromCache, fromUpstream, inFlight, cached, pullsLeft *widget.Label
+
 	// ask asks, when the window is closed, whether to quit; tests
 	// replace it.
 	ask func(parent fyne.Window, answer func(quit bool))
@@ -65,7 +76,19 @@ func (u *App) buildMain() *mainWindow {
 	m.win.SetIcon(appIcon)
 	m.status = widget.NewLabel(u.statusItem.Label)
 	m.status.Wrapping = fyne.TextWrapWord
-	box := container.NewVBox(m.status, widget.NewSeparator())
+	for _, l := range []**widget.Label{&m.requests, &m.fromCache, &m.fromUpstream, &m.inFlight, &m.cached, &m.pullsLeft} {
+		*l = widget.NewLabel("")
+	}
+	m.cached.Wrapping = fyne.TextWrapWord
+	figures := widget.NewForm(
+		widget.NewFormItem(tr("Requests"), m.requests),
+		widget.NewFormItem(tr("Sent from the cache"), m.fromCache),
+		widget.NewFormItem(tr("Sent from Docker Hub"), m.fromUpstream),
+		widget.NewFormItem(tr("Downloads in flight"), m.inFlight),
+		widget.NewFormItem(tr("Cache"), m.cached),
+		widget.NewFormItem(tr("Docker Hub pulls left"), m.pullsLeft),
+	)
+	box := container.NewVBox(m.status, figures, widget.NewSeparator())
 	for _, it := range u.menu.Items {
 		if it.IsSeparator || it == u.statusItem {
 			continue
@@ -78,6 +101,11 @@ func (u *App) buildMain() *mainWindow {
 	m.win.SetContent(box)
 	m.win.Resize(fyne.NewSize(420, 0))
 	m.win.SetCloseIntercept(func() {
+		if u.HasTray() {
+			// The tray is the way back in: closing just hides.
+			u.hideWin(m.win)
+			return
+		}
 		m.ask(m.win, func(quit bool) {
 			if quit {
 				u.hideAndQuit()
@@ -97,6 +125,7 @@ func (u *App) refreshMain() {
 		return
 	}
 	m.status.SetText(u.statusItem.Label)
+	u.showStatus()
 	for i, b := range m.buttons {
 		it := m.items[i]
 		if b.Text != it.Label {
@@ -108,6 +137,27 @@ func (u *App) refreshMain() {
 			b.Enable()
 		}
 	}
+}
+
+// showStatus shows u.status's figures in the main window, if it was
+// built: requests, bytes sent, downloads, cache use with its hit rate and
+// Docker Hub's allowance.
+func (u *App) showStatus() {
+	m := u.main
+	if m == nil {
+		return
+	}
+	st := u.status
+	m.requests.SetText(fmt.Sprint(st.Requests))
+	m.fromCache.SetText(proxy.FormatBytes(st.BytesFromCache))
+	m.fromUpstream.SetText(proxy.FormatBytes(st.BytesFromUpstream))
+	m.inFlight.SetText(fmt.Sprint(st.DownloadsInFlight))
+	cached := proxy.FormatBytes(st.CacheBytes) + " " + tr("on disk")
+	if rate, ok := hitRate(st.Counters); ok {
+		cached += " · " + rate + " " + tr("of requests served from it")
+	}
+	m.cached.SetText(cached)
+	m.pullsLeft.SetText(pullsLeft(st.DockerHubPullsLeft))
 }
 
 // hideAndQuit hides the windows, then quits: GLFW was seen to crash at

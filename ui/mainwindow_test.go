@@ -149,3 +149,49 @@ func TestMainWindowQuit(t *testing.T) {
 		t.Errorf("ShowMain sent a notification: %v", h.app.notifications)
 	}
 }
+
+// The live figures are in the main window, not in Settings.
+func TestMainWindowFigures(t *testing.T) {
+	h := newHarness(t)
+	h.u.ShowMain()
+	m := h.u.main
+	if m.pullsLeft.Text != "unknown" || m.requests.Text != "0" {
+		t.Errorf("stopped: pulls left %q, requests %q", m.pullsLeft.Text, m.requests.Text)
+	}
+	h.open() // app.go updates the figures with the settings window built
+	h.push(proxy.Status{State: proxy.Running, Addr: "127.0.0.1:5000", Counters: proxy.Counters{
+		Requests: 12, BytesFromCache: 3_400_000, BytesFromUpstream: 1_200_000_000, DownloadsInFlight: 2,
+		CacheBytes: 5_000_000_000, CacheHits: 3, CacheMisses: 1, DockerHubPullsLeft: 87,
+	}})
+	for _, c := range []struct{ got, want string }{
+		{m.requests.Text, "12"},
+		{m.fromCache.Text, "3.4 MB"},
+		{m.fromUpstream.Text, "1.2 GB"},
+		{m.inFlight.Text, "2"},
+		{m.cached.Text, "5.0 GB on disk · 75% of requests served from it"},
+		{m.pullsLeft.Text, "87"},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+	if !strings.HasPrefix(m.status.Text, "Running on 127.0.0.1:5000") {
+		t.Errorf("status line %q", m.status.Text)
+	}
+}
+
+// With a tray to come back through, closing the main window just hides
+// it: no question, no quit.
+func TestMainWindowCloseWithTrayHides(t *testing.T) {
+	h := newHarness(t)
+	h.withTray()
+	h.u.ShowMain()
+	asked := false
+	h.u.main.ask = func(fyne.Window, func(bool)) { asked = true }
+	w := h.mainWin()
+	w.userClose()
+	h.u.wait()
+	if asked || w.shown || w.closed || h.app.quit {
+		t.Errorf("asked %v, shown %v, destroyed %v, quit %v; want hidden only", asked, w.shown, w.closed, h.app.quit)
+	}
+}

@@ -54,6 +54,24 @@ func TestShowSettings(t *testing.T) {
 	if f.banner.Visible() {
 		t.Errorf("banner %q shown with no problem", f.bannerText.Text)
 	}
+	// A preferences window fits an 800×600 screen, its sections in tabs.
+	if min := w.Content().MinSize(); min.Width > 800 || min.Height > 600 {
+		t.Errorf("the window needs %v, more than 800×600", min)
+	}
+	if s := settingsWindowSize; s.Width > 800 || s.Height > 600 {
+		t.Errorf("the window opens at %v, more than 800×600", s)
+	}
+	var tabs []string
+	for _, it := range f.tabs.Items {
+		tabs = append(tabs, it.Text)
+	}
+	if want := []string{"General", "Access", "Docker Hub account", "Cache", "Clients"}; !slices.Equal(tabs, want) {
+		t.Errorf("tabs %q, want %q", tabs, want)
+	}
+	// Nothing is edited yet: nothing to save, and Close rather than Cancel.
+	if !f.save.Disabled() || f.cancel.Visible() || !f.close.Visible() {
+		t.Errorf("unedited: Save disabled %v, Cancel shown %v, Close shown %v", f.save.Disabled(), f.cancel.Visible(), f.close.Visible())
+	}
 }
 
 func TestCloseHides(t *testing.T) {
@@ -65,8 +83,17 @@ func TestCloseHides(t *testing.T) {
 	if w.shown || w.closed {
 		t.Fatalf("after close: shown %v, closed %v; want hidden", w.shown, w.closed)
 	}
-	// Reopening shows the same window, refilled from the settings.
+	// Reopening shows the same window, refilled from the settings: Cancel
+	// dropped the edit.
+	h.open()
 	f.listen.SetText("edited:1")
+	if !f.cancel.Visible() || f.close.Visible() {
+		t.Errorf("edited: Cancel shown %v, Close shown %v", f.cancel.Visible(), f.close.Visible())
+	}
+	test.Tap(f.cancel)
+	if w.shown {
+		t.Fatal("Cancel left the window open")
+	}
 	h.open()
 	if !w.shown || len(h.app.windows) != 1 {
 		t.Errorf("reopen: shown %v, %d windows", w.shown, len(h.app.windows))
@@ -193,8 +220,8 @@ func TestSave(t *testing.T) {
 	if len(h.b.saved) != 1 || !reflect.DeepEqual(h.b.saved[0], want) {
 		t.Fatalf("saved %+v, want %+v", h.b.saved, want)
 	}
-	if f.saveMsg.Text != "Saved" || f.banner.Visible() || f.save.Disabled() {
-		t.Errorf("after saving: message %q, banner %v, Save disabled %v", f.saveMsg.Text, f.banner.Visible(), f.save.Disabled())
+	if f.saveMsg.Text != "Saved" || f.banner.Visible() || !f.save.Disabled() {
+		t.Errorf("after saving: message %q, banner %v, Save disabled %v (nothing left to save)", f.saveMsg.Text, f.banner.Visible(), f.save.Disabled())
 	}
 }
 
@@ -203,19 +230,26 @@ func TestSaveErrors(t *testing.T) {
 	f := h.open()
 
 	// The backend rejects a field: the banner says which and why.
-	h.b.errs["UpdateSettings"] = &settings.FieldError{Field: "cache_dir", Value: "cache", Problem: "must be an absolute path"}
-	f.cacheDir.SetText("cache")
+	h.b.errs["UpdateSettings"] = &settings.FieldError{Field: "cache_dir", Value: "/proc/cache", Problem: "cannot be created"}
+	f.cacheDir.SetText("/proc/cache")
 	test.Tap(f.save)
 	h.u.wait()
-	if want := `Cache directory "cache" must be an absolute path`; !f.banner.Visible() || f.bannerText.Text != want {
+	if want := `Cache directory "/proc/cache" cannot be created`; !f.banner.Visible() || f.bannerText.Text != want {
 		t.Errorf("banner %q (visible %v), want %q", f.bannerText.Text, f.banner.Visible(), want)
 	}
 	if f.saveMsg.Text == "Saved" {
 		t.Error(`"Saved" shown after an error`)
 	}
 
-	// A bad listen address is caught before the backend is asked.
+	// A bad listen address, or a relative cache directory, is caught
+	// before the backend is asked.
 	calls := len(h.b.Calls())
+	f.cacheDir.SetText("cache")
+	test.Tap(f.save)
+	h.u.wait()
+	if want := `Cache directory "cache" must be an absolute path`; f.bannerText.Text != want {
+		t.Errorf("banner %q, want %q", f.bannerText.Text, want)
+	}
 	f.listen.SetText("localhost")
 	test.Tap(f.save)
 	h.u.wait()
@@ -254,12 +288,12 @@ func TestAccount(t *testing.T) {
 		msg           string
 		clearPassword bool
 	}{
-		{f.testAccount, nil, "TestAccount carol42 s3cret", "Docker Hub accepted the password", false},
-		{f.testAccount, errors.New("docker hub rejected the password for carol42"), "TestAccount carol42 s3cret", "docker hub rejected the password for carol42", false},
-		{f.saveAccount, errors.New("keyring unavailable"), "SaveAccount carol42 s3cret", "keyring unavailable", false},
-		{f.saveAccount, nil, "SaveAccount carol42 s3cret", "Saved for carol42", true},
-		{f.removeAccount, errors.New("keyring unavailable"), "RemoveAccount", "keyring unavailable", false},
-		{f.removeAccount, nil, "RemoveAccount", "Removed the stored account", true},
+		{f.testAccount, nil, "TestAccount carol42 s3cret", "Docker Hub accepted the password for carol42", false},
+		{f.testAccount, errors.New("the username or password for carol42 was refused by Docker Hub"), "TestAccount carol42 s3cret", "the username or password for carol42 was refused by Docker Hub", false},
+		{f.saveAccount, errors.New(keyringDown), "SaveAccount carol42 s3cret", keyringAdvice(), false},
+		{f.saveAccount, nil, "SaveAccount carol42 s3cret", "Signed in as carol42", true},
+		{f.removeAccount, errors.New(keyringDown), "RemoveAccount", keyringAdvice(), false},
+		{f.removeAccount, nil, "RemoveAccount", "Signed out", true},
 	} {
 		t.Run(tc.call, func(t *testing.T) {
 			f.hubPassword.SetText("s3cret")
@@ -304,56 +338,41 @@ func TestAccount(t *testing.T) {
 	if len(h.b.Calls()) != calls || !strings.Contains(f.accountMsg.Text, "username and password") {
 		t.Errorf("empty form: calls %q, message %q", h.b.Calls()[calls:], f.accountMsg.Text)
 	}
+	if len(h.app.notifications) != 0 {
+		t.Errorf("notifications %v: account errors show in the open window only", h.app.notifications)
+	}
 }
 
+// keyringDown is the error secrets gives when the keyring cannot be used.
+const keyringDown = "the OS keyring is not available (The name org.freedesktop.secrets was not provided by any .service files): on Linux, run a Secret Service"
+
+// A keyring problem is one sentence on what to do, with the keyring's own
+// words behind Details, and no notification while the window shows it.
 func TestAccountKeyringUnavailable(t *testing.T) {
 	h := newHarness(t)
-	msg := "the OS keyring cannot be used (org.freedesktop.secrets was not provided by any .service files): install gnome-keyring"
-	h.b.errs["Account"] = errors.New(msg)
+	h.b.errs["Account"] = errors.New(keyringDown)
 	f := h.open()
-	if f.accountMsg.Text != msg || f.accountMsg.Importance != widget.DangerImportance {
-		t.Errorf("message %q, want the keyring error in red", f.accountMsg.Text)
+	if f.accountMsg.Text != keyringAdvice() || f.accountMsg.Importance != widget.DangerImportance {
+		t.Errorf("message %q, want the advice %q in red", f.accountMsg.Text, keyringAdvice())
+	}
+	if strings.Count(f.accountMsg.Text, ". ") > 0 || !strings.Contains(f.accountMsg.Text, "reopen this window") {
+		t.Errorf("message %q: want one sentence that says what to do", f.accountMsg.Text)
+	}
+	if !f.accountDetails.Visible() || f.accountDetail.Text != keyringDown {
+		t.Errorf("details shown %v with %q, want the raw error", f.accountDetails.Visible(), f.accountDetail.Text)
 	}
 	if f.hubUser.Text != "" {
 		t.Errorf("user %q, want empty", f.hubUser.Text)
 	}
-	if len(h.app.notifications) != 1 || h.app.notifications[0].Content != msg {
-		t.Errorf("notifications %v, want the keyring problem once", h.app.notifications)
+	if len(h.app.notifications) != 0 {
+		t.Errorf("notifications %v while the window shows the problem", h.app.notifications)
 	}
-}
-
-func TestLiveStatus(t *testing.T) {
-	h := newHarness(t)
-	f := h.open()
-	if f.state.Text != "Stopped" || f.pullsLeft.Text != "unknown" || f.addr.Text != "not listening" {
-		t.Errorf("stopped: state %q, pulls left %q, address %q", f.state.Text, f.pullsLeft.Text, f.addr.Text)
-	}
-	h.push(proxy.Status{State: proxy.Running, Addr: "127.0.0.1:5000", Counters: proxy.Counters{
-		Requests: 12, BytesFromCache: 3_400_000, BytesFromUpstream: 1_200_000_000, DownloadsInFlight: 2,
-		CacheBytes: 5_000_000_000, CacheHits: 3, CacheMisses: 1, DockerHubPullsLeft: 87,
-	}})
-	for _, c := range []struct{ got, want string }{
-		{f.state.Text, "Running"},
-		{f.addr.Text, "127.0.0.1:5000"},
-		{f.requests.Text, "12"},
-		{f.fromCache.Text, "3.4 MB"},
-		{f.fromUpstream.Text, "1.2 GB"},
-		{f.inFlight.Text, "2"},
-		{f.cached.Text, "5.0 GB on disk · 75% of requests served from it"},
-		{f.pullsLeft.Text, "87"},
-	} {
-		if c.got != c.want {
-			t.Errorf("got %q, want %q", c.got, c.want)
-		}
-	}
-
-	h.push(proxy.Status{State: proxy.Failed, Err: inUse})
-	if f.state.Text != "Failed" || !f.banner.Visible() || f.bannerText.Text != inUse {
-		t.Errorf("failed: state %q, banner %q (visible %v)", f.state.Text, f.bannerText.Text, f.banner.Visible())
-	}
-	h.push(proxy.Status{State: proxy.Stopped, Err: inUse})
-	if f.banner.Visible() {
-		t.Errorf("banner %q shown while stopped", f.bannerText.Text)
+	// A later success folds the details away.
+	delete(h.b.errs, "Account")
+	h.u.loadAccount()
+	h.u.wait()
+	if f.accountDetails.Visible() || f.accountMsg.Importance == widget.DangerImportance {
+		t.Errorf("after a good read: details shown %v, message %q", f.accountDetails.Visible(), f.accountMsg.Text)
 	}
 }
 
@@ -361,8 +380,12 @@ func TestStatusBeforeWindow(t *testing.T) {
 	h := newHarness(t)
 	h.push(proxy.Status{State: proxy.Failed, Err: inUse})
 	f := h.open()
-	if f.state.Text != "Failed" || f.bannerText.Text != inUse || !f.banner.Visible() {
-		t.Errorf("state %q, banner %q (visible %v); want the failure that came before the window", f.state.Text, f.bannerText.Text, f.banner.Visible())
+	if f.bannerText.Text != inUse || !f.banner.Visible() {
+		t.Errorf("banner %q (visible %v); want the failure that came before the window", f.bannerText.Text, f.banner.Visible())
+	}
+	h.push(proxy.Status{State: proxy.Stopped, Err: inUse})
+	if f.banner.Visible() {
+		t.Errorf("banner %q shown while stopped", f.bannerText.Text)
 	}
 }
 

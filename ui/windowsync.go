@@ -36,8 +36,7 @@ func (u *App) showOnDisk(s settings.Settings) {
 	u.showValues(next)
 }
 
-// applyEdits copies to dst each field of the Mirror and Access sections
-// that differs between shown (the form) and base (what it was filled
+// applyEdits copies to dst each field of the window's that differs between shown (the form) and base (what it was filled
 // from): the fields the user edited.
 func applyEdits(dst *settings.Settings, shown, base settings.Settings) {
 	if shown.Listen != base.Listen {
@@ -57,5 +56,8 @@ func applyEdits(dst *settings.Settings, shown, base settings.Settings) {
 	}
 	if !slices.Equal(shown.AllowedUsers, base.AllowedUsers) {
 		dst.AllowedUsers = slices.Clone(shown.AllowedUsers)
+	}
+	if shown.InsecureLogin != base.InsecureLogin {
+		dst.InsecureLogin = shown.InsecureLogin
 	}
 }
