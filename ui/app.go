@@ -43,7 +43,7 @@ type App struct {
 	// TrayMenu; nil otherwise.
 	trayItems *trayItems
 	// The tray menu's items, in menu order.
-	statusItem, toggleItem, settingsItem, cacheItem, setupItem, copyItem, browserItem, quitItem *fyne.MenuItem
+	statusItem, toggleItem, statusWinItem, settingsItem, cacheItem, setupItem, copyItem, browserItem, quitItem *fyne.MenuItem
 
 	form *settingsForm // nil until ShowSettings first runs
 	exit func()        // see ExitWith; nil: Fyne's own quit

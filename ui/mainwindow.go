@@ -90,7 +90,7 @@ func (u *App) buildMain() *mainWindow {
 	)
 	box := container.NewVBox(m.status, figures, widget.NewSeparator())
 	for _, it := range u.menu.Items {
-		if it.IsSeparator || it == u.statusItem {
+		if it.IsSeparator || it == u.statusItem || it == u.statusWinItem { // this window shows both
 			continue
 		}
 		b := widget.NewButton(it.Label, it.Action)

@@ -55,7 +55,7 @@ func TestMainWindowWithoutTray(t *testing.T) {
 	}
 	var want []string // the tray menu's actions, in its order
 	for _, it := range h.u.menu.Items {
-		if !it.IsSeparator && it != h.u.statusItem {
+		if !it.IsSeparator && it != h.u.statusItem && it != h.u.statusWinItem {
 			want = append(want, it.Label)
 		}
 	}

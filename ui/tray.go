@@ -28,6 +28,7 @@ const (
 	labelQuit     = "Quit"
 	labelAbout    = aboutTitle
 	labelLog      = "Show log"
+	labelStatus   = "Status…"
 )
 
 // buildMenu makes the tray menu: a status line, then the actions.
@@ -40,6 +41,7 @@ func (u *App) buildMenu() {
 			u.start()
 		}
 	})
+	u.statusWinItem = fyne.NewMenuItem(tr(labelStatus), u.ShowMain)
 	u.settingsItem = fyne.NewMenuItem(tr(labelSettings), u.ShowSettings)
 	u.setupItem = fyne.NewMenuItem(tr(labelSetup), u.ShowSetup)
 	u.cacheItem = fyne.NewMenuItem(tr(labelCache), u.ShowCache)
@@ -49,7 +51,7 @@ func (u *App) buildMenu() {
 	u.quitItem.IsQuit = true
 	u.menu = fyne.NewMenu("hubmirror",
 		u.statusItem, u.toggleItem, fyne.NewMenuItemSeparator(),
-		u.settingsItem, u.cacheItem, u.setupItem, u.copyItem, u.browserItem, fyne.NewMenuItemSeparator(),
+		u.statusWinItem, u.settingsItem, u.cacheItem, u.setupItem, u.copyItem, u.browserItem, fyne.NewMenuItemSeparator(),
 		fyne.NewMenuItem(tr(labelLog), u.ShowLog), fyne.NewMenuItem(tr(labelAbout), u.ShowAbout), fyne.NewMenuItemSeparator(),
 		u.quitItem)
 }

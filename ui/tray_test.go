@@ -38,7 +38,7 @@ func TestSetupTray(t *testing.T) {
 	if h.app.trayIcon != iconStopped {
 		t.Errorf("tray icon %v, want the stopped icon", h.app.trayIcon)
 	}
-	want := []string{"Stopped", "Start", "Settings…", "Cache…", "Set up clients…", "Copy Docker setup", "Open in browser", "Show log", "About hubmirror", "Quit"}
+	want := []string{"Stopped", "Start", "Status…", "Settings…", "Cache…", "Set up clients…", "Copy Docker setup", "Open in browser", "Show log", "About hubmirror", "Quit"}
 	if got := labels(h.app.trayMenu); !slices.Equal(got, want) {
 		t.Errorf("tray menu %q, want %q", got, want)
 	}
@@ -569,7 +569,7 @@ func TestTrayMenuChangesItemsInPlace(t *testing.T) {
 	if h.app.trayIcon != iconStopped {
 		t.Errorf("tray icon %v, want the stopped icon", h.app.trayIcon)
 	}
-	rest := []string{"|", "Settings…", "Cache…", "Set up clients…", "Copy Docker setup", "Open in browser", "|", "Show log", "About hubmirror", "|", "Quit"}
+	rest := []string{"|", "Status…", "Settings…", "Cache…", "Set up clients…", "Copy Docker setup", "Open in browser", "|", "Show log", "About hubmirror", "|", "Quit"}
 	check := func(what string, wantLabels, wantSets []string) {
 		t.Helper()
 		labels, sets := m.labels()
