@@ -28,9 +28,9 @@ const maxReason = 72
 func shortReason(msg string) string {
 	msg = strings.TrimSpace(msg)
 	if msg == "" {
-		return "unknown error"
+		return tr("unknown error")
 	}
-	if i := strings.IndexAny(msg, ";\n"); i > 0 {
+	if i := strings.IndexAny(msg, ";\n；"); i > 0 { // the first clause, in English or Chinese
 		msg = msg[:i]
 	}
 	if utf8.RuneCountInString(msg) > maxReason {

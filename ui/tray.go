@@ -164,11 +164,11 @@ func statusLine(st proxy.Status) string {
 		if st.UpstreamProblem != "" {
 			// The first problem's first clause; the window has them all.
 			first, _, _ := strings.Cut(st.UpstreamProblem, "\n")
-			line += " · " + tr("Problem:") + " " + shortReason(first)
+			line += " · " + tr("Problem:") + " " + shortReason(tr(first))
 		}
 		return line
 	case proxy.Failed:
-		return tr("Failed:") + " " + shortReason(st.Err)
+		return tr("Failed:") + " " + shortReason(tr(st.Err))
 	}
 	return tr("Stopped")
 }

@@ -440,14 +440,15 @@ func (u *App) removeAllowedUser(id int) {
 func (u *App) updateBanner() {
 	f := u.form
 	var problems []string
+	// Each is made in English and shown in the window's language.
 	if u.actionErr != "" {
-		problems = append(problems, u.actionErr)
+		problems = append(problems, tr(u.actionErr))
 	}
 	if u.status.State == proxy.Failed && u.status.Err != "" && u.status.Err != u.actionErr {
-		problems = append(problems, u.status.Err)
+		problems = append(problems, tr(u.status.Err))
 	}
 	if u.status.UpstreamProblem != "" {
-		problems = append(problems, u.status.UpstreamProblem)
+		problems = append(problems, tr(u.status.UpstreamProblem))
 	}
 	if len(problems) == 0 {
 		f.banner.Hide()
@@ -687,7 +688,7 @@ func describeSaveError(err error) string {
 		name = fe.Field
 	}
 	name = tr(name)
-	return fmt.Sprintf("%s %q %s", name, fe.Value, fe.Problem)
+	return fmt.Sprintf("%s %q %s", name, fe.Value, tr(fe.Problem))
 }
 
 // unsavedChoice is the answer to "Save your changes?".

@@ -107,8 +107,8 @@ func TestKeyringName(t *testing.T) {
 		t.Errorf("English darwin: %q", got)
 	}
 	name := KeyringName(Chinese)
-	if got := Chinese.T("Save to keyring"); got != "保存到"+name || strings.Contains(got, "{{") {
-		t.Errorf("Save to keyring: %q, want it to name %q", got, name)
+	if got := Chinese.T("Removed the credentials for %s from the OS keyring.\n"); got != "已从"+name+"移除 %s 的凭据。\n" || strings.Contains(got, "{{") {
+		t.Errorf("Removed the credentials: %q, want it to name %q", got, name)
 	}
 	if c.data[Chinese]["Keyring"] != name {
 		t.Errorf("template data %q, KeyringName %q", c.data[Chinese]["Keyring"], name)
