@@ -12,8 +12,8 @@ import (
 	"fyne.io/fyne/v2"
 )
 
-// withoutBus returns a, or, where notifications go over a D-Bus session and
-// there is none, a with SendNotification writing to the log instead: Fyne
+// withoutBus returns a, with notifications that expire where they go over a
+// D-Bus session (withNotifier), or, where there is no session, a with SendNotification writing to the log instead: Fyne
 // would fail to reach the bus and print "Fyne error" lines on every
 // notification. The app then has no tray either (it is not a desktop.App),
 // as systray needs the bus too.
@@ -23,7 +23,7 @@ func withoutBus(a fyne.App, log *slog.Logger) fyne.App {
 		return a
 	}
 	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") != "" {
-		return a
+		return withNotifier(a, log)
 	}
 	return buslessApp{App: a, log: log}
 }
