@@ -54,11 +54,11 @@ func runDesktop(b *backend) error {
 	// The Fyne app is never run here: it sends notifications, opens URLs
 	// and sets the tray icon, none of which needs its loop.
 	a := app.NewWithID(appID)
-	u := ui.New(withoutBus(a, b.log), b)
+	u := ui.New(withoutBus(a, b.log), uiBackend{b})
 	windows := uiremote.NewWindows(spawnWindowProcess(hostPresent), b.log)
 	u.WindowsElsewhere(windows)
 	if in != nil {
-		in.Serve(uiremote.NewHandler(b, quitter{u}, windows))
+		in.Serve(uiremote.NewHandler(uiBackend{b}, quitter{u}, windows))
 	}
 	showOnRequest(show, u)
 	u.ExitWith(func() {

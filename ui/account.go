@@ -12,7 +12,6 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/hubmirror/hubmirror/internal/i18n"
-	"github.com/hubmirror/hubmirror/settings/secrets"
 )
 
 // buildAccountSection makes the Docker Hub account tab. Unlike the rest of
@@ -177,10 +176,10 @@ func (u *App) accountFailed(err error) {
 }
 
 // keyringUnavailable reports whether err says the OS keyring cannot be
-// used. The sentinel does not survive the window process's connection to
-// the app, so its text is looked for too.
+// used (ErrKeyringUnavailable, which the window process's connection to
+// the app carries over).
 func keyringUnavailable(err error) bool {
-	return errors.Is(err, secrets.ErrUnavailable) || strings.Contains(err.Error(), secrets.ErrUnavailable.Error())
+	return errors.Is(err, ErrKeyringUnavailable)
 }
 
 // keyringName names this OS's keyring as its users know it, in the

@@ -5,9 +5,16 @@
 package ui
 
 import (
+	"errors"
+
 	"github.com/hubmirror/hubmirror/proxy"
 	"github.com/hubmirror/hubmirror/settings"
 )
+
+// ErrKeyringUnavailable is in the chain of a Backend error that comes from
+// the OS keyring not being usable (locked, not running, not installed), so
+// that the window can say what to do instead of showing the raw error.
+var ErrKeyringUnavailable = errors.New("the OS keyring is not available")
 
 // Backend is what the tray and the settings window need from the app.
 // Every method may block; the UI calls them from goroutines.

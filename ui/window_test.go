@@ -290,9 +290,9 @@ func TestAccount(t *testing.T) {
 	}{
 		{f.testAccount, nil, "TestAccount carol42 s3cret", "Docker Hub accepted the password for carol42", false},
 		{f.testAccount, errors.New("the username or password for carol42 was refused by Docker Hub"), "TestAccount carol42 s3cret", "the username or password for carol42 was refused by Docker Hub", false},
-		{f.saveAccount, errors.New(keyringDown), "SaveAccount carol42 s3cret", keyringAdvice(), false},
+		{f.saveAccount, keyringErr(), "SaveAccount carol42 s3cret", keyringAdvice(), false},
 		{f.saveAccount, nil, "SaveAccount carol42 s3cret", "Signed in as carol42", true},
-		{f.removeAccount, errors.New(keyringDown), "RemoveAccount", keyringAdvice(), false},
+		{f.removeAccount, keyringErr(), "RemoveAccount", keyringAdvice(), false},
 		{f.removeAccount, nil, "RemoveAccount", "Signed out", true},
 	} {
 		t.Run(tc.call, func(t *testing.T) {
@@ -343,14 +343,22 @@ func TestAccount(t *testing.T) {
 	}
 }
 
-// keyringDown is the error secrets gives when the keyring cannot be used.
+// keyringDown is the text of the error secrets gives when the keyring
+// cannot be used; keyringErr is that error as the app hands it to ui.
 const keyringDown = "the OS keyring is not available (The name org.freedesktop.secrets was not provided by any .service files): on Linux, run a Secret Service"
+
+func keyringErr() error { return keyringDownError{} }
+
+type keyringDownError struct{}
+
+func (keyringDownError) Error() string { return keyringDown }
+func (keyringDownError) Unwrap() error { return ErrKeyringUnavailable }
 
 // A keyring problem is one sentence on what to do, with the keyring's own
 // words behind Details, and no notification while the window shows it.
 func TestAccountKeyringUnavailable(t *testing.T) {
 	h := newHarness(t)
-	h.b.errs["Account"] = errors.New(keyringDown)
+	h.b.errs["Account"] = keyringErr()
 	f := h.open()
 	if f.accountMsg.Text != keyringAdvice() || f.accountMsg.Importance != widget.DangerImportance {
 		t.Errorf("message %q, want the advice %q in red", f.accountMsg.Text, keyringAdvice())

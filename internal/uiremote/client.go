@@ -142,6 +142,7 @@ type remoteError struct {
 	msg       string
 	field     *settings.FieldError
 	addrInUse bool
+	noKeyring bool
 }
 
 func (e *remoteError) Error() string { return e.msg }
@@ -155,6 +156,9 @@ func (e *remoteError) Unwrap() []error {
 	}
 	if e.addrInUse {
 		errs = append(errs, proxy.ErrAddrInUse)
+	}
+	if e.noKeyring {
+		errs = append(errs, ui.ErrKeyringUnavailable)
 	}
 	return errs
 }
@@ -170,7 +174,7 @@ func (we *wireError) err() error {
 	case we.Field == nil && we.AddrInUse && we.Message == proxy.ErrAddrInUse.Error():
 		return proxy.ErrAddrInUse
 	}
-	e := &remoteError{msg: we.Message, addrInUse: we.AddrInUse}
+	e := &remoteError{msg: we.Message, addrInUse: we.AddrInUse, noKeyring: we.NoKeyring}
 	if we.Field != nil {
 		fe := *we.Field
 		e.field = &fe

@@ -107,6 +107,8 @@ type wireError struct {
 	Message   string               `json:"message"`
 	Field     *settings.FieldError `json:"field,omitempty"`
 	AddrInUse bool                 `json:"addr_in_use,omitempty"`
+	// NoKeyring: the error is ui.ErrKeyringUnavailable's.
+	NoKeyring bool `json:"keyring_unavailable,omitempty"`
 }
 
 // frame is one line of a progress stream: a progress report, or, last,
@@ -160,7 +162,8 @@ func toWire(err error) *wireError {
 	if err == nil {
 		return nil
 	}
-	we := &wireError{Message: err.Error(), AddrInUse: errors.Is(err, proxy.ErrAddrInUse)}
+	we := &wireError{Message: err.Error(), AddrInUse: errors.Is(err, proxy.ErrAddrInUse),
+		NoKeyring: errors.Is(err, ui.ErrKeyringUnavailable)}
 	var fe *settings.FieldError
 	if errors.As(err, &fe) && fe != nil {
 		c := *fe

@@ -192,8 +192,13 @@ func TestErrors(t *testing.T) {
 		})
 	}
 	f.setErr("Account", errors.New("no keyring"))
-	if _, err := c.Account(); err == nil || err.Error() != "no keyring" {
+	if _, err := c.Account(); err == nil || err.Error() != "no keyring" || errors.Is(err, ui.ErrKeyringUnavailable) {
 		t.Errorf("Account error = %v", err)
+	}
+	// The keyring's own words, and the mark the window branches on.
+	f.setErr("Account", fmt.Errorf("the keyring is locked: %w", ui.ErrKeyringUnavailable))
+	if _, err := c.Account(); err == nil || err.Error() != "the keyring is locked: the OS keyring is not available" || !errors.Is(err, ui.ErrKeyringUnavailable) {
+		t.Errorf("Account error = %v, want it to be ui.ErrKeyringUnavailable's", err)
 	}
 }
 

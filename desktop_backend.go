@@ -1,0 +1,46 @@
+//go:build !nogui
+
+package main
+
+import (
+	"errors"
+
+	"github.com/hubmirror/hubmirror/settings/secrets"
+	"github.com/hubmirror/hubmirror/ui"
+)
+
+// uiBackend is the backend as the windows and the tray see it: its
+// keyring errors also carry ui.ErrKeyringUnavailable, which ui (kept free
+// of go-keyring) and the window process's connection understand.
+type uiBackend struct{ *backend }
+
+var _ ui.Backend = uiBackend{}
+
+func (b uiBackend) Account() (string, error) {
+	user, err := b.backend.Account()
+	return user, keyringErr(err)
+}
+
+func (b uiBackend) SaveAccount(user, password string) error {
+	return keyringErr(b.backend.SaveAccount(user, password))
+}
+
+func (b uiBackend) TestAccount(user, password string) error {
+	return keyringErr(b.backend.TestAccount(user, password))
+}
+
+func (b uiBackend) RemoveAccount() error { return keyringErr(b.backend.RemoveAccount()) }
+
+// keyringErr marks err with ui.ErrKeyringUnavailable when it says the OS
+// keyring could not be used; its message stays.
+func keyringErr(err error) error {
+	if err == nil || !errors.Is(err, secrets.ErrUnavailable) {
+		return err
+	}
+	return keyringError{err}
+}
+
+// keyringError is an error of the keyring's, as ui knows it.
+type keyringError struct{ error }
+
+func (e keyringError) Unwrap() []error { return []error{e.error, ui.ErrKeyringUnavailable} }
