@@ -3,8 +3,12 @@
 package main
 
 import (
+	"bytes"
 	"errors"
+	"runtime"
 
+	"github.com/hubmirror/hubmirror/internal/i18n"
+	"github.com/hubmirror/hubmirror/proxy/setup"
 	"github.com/hubmirror/hubmirror/settings/secrets"
 	"github.com/hubmirror/hubmirror/ui"
 )
@@ -30,6 +34,16 @@ func (b uiBackend) TestAccount(user, password string) error {
 }
 
 func (b uiBackend) RemoveAccount() error { return keyringErr(b.backend.RemoveAccount()) }
+
+// ApplySetup is `hubmirror setup CLIENT --apply` with the default files,
+// for the mirror as it runs now (its settings file and address); what it
+// prints is the report.
+func (b uiBackend) ApplySetup(client string) (string, error) {
+	var out bytes.Buffer
+	args := []string{client, "--apply", "--config", b.path, "--host", setup.ClientHost(b.Settings().Listen)}
+	err := runSetup(i18n.FromEnv(), runtime.GOOS, args, &out, &out)
+	return out.String(), err
+}
 
 // keyringErr marks err with ui.ErrKeyringUnavailable when it says the OS
 // keyring could not be used; its message stays.

@@ -56,6 +56,9 @@ type App struct {
 	confirm   confirmFunc                 // asks before clearing; tests replace it
 	setupWin  fyne.Window                 // nil until ShowSetup first runs
 	setupCopy map[string][]*widget.Button // Setup's Copy buttons by client; for tests
+	// Setup's Apply buttons and their results by client; for tests.
+	setupApply   map[string]*widget.Button
+	setupApplied map[string]*widget.Label
 
 	// quitting is set by Quit: from then on the tray is left alone, as
 	// Fyne takes it down when the app quits and touching it then panics.

@@ -67,6 +67,13 @@ type Backend interface {
 	// Prefetch downloads an image ("alpine:3.20") into the cache.
 	Prefetch(ref string, progress func(done, total int64)) error
 
+	// ApplySetup configures a client ("docker", "containerd" or "podman")
+	// for the mirror, as `hubmirror setup CLIENT --apply` does with its
+	// default files, and returns what it did and what to do next (restart
+	// the engine, or the sudo command to run where the app lacks the
+	// rights, with the error).
+	ApplySetup(client string) (report string, err error)
+
 	// About says what the About window shows: the build and where the
 	// app keeps its files, the log file among them.
 	About() AboutInfo

@@ -313,6 +313,14 @@ func (b *fakeBackend) VerifyCache(progress func(done, total int)) ([]string, err
 
 func (b *fakeBackend) ClearCache() error { return b.record("ClearCache") }
 
+func (b *fakeBackend) ApplySetup(client string) (string, error) {
+	err := b.record("ApplySetup " + client)
+	if err != nil {
+		return "run: sudo hubmirror setup " + client + " --apply", err
+	}
+	return "Configured " + client + ".", nil
+}
+
 func (b *fakeBackend) Prefetch(ref string, progress func(done, total int64)) error {
 	err := b.record("Prefetch " + ref)
 	progress(50, 100)

@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"strings"
+
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -115,6 +117,9 @@ func (u *App) buildSetup() *setupPane {
 			cards = append(cards, widget.NewCard(sn.Title, sn.Path,
 				container.NewVBox(container.NewBorder(nil, nil, nil, container.NewVBox(copyBtn), code), note)))
 		}
+		if appliable[client] {
+			cards = append([]fyne.CanvasObject{u.applyRow(client)}, cards...)
+		}
 		tab := container.NewTabItem(tr(clientTabs[client]), container.NewVScroll(container.NewVBox(cards...)))
 		p.tabOf[client] = tab
 		p.tabs.Append(tab)
@@ -128,6 +133,45 @@ func (u *App) buildSetup() *setupPane {
 	p.content = container.NewBorder(container.NewVBox(intro, p.noticeRow), nil, nil, nil, p.tabs)
 	p.ExtendBaseWidget(p)
 	return p
+}
+
+// appliable are the clients whose files the app can write itself
+// (`hubmirror setup CLIENT --apply`).
+var appliable = map[string]bool{"docker": true, "containerd": true, "podman": true}
+
+// applyRow is an Apply button that configures client's own files, as
+// `hubmirror setup CLIENT --apply` does, with what it did (or the sudo
+// command to run where the app lacks the rights) shown under it.
+func (u *App) applyRow(client string) fyne.CanvasObject {
+	result := widget.NewLabel("")
+	result.Wrapping = fyne.TextWrapWord
+	result.Hide()
+	var btn *widget.Button
+	btn = widget.NewButtonWithIcon(tr("Apply"), theme.ConfirmIcon(), func() {
+		btn.Disable()
+		u.run(func() {
+			report, err := u.backend.ApplySetup(client)
+			fyne.Do(func() {
+				btn.Enable()
+				text := strings.TrimSpace(tr(report))
+				result.Importance = widget.MediumImportance
+				if err != nil {
+					result.Importance = widget.DangerImportance
+					text = strings.TrimSpace(tr(err.Error()) + "\n" + text)
+				}
+				result.SetText(text)
+				result.Show()
+			})
+		})
+	})
+	if u.setupApply == nil {
+		u.setupApply = map[string]*widget.Button{}
+		u.setupApplied = map[string]*widget.Label{}
+	}
+	u.setupApply[client], u.setupApplied[client] = btn, result
+	hint := widget.NewLabel(tr("Apply writes this configuration into the client's own files, keeping what else is there; undo it with hubmirror setup CLIENT --undo."))
+	hint.Wrapping = fyne.TextWrapWord
+	return container.NewVBox(container.NewBorder(nil, nil, nil, btn, hint), result)
 }
 
 // copyButton is a Copy button that puts text on the clipboard and says

@@ -340,6 +340,13 @@ func (c *Client) SaveAccount(user, password string) error {
 	return c.call(http.MethodPost, pathSaveAccount, accountRequest{User: user, Password: password}, nil)
 }
 
+// ApplySetup configures a client for the mirror; see ui.Backend.
+func (c *Client) ApplySetup(client string) (string, error) {
+	var report string
+	err := c.call(http.MethodPost, pathApplySetup, applyRequest{Client: client}, &report)
+	return report, err
+}
+
 // TestAccount checks the account with Docker Hub without storing it.
 func (c *Client) TestAccount(user, password string) error {
 	return c.call(http.MethodPost, pathTestAccount, accountRequest{User: user, Password: password}, nil)

@@ -230,6 +230,13 @@ func (f *fakeBackend) VerifyCache(progress func(done, total int)) ([]string, err
 
 func (f *fakeBackend) ClearCache() error { return f.record("ClearCache") }
 
+// ApplySetup reports what it would do; with an error set, the report
+// still comes (it says how to fix it).
+func (f *fakeBackend) ApplySetup(client string) (string, error) {
+	err := f.record("ApplySetup " + client)
+	return "configured " + client + "; restart it", err
+}
+
 // Prefetch reports two steps, waiting on the gate after the first.
 func (f *fakeBackend) Prefetch(ref string, progress func(done, total int64)) error {
 	f.mu.Lock()

@@ -79,6 +79,7 @@ const (
 	pathCacheUsage      = "/cache/usage"
 	pathVerifyCache     = "/cache/verify"
 	pathClearCache      = "/cache/clear"
+	pathApplySetup      = "/setup/apply"
 	pathPrefetch        = "/cache/prefetch"
 	pathAbout           = "/about"
 	pathQuit            = "/quit"
@@ -140,6 +141,11 @@ type accountRequest struct {
 // accountReply is the answer of GET /account.
 type accountReply struct {
 	User string `json:"user"`
+}
+
+// applyRequest names the client to configure.
+type applyRequest struct {
+	Client string `json:"client"`
 }
 
 // prefetchRequest names the image to prefetch.
@@ -210,6 +216,7 @@ func NewHandler(b ui.Backend, h Host, w *Windows) http.Handler {
 		pathCacheUsage:      {get, s.cacheUsage},
 		pathVerifyCache:     {post, s.verifyCache},
 		pathClearCache:      {post, s.clearCache},
+		pathApplySetup:      {post, s.applySetup},
 		pathPrefetch:        {post, s.prefetch},
 		pathAbout:           {get, s.about},
 	}
@@ -493,6 +500,17 @@ func (s *server) cacheUsage(w http.ResponseWriter, _ *http.Request) {
 // clearCache empties the cache.
 func (s *server) clearCache(w http.ResponseWriter, _ *http.Request) {
 	answer(w, nil, s.b.ClearCache())
+}
+
+// applySetup configures the client in the body; the report goes back
+// with the error, as it says what to do about it.
+func (s *server) applySetup(w http.ResponseWriter, r *http.Request) {
+	var in applyRequest
+	if !decodeBody(w, r, &in) {
+		return
+	}
+	report, err := s.b.ApplySetup(in.Client)
+	answer(w, report, err)
 }
 
 // about answers the build and the app's files.

@@ -70,6 +70,14 @@ func TestRoundTrip(t *testing.T) {
 			t.Errorf("%s did not reach the backend", name)
 		}
 	}
+	if report, err := c.ApplySetup("podman"); report != "configured podman; restart it" || err != nil || !f.called("ApplySetup podman") {
+		t.Errorf("ApplySetup = %q, %v", report, err)
+	}
+	f.setErr("ApplySetup podman", errors.New("cannot write /etc/containers/registries.conf: permission denied"))
+	if report, err := c.ApplySetup("podman"); report == "" || err == nil {
+		t.Errorf("ApplySetup failing = %q, %v: want the report (what to run) and the error", report, err)
+	}
+	f.setErr("ApplySetup podman", nil)
 	if got := c.Status(); !reflect.DeepEqual(got, f.status) {
 		t.Errorf("Status = %+v, want %+v", got, f.status)
 	}
