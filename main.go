@@ -19,6 +19,8 @@ Usage:
                              remove it from the keyring
   hubmirror setup docker|containerd|podman|k3s|kind|pull [--host HOST:PORT]
                              print the configuration that points a client at the mirror
+  hubmirror setup docker|containerd|podman --apply|--undo [--file PATH]
+                             write that configuration into the client's files, or take it out again
   hubmirror setup ca         print the mirror's local CA certificate (PEM), for clients to trust
   hubmirror cache ls|prune --to SIZE|verify|clear
                              list, shrink, check or empty the cache (with the mirror stopped)
