@@ -88,7 +88,9 @@ func (u *App) buildMain() *mainWindow {
 		widget.NewFormItem(tr("Cache"), m.cached),
 		widget.NewFormItem(tr("Docker Hub pulls left"), m.pullsLeft),
 	)
-	box := container.NewVBox(m.status, figures, widget.NewSeparator())
+	// The status line, the actions, then the figures: the buttons keep
+	// their places whatever the figures' labels take.
+	box := container.NewVBox(m.status, widget.NewSeparator())
 	for _, it := range u.menu.Items {
 		if it.IsSeparator || it == u.statusItem || it == u.statusWinItem { // this window shows both
 			continue
@@ -98,6 +100,8 @@ func (u *App) buildMain() *mainWindow {
 		m.items = append(m.items, it)
 		box.Add(b)
 	}
+	box.Add(widget.NewSeparator())
+	box.Add(figures)
 	m.win.SetContent(box)
 	m.win.Resize(fyne.NewSize(420, 0))
 	m.win.SetCloseIntercept(func() {

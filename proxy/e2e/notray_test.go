@@ -190,12 +190,12 @@ func TestNoTrayHostOpensWindow(t *testing.T) {
 }
 
 // Where the main window's buttons are, in pixels from its top
-// (docs/notray.png: a status line, then rows of 40 px; Quit is the ninth
-// button). The window can be taller than its content, so Quit is found
-// from the top, not the bottom.
+// (docs/notray.png: the status line, then nine buttons in rows of 40 px,
+// then the figures): Start/Stop is the first, Quit the ninth.
 const (
 	startStopY = 67
-	quitY      = startStopY + 8*40
+	buttonRow  = 40
+	quitY      = startStopY + 8*buttonRow
 )
 
 // cropWindow writes the part of the screenshot src that the window with
