@@ -8,7 +8,9 @@
 #                            xdotool and x11-utils (the desktop app under a
 #                            virtual display),
 #                            chromium (the landing page in a browser),
-#                            gcc-mingw-w64-x86-64 (the Windows cross build), and
+#                            gcc-mingw-w64-x86-64 (the Windows cross build),
+#                            docker.io, containerd, podman and buildah (the
+#                            real engines the end-to-end tests configure), and
 #                            crane, the OCI conformance suite and staticcheck
 #                            in ~/.cache/hubmirror/tools
 #
@@ -25,7 +27,7 @@ readonly STATICCHECK_MOD=honnef.co/go/tools
 readonly STATICCHECK_VERSION=v0.8.2
 
 usage() {
-	sed -n '2,16s/^# \{0,1\}//p' "$0"
+	sed -n '2,18s/^# \{0,1\}//p' "$0"
 }
 
 want_test=0
@@ -126,7 +128,8 @@ Linux)
 	pkgs=(gcc libc6-dev pkg-config libgl1-mesa-dev libxcursor-dev libxrandr-dev
 		libxinerama-dev libxi-dev libxxf86vm-dev)
 	if [[ $want_test -eq 1 ]]; then
-		pkgs+=(skopeo jq dbus gnome-keyring xvfb imagemagick xdotool x11-utils chromium gcc-mingw-w64-x86-64)
+		pkgs+=(skopeo jq dbus gnome-keyring xvfb imagemagick xdotool x11-utils chromium gcc-mingw-w64-x86-64
+			docker.io containerd podman buildah)
 	fi
 	if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
 		apt_install "${pkgs[@]}"
