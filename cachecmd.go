@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -17,64 +16,63 @@ import (
 const cacheUsage = "usage: hubmirror cache ls | prune --to SIZE | verify | clear [--yes]  [--cache-dir DIR] [--config FILE]"
 
 // cacheCmd runs `hubmirror cache ls|prune|verify|clear` on the cache
-// directory of the settings (or --cache-dir). The mirror must be stopped:
-// the directory's lock says so otherwise. Its errors read in the user's
-// language.
+// directory of the settings (or --cache-dir): on the directory itself
+// when no mirror runs on it, through the running mirror (its cache API)
+// when one does. Its errors read in the user's language.
 func cacheCmd(args []string) (err error) {
 	defer func() { err = inUserLanguage(err) }()
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return errors.New(i18n.Key(cacheUsage))
-	}
-	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("hubmirror cache "+sub, flag.ContinueOnError)
+	fs := newFlagSet("hubmirror cache")
 	var flags settings.Flags
 	flags.Register(fs)
 	to := fs.String("to", "", msg("prune: the size to keep at most, e.g. 5GiB"))
 	yes := fs.Bool("yes", false, msg("clear: do not ask"))
-	if err := fs.Parse(args); err != nil {
+	setUsage(fs, msg(cacheUsage))
+	if err := parseAnywhere(fs, args); err != nil {
 		return usageError(err)
+	}
+	sub := fs.Arg(0)
+	switch sub {
+	case "ls", "verify", "prune", "clear":
+	default:
+		return errors.New(i18n.Key(cacheUsage))
+	}
+	limit, err := settings.ParseSize(*to)
+	if *to == "0" {
+		limit, err = 0, nil
+	}
+	if sub == "prune" && err != nil {
+		return fmt.Errorf(i18n.Key("--%s %q %v"), "to", *to, err)
 	}
 	s, _, err := flags.Load()
 	if err != nil {
 		return fmt.Errorf(i18n.Key("settings: %w"), err)
 	}
-	c, err := proxy.OpenCache(s.CacheDir)
+	c, via, err := proxy.OpenCacheStore(s.CacheDir)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	if via != "" {
+		fmt.Fprintf(os.Stderr, msg("A mirror runs on %s (listening on %s): asking it.")+"\n", s.CacheDir, via)
+	}
 	switch sub {
 	case "ls":
 		return cacheList(c)
 	case "verify":
 		return cacheVerify(c)
 	case "prune":
-		limit, err := settings.ParseSize(*to)
-		if *to == "0" {
-			limit, err = 0, nil
-		}
-		if err != nil {
-			return fmt.Errorf(i18n.Key("--%s %q %v"), "to", *to, err)
-		}
-		n, freed, err := c.Prune(limit)
-		fmt.Printf(msg("Removed %d blobs (%s); %s left.\n"), n, settings.FormatSize(freed), settings.FormatSize(c.Size()))
-		return err
-	case "clear":
-		if !*yes && !confirm(fmt.Sprintf(msg("Remove everything in %s (%s)?"), s.CacheDir, settings.FormatSize(c.Size()))) {
-			return errors.New(i18n.Key("nothing removed (use --yes to clear without asking)"))
-		}
-		if err := c.Clear(); err != nil {
-			return err
-		}
-		fmt.Println(msg("The cache is empty."))
-		return nil
+		return cachePrune(c, limit)
 	}
-	return errors.New(i18n.Key(cacheUsage))
+	return cacheClear(c, s.CacheDir, *yes)
 }
 
 // cacheList prints the cached images, one a line, and the cache's size.
-func cacheList(c *proxy.Cache) error {
+func cacheList(c proxy.CacheStore) error {
 	imgs, err := c.Images()
+	if err != nil {
+		return err
+	}
+	size, err := c.Bytes()
 	if err != nil {
 		return err
 	}
@@ -87,13 +85,44 @@ func cacheList(c *proxy.Cache) error {
 		}
 		fmt.Fprintf(w, "%s/%s:%s\t%s\t%s\t%s\n", im.Registry, im.Repo, im.Tag, im.Digest[:19], settings.FormatSize(im.Size), partial)
 	}
-	fmt.Fprintf(w, msg("\t\t%s\tin all\n"), settings.FormatSize(c.Size()))
+	fmt.Fprintf(w, msg("\t\t%s\tin all\n"), settings.FormatSize(size))
 	return w.Flush()
+}
+
+// cachePrune evicts the least recently used blobs down to limit bytes and
+// says what it freed and what is left, also when it could remove only
+// some.
+func cachePrune(c proxy.CacheStore, limit int64) error {
+	n, freed, err := c.Prune(limit)
+	left, sizeErr := c.Bytes()
+	if sizeErr == nil { // what was removed, also when removing some failed
+		fmt.Printf(msg("Removed %d blobs (%s); %s left.\n"), n, settings.FormatSize(freed), settings.FormatSize(left))
+	}
+	if err != nil {
+		return err
+	}
+	return sizeErr
+}
+
+// cacheClear empties the cache, asking first on a terminal unless yes.
+func cacheClear(c proxy.CacheStore, dir string, yes bool) error {
+	size, err := c.Bytes()
+	if err != nil {
+		return err
+	}
+	if !yes && !confirm(fmt.Sprintf(msg("Remove everything in %s (%s)?"), dir, settings.FormatSize(size))) {
+		return errors.New(i18n.Key("nothing removed (use --yes to clear without asking)"))
+	}
+	if err := c.Clear(); err != nil {
+		return err
+	}
+	fmt.Println(msg("The cache is empty."))
+	return nil
 }
 
 // cacheVerify checks every blob against its digest, removing the corrupt
 // ones, with a progress bar on a terminal.
-func cacheVerify(c *proxy.Cache) error {
+func cacheVerify(c proxy.CacheStore) error {
 	tty := isTerminal(os.Stderr)
 	bad, err := c.Verify(func(done, total int) {
 		if tty {

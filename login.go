@@ -16,13 +16,14 @@ import (
 	"github.com/hubmirror/hubmirror/settings/secrets"
 )
 
-// registryArg takes an optional leading REGISTRY argument (default
-// docker.io) so that it may come before the flags, as in docker login.
-func registryArg(args []string) (string, []string) {
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		return args[0], args[1:]
+// registryArg is the REGISTRY argument of login and logout, which flags
+// may come before or after as in docker login: docker.io when none is
+// given.
+func registryArg(fs *flag.FlagSet) string {
+	if fs.NArg() > 0 {
+		return fs.Arg(0)
 	}
-	return "docker.io", args
+	return "docker.io"
 }
 
 // login checks an account with the registry's token service and, only if
@@ -30,23 +31,17 @@ func registryArg(args []string) (string, []string) {
 // language.
 func login(args []string) (err error) {
 	defer func() { err = inUserLanguage(err) }()
-	registry, args := registryArg(args)
-	fs := flag.NewFlagSet("hubmirror login", flag.ContinueOnError)
+	fs := newFlagSet("hubmirror login")
 	var flags settings.Flags
 	flags.RegisterUpstreams(fs)
 	user := fs.String("u", "", msg("username"))
 	fs.StringVar(user, "username", "", msg("username"))
 	stdin := fs.Bool("password-stdin", false, msg("read the password or access token from standard input"))
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), msg("Usage: echo \"$TOKEN\" | hubmirror login [REGISTRY] -u USER --password-stdin"))
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	setUsage(fs, msg("Usage: echo \"$TOKEN\" | hubmirror login [REGISTRY] -u USER --password-stdin"))
+	if err := parseAnywhere(fs, args); err != nil {
 		return usageError(err)
 	}
-	if fs.NArg() > 0 {
-		registry = fs.Arg(0)
-	}
+	registry := registryArg(fs)
 	if *user == "" || !*stdin {
 		fs.Usage()
 		return errors.New(i18n.Key("login needs -u USER and --password-stdin"))
@@ -86,14 +81,12 @@ func login(args []string) (err error) {
 // read in the user's language.
 func logout(args []string) (err error) {
 	defer func() { err = inUserLanguage(err) }()
-	registry, args := registryArg(args)
-	fs := flag.NewFlagSet("hubmirror logout", flag.ContinueOnError)
-	if err := fs.Parse(args); err != nil {
+	fs := newFlagSet("hubmirror logout")
+	setUsage(fs, msg("usage: hubmirror logout [REGISTRY]"))
+	if err := parseAnywhere(fs, args); err != nil {
 		return usageError(err)
 	}
-	if fs.NArg() > 0 {
-		registry = fs.Arg(0)
-	}
+	registry := registryArg(fs)
 	err = secrets.Delete(registry)
 	if errors.Is(err, secrets.ErrNotFound) {
 		fmt.Printf(msg("No credentials for %s were stored.\n"), registry)
@@ -114,4 +107,66 @@ func usageError(err error) error {
 	}
 	os.Exit(2)
 	return err
+}
+
+// newFlagSet is a command's flag set. Parse returns its errors, having
+// printed them with the usage, and the command turns them into its exit
+// status (usageError).
+func newFlagSet(name string) *flag.FlagSet {
+	return flag.NewFlagSet(name, flag.ContinueOnError)
+}
+
+// parseAnywhere parses args into fs with the flags anywhere among the
+// arguments, as docker, kubectl and crane read them: `hubmirror pin add
+// alpine:3.20 --config F` is the image and a flag, not two images. "--"
+// ends the flags; what follows it is arguments, even when it starts with
+// a dash.
+func parseAnywhere(fs *flag.FlagSet, args []string) error {
+	return fs.Parse(interspersed(fs, args))
+}
+
+// interspersed reorders args so that the standard flag package, which
+// stops at the first argument, sees them all: every flag with its value
+// first, then "--" and the arguments in their order. Whether a flag takes
+// the next word as its value is fs's to say (a bool flag does not). When
+// the last flag lacks its value, the arguments are left out, so that Parse
+// reports the missing value rather than take "--" for it.
+func interspersed(fs *flag.FlagSet, args []string) []string {
+	var flags, rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			rest = append(rest, args[i+1:]...)
+			i = len(args)
+		case len(a) < 2 || a[0] != '-': // "-" alone is an argument, as for flag.Parse
+			rest = append(rest, a)
+		case takesValue(fs, a):
+			if i+1 == len(args) {
+				return append(flags, a)
+			}
+			flags = append(flags, a, args[i+1])
+			i++
+		default:
+			flags = append(flags, a)
+		}
+	}
+	return append(append(flags, "--"), rest...)
+}
+
+// takesValue reports whether the flag arg ("-name" or "--name") is one of
+// fs's that reads the next word as its value: not a bool flag, and not
+// written with its value as --name=value. An unknown flag takes none;
+// Parse reports it.
+func takesValue(fs *flag.FlagSet, arg string) bool {
+	name := strings.TrimPrefix(strings.TrimPrefix(arg, "-"), "-")
+	if strings.Contains(name, "=") {
+		return false
+	}
+	f := fs.Lookup(name)
+	if f == nil {
+		return false
+	}
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return !ok || !b.IsBoolFlag()
 }

@@ -23,7 +23,7 @@ Usage:
                              write that configuration into the client's files, or take it out again
   hubmirror setup ca         print the mirror's local CA certificate (PEM), for clients to trust
   hubmirror cache ls|prune --to SIZE|verify|clear
-                             list, shrink, check or empty the cache (with the mirror stopped)
+                             list, shrink, check or empty the cache (through the running mirror, if one runs)
   hubmirror pin add|rm|ls [IMAGE...]
                              keep images whole, never evicted, refreshed when their tags move
   hubmirror prefetch [--platform OS/ARCH] IMAGE...

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"slices"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/hubmirror/hubmirror/internal/i18n"
 	"github.com/hubmirror/hubmirror/proxy"
+	"github.com/hubmirror/hubmirror/proxy/setup"
 	"github.com/hubmirror/hubmirror/settings"
 )
 
@@ -23,16 +26,17 @@ import (
 // errors read in the user's language.
 func pinCmd(args []string) (err error) {
 	defer func() { err = inUserLanguage(err) }()
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return errors.New(i18n.Key("usage: hubmirror pin add|rm|ls [IMAGE...]"))
-	}
-	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("hubmirror pin "+sub, flag.ContinueOnError)
+	fs := newFlagSet("hubmirror pin")
 	var flags settings.Flags
 	flags.Register(fs)
-	if err := fs.Parse(args); err != nil {
+	setUsage(fs, msg("usage: hubmirror pin add|rm|ls [IMAGE...]"))
+	if err := parseAnywhere(fs, args); err != nil {
 		return usageError(err)
 	}
+	if fs.NArg() == 0 {
+		return errors.New(i18n.Key("usage: hubmirror pin add|rm|ls [IMAGE...]"))
+	}
+	sub, images := fs.Arg(0), fs.Args()[1:]
 	_, path, err := flags.Load()
 	if err != nil {
 		return fmt.Errorf(i18n.Key("settings: %w"), err)
@@ -51,10 +55,10 @@ func pinCmd(args []string) (err error) {
 	default:
 		return errors.New(i18n.Key("usage: hubmirror pin add|rm|ls [IMAGE...]"))
 	}
-	if fs.NArg() == 0 {
+	if len(images) == 0 {
 		return fmt.Errorf(i18n.Key("hubmirror pin %s needs at least one image, such as alpine:3.20"), sub)
 	}
-	for _, arg := range fs.Args() {
+	for _, arg := range images {
 		ref, err := proxy.ParseRef(arg)
 		if err != nil {
 			return err
@@ -82,12 +86,13 @@ func pinCmd(args []string) (err error) {
 // Its errors read in the user's language.
 func prefetchCmd(args []string) (err error) {
 	defer func() { err = inUserLanguage(err) }()
-	fs := flag.NewFlagSet("hubmirror prefetch", flag.ContinueOnError)
+	fs := newFlagSet("hubmirror prefetch")
 	var flags settings.Flags
 	flags.Register(fs)
 	var platforms stringList
 	fs.Var(&platforms, "platform", msg("only this platform of a multi-platform image, e.g. linux/amd64 (repeatable; default: all)"))
-	if err := fs.Parse(args); err != nil {
+	setUsage(fs, msg("usage: hubmirror prefetch [--platform OS/ARCH] IMAGE [IMAGE]"))
+	if err := parseAnywhere(fs, args); err != nil {
 		return usageError(err)
 	}
 	if fs.NArg() == 0 {
@@ -107,8 +112,9 @@ func prefetchCmd(args []string) (err error) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	base := "http://" + s.Listen
-	if !mirrorAnswers(base) {
+	base := "http://" + setup.ClientHost(s.Listen)
+	running := mirrorAnswers(base)
+	if !running {
 		// No mirror runs on this cache: run one for the job.
 		m, err := proxy.New(proxy.Config{Listen: "127.0.0.1:0", CacheDir: s.CacheDir, Upstreams: s.Upstreams,
 			CacheMax: s.CacheMaxBytes(), Credentials: keyringCredentials(), Logger: quietLogger()})
@@ -123,8 +129,14 @@ func prefetchCmd(args []string) (err error) {
 	}
 	client := &http.Client{}
 	for _, ref := range refs {
+		auth := ""
+		if running {
+			if auth, err = mirrorAuthorization(ctx, client, base, ref); err != nil {
+				return fmt.Errorf(i18n.Key("prefetch %s: %w"), ref, err)
+			}
+		}
 		tty := isTerminal(os.Stderr)
-		res, err := proxy.Prefetch(ctx, client, base, ref, platforms, "", func(done, total int64) {
+		res, err := proxy.Prefetch(ctx, client, base, ref, platforms, auth, func(done, total int64) {
 			if tty {
 				fmt.Fprintf(os.Stderr, "\r%s %s / %s  %s", bar(int(done>>10), int(total>>10)),
 					settings.FormatSize(done), settings.FormatSize(total), ref)
@@ -150,6 +162,115 @@ func mirrorAnswers(base string) bool {
 	}
 	resp.Body.Close()
 	return resp.Header.Get("Docker-Distribution-API-Version") != ""
+}
+
+// mirrorAuthorization is the Authorization header that pulls ref through
+// the running mirror at base: none when the mirror asks for none. A mirror
+// with self_auth on answers /v2/ with a challenge naming its own token
+// service (/v2/auth); the token comes from there, asked for with the
+// Docker Hub account `hubmirror login` stored, as `docker login` to the
+// mirror would ask (or anonymously when none is stored: the mirror decides
+// whether that may pull).
+func mirrorAuthorization(ctx context.Context, client *http.Client, base string, ref proxy.Ref) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v2/", nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf(i18n.Key("the mirror at %s: %w"), base, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		return "", nil
+	}
+	realm, service, err := mirrorRealm(base, resp.Header.Get("WWW-Authenticate"))
+	if err != nil {
+		return "", err
+	}
+	user, password, stored, err := keyringCredentials()(hubRegistry)
+	if err != nil {
+		return "", fmt.Errorf(i18n.Key("the mirror runs with self_auth and the keyring cannot be read: %w"), err)
+	}
+	return mirrorToken(ctx, client, realm, service, ref, user, password, stored)
+}
+
+// mirrorRealm reads the token service and its name from the mirror's
+// Bearer challenge. The service must be the mirror's own, on the host the
+// request went to: the stored password goes nowhere else.
+func mirrorRealm(base, challenge string) (realm *url.URL, service string, err error) {
+	scheme, params, _ := strings.Cut(challenge, " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return nil, "", fmt.Errorf(i18n.Key("the mirror asks for a login hubmirror cannot give (%s)"), challenge)
+	}
+	values := map[string]string{}
+	for _, p := range strings.Split(params, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+		values[strings.ToLower(k)] = strings.Trim(v, `"`)
+	}
+	realm, err = url.Parse(values["realm"])
+	b, _ := url.Parse(base)
+	if err != nil || b == nil || realm.Host != b.Host {
+		return nil, "", fmt.Errorf(i18n.Key("the mirror's token service %q is not on the mirror itself"), values["realm"])
+	}
+	realm.Scheme = b.Scheme // plain HTTP on this machine, as the mirror serves it whether or not TLS is on
+	return realm, values["service"], nil
+}
+
+// mirrorToken asks the mirror's token service for a token that pulls ref,
+// with the stored Docker Hub account when there is one.
+func mirrorToken(ctx context.Context, client *http.Client, realm *url.URL, service string, ref proxy.Ref, user, password string, stored bool) (string, error) {
+	q := realm.Query()
+	if service != "" {
+		q.Set("service", service)
+	}
+	q.Set("scope", "repository:"+mirrorPath(ref)+":pull")
+	u := *realm
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return "", err
+	}
+	if stored {
+		req.SetBasicAuth(user, password)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf(i18n.Key("the mirror's token service: %w"), err)
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusOK:
+	case (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) && !stored:
+		return "", errors.New(i18n.Key("the mirror runs with self_auth and no Docker Hub account is stored: run hubmirror login first"))
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		return "", fmt.Errorf(i18n.Key("the mirror refused the stored Docker Hub account of %s (%s)"), user, resp.Status)
+	default:
+		return "", fmt.Errorf(i18n.Key("the mirror's token service answered %s"), resp.Status)
+	}
+	var tok struct {
+		Token       string `json:"token"`
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&tok); err != nil {
+		return "", fmt.Errorf(i18n.Key("the mirror's token service: %w"), err)
+	}
+	if tok.Token == "" {
+		tok.Token = tok.AccessToken
+	}
+	if tok.Token == "" {
+		return "", errors.New(i18n.Key("the mirror's token service sent no token"))
+	}
+	return "Bearer " + tok.Token, nil
+}
+
+// mirrorPath is ref's repository as the mirror's URLs name it: Docker
+// Hub's as they are, another registry's after its name.
+func mirrorPath(ref proxy.Ref) string {
+	if ref.Registry == hubRegistry {
+		return ref.Repo
+	}
+	return ref.Registry + "/" + ref.Repo
 }
 
 // stringList collects a repeated string flag.

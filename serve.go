@@ -5,11 +5,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/hubmirror/hubmirror/internal/i18n"
@@ -28,9 +31,8 @@ const shutdownGrace = 10 * time.Second
 // in the user's language.
 func serve(cmd string, args []string) (err error) {
 	defer func() { err = inUserLanguage(err) }()
-	fs := flag.NewFlagSet("hubmirror "+cmd, flag.ContinueOnError)
 	var flags settings.Flags
-	flags.Register(fs)
+	fs := serveFlags(cmd, &flags)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -123,4 +125,85 @@ func watchInBackground(b *backend) (stop func()) {
 		cancel()
 		<-done
 	}
+}
+
+// serveFlags is the flag set of `hubmirror serve` (cmd "serve") or of the
+// desktop app (cmd ""), its flags registered on flags. Its help is the
+// command's usage line and its flags written --name (Go's default says
+// "Usage of hubmirror :" and writes -name).
+func serveFlags(cmd string, flags *settings.Flags) *flag.FlagSet {
+	fs := newFlagSet(strings.TrimSpace("hubmirror " + cmd))
+	flags.Register(fs)
+	line := msg("usage: hubmirror [flags]")
+	if cmd != "" {
+		line = msg("usage: hubmirror serve [flags]")
+	}
+	setUsage(fs, line)
+	return fs
+}
+
+// setUsage makes fs's help, printed for -h and --help and after a flag
+// error, the command's usage line (in the user's language) and its flags.
+func setUsage(fs *flag.FlagSet, line string) {
+	fs.Usage = func() { writeUsage(fs.Output(), fs, line) }
+}
+
+// writeUsage writes line and then fs's flags, one a line, as the usage
+// writes them: --name VALUE and what it does, in a column.
+func writeUsage(w io.Writer, fs *flag.FlagSet, line string) {
+	fmt.Fprintf(w, "%s\n\n%s\n", line, msg("Flags:"))
+	l := i18n.FromEnv()
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fs.VisitAll(func(f *flag.Flag) {
+		// "--upstream REGISTRY=URL", not "--upstream REGISTRY=URL  REGISTRY=URL: send…".
+		help := strings.TrimPrefix(f.Usage, flagValueName(f)+": ")
+		fmt.Fprintf(tw, "  %s\t%s\n", flagSyntax(f), l.Text(help))
+	})
+	_ = tw.Flush()
+}
+
+// flagSyntax is how the usage writes flag f: "--listen HOST:PORT",
+// "--self-auth" for a bool flag, "-u USER" for a one-letter one.
+func flagSyntax(f *flag.Flag) string {
+	dash := "--"
+	if len(f.Name) == 1 {
+		dash = "-"
+	}
+	if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+		return dash + f.Name
+	}
+	return dash + f.Name + " " + flagValueName(f)
+}
+
+// flagValueName is the word that stands for a flag's value in the usage:
+// the main usage's words for the flags it names, else Go's (the
+// back-quoted word of the help, or the value's type), in capitals.
+func flagValueName(f *flag.Flag) string {
+	switch f.Name {
+	case "listen", "host":
+		return "HOST:PORT"
+	case "cache-dir", "dir":
+		return "DIR"
+	case "cache-max", "to":
+		return "SIZE"
+	case "config", "file":
+		return "FILE"
+	case "upstream":
+		return "REGISTRY=URL"
+	case "alias":
+		return "HOST=REGISTRY"
+	case "allow-user":
+		return "NAME"
+	case "tls":
+		return "off|auto"
+	case "platform":
+		return "OS/ARCH"
+	case "u", "username":
+		return "USER"
+	}
+	name, _ := flag.UnquoteUsage(f)
+	if name == "" {
+		name = "value"
+	}
+	return strings.ToUpper(name)
 }

@@ -77,7 +77,7 @@ func runSetupOn(l i18n.Lang, m machine, args []string, stdout, stderr io.Writer)
 	native := set.Bool("native", false, l.T("for Docker Engine running on this computer: the default on Linux"))
 	var ap applyFlags
 	ap.register(l, set)
-	if err := set.Parse(args); err != nil {
+	if err := parseAnywhere(set, args); err != nil {
 		return usageError(err)
 	}
 	if *vm && *native {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"container/list"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -156,17 +157,17 @@ func loginFirst(host string) string {
 func (s *server) serveAuth(w *recorder, r *http.Request) error {
 	pol := s.policy()
 	if !pol.selfAuth {
-		return errorf(http.StatusNotFound, codeUnsupported, "this mirror issues no tokens (self_auth is off)")
+		return newError(codeNameUnknown, "this mirror issues no tokens (self_auth is off)")
 	}
 	user, password, hasCreds := r.BasicAuth()
 	w.name = "/v2/auth"
 	if len(pol.allowed) > 0 {
 		if !hasCreds {
 			w.Header().Set("WWW-Authenticate", `Basic realm="hubmirror"`)
-			return errorf(http.StatusUnauthorized, codeUnauthorized, loginFirst(r.Host))
+			return newError(codeUnauthorized, loginFirst(r.Host))
 		}
 		if !pol.allowed[user] {
-			return errorf(http.StatusForbidden, codeDenied, fmt.Sprintf("user %q may not pull from this mirror", user))
+			return newError(codeDenied, fmt.Sprintf("user %q may not pull from this mirror", user))
 		}
 	}
 	attempt, refused := s.beginLogin(r, user, hasCreds) // password guessing: see throttle.go
@@ -207,7 +208,7 @@ func (s *server) serveAuth(w *recorder, r *http.Request) error {
 			if errors.Is(err, ErrDenied) {
 				attempt.failed()
 				w.Header().Set("WWW-Authenticate", `Basic realm="hubmirror"`)
-				return errorf(http.StatusUnauthorized, codeUnauthorized, "incorrect username or password")
+				return newError(codeUnauthorized, "incorrect username or password")
 			}
 			return err
 		}
@@ -284,7 +285,7 @@ func (s *server) authorize(w *recorder, r *http.Request, rt *route, clientName s
 		ch += fmt.Sprintf(`,scope="repository:%s:pull"`, clientName)
 	}
 	w.Header().Set("WWW-Authenticate", ch)
-	return nil, errorf(http.StatusUnauthorized, codeUnauthorized, problem)
+	return nil, newError(codeUnauthorized, problem)
 }
 
 // checkAccess makes sure the cache never widens access: before content of
@@ -331,12 +332,21 @@ func (s *server) checkAccess(r *http.Request, sess *session, rt *route, kind req
 }
 
 // linkSet remembers which digests belong to which repository, learned from
-// manifests and upstream answers, so a digest is not served under the name
-// of a repository it is not in.
+// manifests and upstream answers, so a digest is not served from the cache
+// under the name of a repository it is not in. Only sessions (SelfAuth)
+// ask, so only their pulls record links. It keeps at most max links and
+// forgets the least recently used first: a forgotten link costs one HEAD
+// upstream when it is needed again, never a wrong answer.
 type linkSet struct {
-	mu sync.Mutex
-	m  map[link]struct{}
+	mu  sync.Mutex
+	max int
+	m   map[link]*list.Element // of link, in lru
+	lru *list.List             // most recently used first
 }
+
+// maxLinks bounds the links a mirror keeps: some 2,000 images of 15 blobs,
+// a few MiB.
+const maxLinks = 1 << 15
 
 // link is one digest in one registry's repository.
 type link struct {
@@ -344,19 +354,54 @@ type link struct {
 	digest digest
 }
 
-func newLinkSet() *linkSet { return &linkSet{m: map[link]struct{}{}} }
-
-func (l *linkSet) add(registry, repo string, d digest) {
-	l.mu.Lock()
-	l.m[link{repoKey{registry, repo}, d}] = struct{}{}
-	l.mu.Unlock()
+// newLinkSet returns an empty set that keeps at most limit links (at
+// least 1).
+func newLinkSet(limit int) *linkSet {
+	return &linkSet{max: max(limit, 1), m: map[link]*list.Element{}, lru: list.New()}
 }
 
+// add records that d belongs to registry's repo, as its most recent link.
+func (l *linkSet) add(registry, repo string, d digest) {
+	k := link{repoKey{registry, repo}, d}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e, ok := l.m[k]; ok {
+		l.lru.MoveToFront(e)
+		return
+	}
+	l.m[k] = l.lru.PushFront(k)
+	for l.lru.Len() > l.max {
+		oldest := l.lru.Back()
+		l.lru.Remove(oldest)
+		delete(l.m, oldest.Value.(link))
+	}
+}
+
+// has reports whether d is known to belong to registry's repo; a link
+// found counts as used.
 func (l *linkSet) has(registry, repo string, d digest) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	_, ok := l.m[link{repoKey{registry, repo}, d}]
+	e, ok := l.m[link{repoKey{registry, repo}, d}]
+	if ok {
+		l.lru.MoveToFront(e)
+	}
 	return ok
+}
+
+// len returns the number of links kept.
+func (l *linkSet) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.m)
+}
+
+// clear forgets every link (SelfAuth was turned off: nobody asks any more).
+func (l *linkSet) clear() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.m = map[link]*list.Element{}
+	l.lru.Init()
 }
 
 // addManifest links a manifest and everything it references to repo.

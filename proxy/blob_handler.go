@@ -28,6 +28,11 @@ func (s *server) serveBlob(w *recorder, r *http.Request, rt *route, sess *sessio
 		return blobError(rt, err)
 	}
 	defer br.Close()
+	if br.fromCache() {
+		if err := checkRange(w, r, br.size); err != nil {
+			return err
+		}
+	}
 	setBlobHeaders(w, rt.digest)
 	if br.fromCache() {
 		w.source = sourceHit
@@ -45,7 +50,7 @@ func (s *server) serveBlob(w *recorder, r *http.Request, rt *route, sess *sessio
 		var partial, ok bool
 		if from, to, partial, ok = parseRange(rng, br.size); !ok {
 			w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(br.size, 10))
-			return errorf(http.StatusRequestedRangeNotSatisfiable, codeRangeInvalid, "range "+rng+" is outside the blob")
+			return newError(codeRangeInvalid, "range "+rng+" is outside the blob")
 		}
 		if partial {
 			status = http.StatusPartialContent
@@ -89,7 +94,9 @@ func (s *server) blobFetcher(rt *route, sess *session) openFunc {
 		}
 		if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusPartialContent ||
 			(from > 0 && resp.StatusCode == http.StatusRequestedRangeNotSatisfiable) {
-			s.links.add(rt.registry.registry, rt.repo, rt.digest)
+			if sess != nil {
+				s.links.add(rt.registry.registry, rt.repo, rt.digest)
+			}
 			return resp, nil
 		}
 		defer drain(resp)
@@ -147,10 +154,26 @@ func setBlobHeaders(w http.ResponseWriter, d digest) {
 	h.Set("Cache-Control", "max-age=31536000")
 }
 
+// checkRange answers a Range outside a cached blob of size bytes with OCI
+// error JSON, as the download path does: http.ServeContent would send a
+// plain-text 416. With If-Range, ServeContent decides (it may serve the
+// whole blob instead).
+func checkRange(w http.ResponseWriter, r *http.Request, size int64) error {
+	rng := r.Header.Get("Range")
+	if rng == "" || r.Header.Get("If-Range") != "" {
+		return nil
+	}
+	if _, _, _, ok := parseRange(rng, size); ok {
+		return nil
+	}
+	w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
+	return newError(codeRangeInvalid, "range "+rng+" is outside the blob")
+}
+
 // blobError gives "not found" the blob's own error code.
 func blobError(rt *route, err error) error {
 	if errors.Is(err, ErrNotFound) {
-		return errorf(http.StatusNotFound, codeBlobUnknown, fmt.Sprintf("blob %s is not in %s", rt.digest, rt.repo))
+		return newError(codeBlobUnknown, fmt.Sprintf("blob %s is not in %s", rt.digest, rt.repo))
 	}
 	return err
 }

@@ -28,11 +28,12 @@ type diskCache struct {
 	lock  *os.File
 	tagMu sync.Mutex // serializes read-modify-write of tag records
 	index *blobIndex
+	refs  *refIndex // which manifests name which digests, for eviction
 }
 
 // openCache creates the layout, takes the directory's lock, removes temp
-// files a crash left behind and reads the blobs for the size limit max
-// (bytes; 0 or less: no limit).
+// files a crash left behind, reads the blobs for the size limit max
+// (bytes; 0 or less: no limit) and the manifests for the reverse index.
 func openCache(root string, max int64) (*diskCache, error) {
 	for _, d := range []string{"blobs", "manifests", "tags", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
@@ -49,6 +50,7 @@ func openCache(root string, max int64) (*diskCache, error) {
 		return nil, err
 	}
 	c.index = loadIndex(root, max)
+	c.refs = loadRefIndex(root)
 	return c, nil
 }
 
@@ -163,13 +165,19 @@ type cachedManifest struct {
 	Digest    digest
 }
 
+// putManifest writes m to its place and records what it names in the
+// reverse index.
 func (c *diskCache) putManifest(m cachedManifest) error {
 	var b bytes.Buffer
 	b.Grow(len(m.MediaType) + 1 + len(m.Data))
 	b.WriteString(m.MediaType)
 	b.WriteByte('\n')
 	b.Write(m.Data)
-	return c.writeFile(c.manifestPath(m.Digest), b.Bytes())
+	if err := c.writeFile(c.manifestPath(m.Digest), b.Bytes()); err != nil {
+		return err
+	}
+	c.refs.put(m.Digest, int64(b.Len()), namedBy(m.Data))
+	return nil
 }
 
 // getManifest reads a cached manifest; fs.ErrNotExist when there is none.
@@ -185,6 +193,7 @@ func (c *diskCache) getManifest(d digest) (cachedManifest, error) {
 	h.Write(data)
 	if !ok || !d.matches(h.Sum(nil)) {
 		os.Remove(c.manifestPath(d))
+		c.refs.drop(d)
 		return cachedManifest{}, fmt.Errorf("cached manifest %s: %w", d, ErrDigestMismatch)
 	}
 	return cachedManifest{MediaType: string(mt), Data: data, Digest: d}, nil

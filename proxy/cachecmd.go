@@ -201,6 +201,7 @@ func (c *Cache) Clear() error {
 		}
 	}
 	c.c.index.reset()
+	c.c.refs.reset()
 	return nil
 }
 

@@ -12,7 +12,8 @@ import (
 	"github.com/hubmirror/hubmirror/internal/i18n"
 )
 
-// Error codes from the OCI Distribution Specification, section "Error Codes".
+// Error codes from the OCI Distribution Specification, section "Error
+// Codes", and the few the mirror sends besides (see codeStatus).
 const (
 	codeBlobUnknown     = "BLOB_UNKNOWN"
 	codeManifestUnknown = "MANIFEST_UNKNOWN"
@@ -28,7 +29,45 @@ const (
 	codeUnavailable     = "UNAVAILABLE"
 	codeUnknown         = "UNKNOWN"
 	codeSizeInvalid     = "SIZE_INVALID"
+	codeTagInvalid      = "TAG_INVALID"
 )
+
+// codeStatus binds each error code to the one HTTP status it goes out
+// with, so that no call site picks a status of its own: the statuses of
+// the distribution spec's error codes as registries send them (its code
+// list names no statuses itself; UNSUPPORTED is 405 as for writes),
+// TAG_INVALID and RANGE_INVALID from the Docker Registry HTTP API V2 that
+// the spec grew out of, and UNAVAILABLE and UNKNOWN for an upstream that
+// cannot be reached and for the mirror's own failures.
+var codeStatus = map[string]int{
+	codeBlobUnknown:         http.StatusNotFound,
+	"BLOB_UPLOAD_INVALID":   http.StatusBadRequest,
+	"BLOB_UPLOAD_UNKNOWN":   http.StatusNotFound,
+	codeDigestInvalid:       http.StatusBadRequest,
+	"MANIFEST_BLOB_UNKNOWN": http.StatusNotFound,
+	codeManifestInvalid:     http.StatusBadRequest,
+	codeManifestUnknown:     http.StatusNotFound,
+	codeNameInvalid:         http.StatusBadRequest,
+	codeNameUnknown:         http.StatusNotFound,
+	codeSizeInvalid:         http.StatusBadRequest,
+	codeUnauthorized:        http.StatusUnauthorized,
+	codeDenied:              http.StatusForbidden,
+	codeUnsupported:         http.StatusMethodNotAllowed,
+	codeTooManyRequests:     http.StatusTooManyRequests,
+	codeTagInvalid:          http.StatusBadRequest,
+	codeRangeInvalid:        http.StatusRequestedRangeNotSatisfiable,
+	codeUnavailable:         http.StatusServiceUnavailable,
+	codeUnknown:             http.StatusInternalServerError,
+}
+
+// statusOf is the status bound to code; 500 for a code outside the table,
+// which only a programming error can make.
+func statusOf(code string) int {
+	if s, ok := codeStatus[code]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
 
 // specCodes are the error codes the OCI Distribution Specification defines.
 // An upstream's own code is passed on to the client only when it is one.
@@ -40,18 +79,37 @@ var specCodes = map[string]bool{
 	codeUnsupported: true, codeTooManyRequests: true,
 }
 
-// regError is an error that reaches the client as OCI error JSON.
+// regError is an error that reaches the client as OCI error JSON. Its
+// status is the one bound to its code (codeStatus); make one with
+// newError.
 type regError struct {
-	Status  int
 	Code    string
 	Message string
 	// RetryAfter, when set, is sent as the Retry-After header.
 	RetryAfter string
 	// Allow, when set, is sent as the Allow header (405 answers).
 	Allow string
+	// Status, when not zero, replaces the code's status. Only answers
+	// that are not the mirror's own set it: an upstream refusal passed on
+	// with upstream's status (upstreamRefusal), and 499 for a client
+	// that went away, which it never reads (only the log line does).
+	Status int
+}
+
+// newError is the error with code and message, sent with code's status.
+func newError(code, message string) *regError {
+	return &regError{Code: code, Message: message}
 }
 
 func (e *regError) Error() string { return e.Code + ": " + e.Message }
+
+// status is the HTTP status the error goes out with.
+func (e *regError) status() int {
+	if e.Status != 0 {
+		return e.Status
+	}
+	return statusOf(e.Code)
+}
 
 // write sends the error as {"errors":[{"code":..., "message":...}]}.
 func (e *regError) write(w http.ResponseWriter) {
@@ -66,17 +124,13 @@ func (e *regError) write(w http.ResponseWriter) {
 	body, _ := json.Marshal(struct {
 		Errors []ociError `json:"errors"`
 	}{[]ociError{{Code: e.Code, Message: e.Message}}})
-	w.WriteHeader(e.Status)
+	w.WriteHeader(e.status())
 	_, _ = w.Write(body)
 }
 
 type ociError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
-}
-
-func errorf(status int, code, message string) *regError {
-	return &regError{Status: status, Code: code, Message: message}
 }
 
 // Sentinel errors that callers branch on. Their texts are catalog keys:

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"container/list"
 	"errors"
 	"io/fs"
@@ -198,14 +197,15 @@ func (ix *blobIndex) size() int64 {
 }
 
 // removeBlobs deletes evicted blobs and then every manifest that
-// references one of them, so no cached manifest names a missing layer. It
-// returns the bytes freed.
+// references one of them, so no cached manifest names a missing layer: an
+// index whose platform manifest goes, goes too. The manifests come from
+// the reverse index (refindex.go), so no manifest file is read. It returns
+// the bytes freed.
 func (c *diskCache) removeBlobs(gone []digest) (int64, error) {
 	if len(gone) == 0 {
 		return 0, nil
 	}
 	var freed int64
-	set := map[string]bool{}
 	var errs []error
 	for _, d := range gone {
 		p := c.blobPath(d)
@@ -215,45 +215,17 @@ func (c *diskCache) removeBlobs(gone []digest) (int64, error) {
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
-		set[string(d)] = true
 	}
-	// An index whose platform manifest went goes too: repeat until a pass
-	// removes nothing.
-	base := filepath.Join(c.root, "manifests")
-	for removed := true; removed; {
-		removed = false
-		_ = filepath.WalkDir(base, func(path string, e fs.DirEntry, err error) error {
-			if err != nil || !e.Type().IsRegular() {
-				return nil
-			}
-			raw, err := os.ReadFile(path)
-			if err != nil {
-				return nil
-			}
-			_, data, _ := bytes.Cut(raw, []byte{'\n'})
-			if !referencesAny(data, set) {
-				return nil
-			}
-			if err := os.Remove(path); err != nil {
-				errs = append(errs, err)
-				return nil
-			}
-			freed += int64(len(raw))
-			set[filepath.Base(filepath.Dir(filepath.Dir(path)))+":"+filepath.Base(path)] = true
-			removed = true
-			return nil
-		})
-	}
-	return freed, errors.Join(errs...)
-}
-
-// referencesAny reports whether a manifest names one of the digests.
-func referencesAny(manifest []byte, digests map[string]bool) bool {
-	blobs, children := manifestRefs(manifest)
-	for _, ref := range append(blobs, children...) {
-		if digests[ref] {
-			return true
+	for _, m := range c.refs.takeUsers(gone) {
+		err := os.Remove(c.manifestPath(m.digest))
+		switch {
+		case err == nil:
+			freed += m.size
+		case !errors.Is(err, fs.ErrNotExist):
+			// Still on disk: keep it in the index for the next eviction.
+			c.refs.put(m.digest, m.size, m.named)
+			errs = append(errs, err)
 		}
 	}
-	return false
+	return freed, errors.Join(errs...)
 }

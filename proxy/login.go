@@ -41,7 +41,7 @@ func (u *upstream) challenge(ctx context.Context, a account) (*challenge, error)
 		if err != nil {
 			return nil, err
 		}
-		req.Header.Set("User-Agent", userAgent)
+		req.Header.Set("User-Agent", u.userAgent)
 		if basic {
 			req.SetBasicAuth(a.user, a.password)
 		}

@@ -38,7 +38,7 @@ const (
 // answered from upstream's headers alone.
 type manifestAnswer struct {
 	cachedManifest
-	size   int64
+	size   int64 // the Content-Length to send; -1 sends none
 	source cacheSource
 	// offlineReason says why upstream was not used, when source is offline.
 	offlineReason error
@@ -104,10 +104,9 @@ func (s *server) manifest(ctx context.Context, r manifestRequest) (manifestAnswe
 		return manifestAnswer{cachedManifest: cm, size: int64(len(cm.Data)), source: sourceHit}, nil
 	}
 	if r.head {
-		size, _ := strconv.ParseInt(head.header.Get("Content-Length"), 10, 64)
 		return manifestAnswer{
 			cachedManifest: cachedManifest{MediaType: head.header.Get("Content-Type"), Digest: d},
-			size:           size,
+			size:           headLength(head.header),
 			source:         sourceMiss,
 		}, nil
 	}
@@ -214,6 +213,16 @@ func (s *server) fetchManifest(ctx context.Context, r manifestRequest, want dige
 	}
 	s.noteTag(r, cm)
 	return manifestAnswer{cachedManifest: cm, size: int64(len(data)), source: sourceMiss}, nil
+}
+
+// headLength is the Content-Length of upstream's HEAD answer, or -1 when it
+// sent none (or nonsense): then the client gets none either, not a false 0.
+func headLength(h http.Header) int64 {
+	n, err := strconv.ParseInt(h.Get("Content-Length"), 10, 64)
+	if err != nil || n < 0 {
+		return -1
+	}
+	return n
 }
 
 // noteTag records what a tag points to, for serving it offline later.

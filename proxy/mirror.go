@@ -168,6 +168,9 @@ func (m *Mirror) Reconfigure(ctx context.Context, cfg Config) error {
 // flight go on, and tokens of users no longer allowed stop working.
 func (m *Mirror) SetAccess(a Access) {
 	m.access.Store(newPolicy(a))
+	if !a.SelfAuth {
+		m.links.clear() // only sessions look links up
+	}
 	m.log.Info("access changed", "self_auth", a.SelfAuth, "allowed_users", len(a.AllowedUsers))
 }
 
@@ -185,7 +188,7 @@ func New(cfg Config) (*Mirror, error) {
 	m := &Mirror{
 		cfg: cfg, log: cfg.Logger, stats: newStats(),
 		state: Stopped, subs: map[chan Status]struct{}{},
-		sessions: newSessionStore(), links: newLinkSet(),
+		sessions: newSessionStore(), links: newLinkSet(maxLinks),
 	}
 	m.stats.hooks(m.probe, m.changed)
 	cfg.Credentials = m.watchKeyring(cfg.Credentials)

@@ -84,7 +84,7 @@ type PrefetchResult struct {
 // wanted ("linux/amd64"; all when none are given); and their configs and
 // layers. authorization, when not empty, is sent with every request.
 // progress, when not nil, is called with the blob bytes read so far and the
-// total to read.
+// total to read, as the bytes arrive (see progressStep).
 func Prefetch(ctx context.Context, client *http.Client, base string, ref Ref, platforms []string, authorization string, progress func(done, total int64)) (PrefetchResult, error) {
 	p := &prefetcher{ctx: ctx, client: client, base: strings.TrimSuffix(base, "/"), ref: ref, auth: authorization}
 	top := ref.Tag
@@ -121,12 +121,21 @@ func Prefetch(ctx context.Context, client *http.Client, base string, ref Ref, pl
 	for _, b := range blobs {
 		total += b.Size
 	}
-	for _, b := range blobs {
-		n, err := p.blob(b.Digest)
-		p.res.Bytes += n
-		if progress != nil {
+	// Progress is reported as bytes arrive, every progressStep and at the
+	// end of each blob, so a large layer does not sit at 0% until it ends.
+	reported := int64(-1)
+	report := func(blobDone bool) {
+		if progress != nil && p.res.Bytes != reported && (blobDone || p.res.Bytes-reported >= progressStep) {
+			reported = p.res.Bytes
 			progress(p.res.Bytes, total)
 		}
+	}
+	for _, b := range blobs {
+		err := p.blob(b.Digest, func(n int64) {
+			p.res.Bytes += n
+			report(false)
+		})
+		report(true)
 		if err != nil {
 			return p.res, err
 		}
@@ -134,6 +143,11 @@ func Prefetch(ctx context.Context, client *http.Client, base string, ref Ref, pl
 	}
 	return p.res, nil
 }
+
+// progressStep is how many bytes arrive between two progress reports
+// within a blob: often enough for a progress bar, rare enough that a
+// report sent on to a window (uiremote) costs nothing next to the bytes.
+const progressStep = 1 << 20
 
 type descriptor struct {
 	Digest   string    `json:"digest"`
@@ -219,15 +233,26 @@ func (p *prefetcher) manifest(reference string) (manifestDoc, string, error) {
 	return m, resp.Header.Get("Docker-Content-Digest"), nil
 }
 
-func (p *prefetcher) blob(d string) (int64, error) {
+// blob reads blob d through the mirror and discards it, calling arrived
+// with each piece's length as it comes, so that progress moves within a
+// large layer rather than only after it.
+func (p *prefetcher) blob(d string, arrived func(n int64)) error {
 	resp, err := p.get("/blobs/"+d, "")
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer resp.Body.Close()
-	n, err := io.Copy(io.Discard, resp.Body)
-	if err != nil {
-		return n, fmt.Errorf("%s: blob %s: %w", p.ref, d, err)
+	if _, err := io.Copy(arrivals(arrived), resp.Body); err != nil {
+		return fmt.Errorf("%s: blob %s: %w", p.ref, d, err)
 	}
-	return n, nil
+	return nil
+}
+
+// arrivals is an io.Writer that discards what it is given and reports
+// each write's length.
+type arrivals func(n int64)
+
+func (a arrivals) Write(b []byte) (int, error) {
+	a(int64(len(b)))
+	return len(b), nil
 }

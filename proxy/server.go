@@ -92,16 +92,19 @@ func (s *server) dispatch(w *recorder, r *http.Request) error {
 		w.Header().Set("Cache-Control", "max-age=86400")
 		_, err := w.Write(assets.Icon)
 		return err
+	case strings.HasPrefix(path, cacheAPIPrefix): // `hubmirror cache` while this mirror runs: cacheapi.go
+		w.name = path
+		return s.serveCacheAPI(w, r)
 	case path == "/v2/auth":
 		w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 		return s.serveAuth(w, r)
 	case path != "/v2" && !strings.HasPrefix(path, "/v2/"):
 		w.name = path
-		return errorf(http.StatusNotFound, codeUnsupported, "no such page; the registry API is under /v2/")
+		return newError(codeNameUnknown, "no such page; the registry API is under /v2/")
 	}
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		return &regError{Status: http.StatusMethodNotAllowed, Code: codeUnsupported, Allow: "GET, HEAD",
+		return &regError{Code: codeUnsupported, Allow: "GET, HEAD",
 			Message: "hubmirror is a read-only mirror: " + r.Method + " (push, delete) is not supported"}
 	}
 	rt, err := s.parse(r)
@@ -183,35 +186,35 @@ func (s *server) parse(r *http.Request) (*route, error) {
 	kind, name, ref := splitAPIPath(rest)
 	switch kind {
 	case "upload":
-		return nil, &regError{Status: http.StatusMethodNotAllowed, Code: codeUnsupported, Allow: "GET, HEAD",
+		return nil, &regError{Code: codeUnsupported, Allow: "GET, HEAD",
 			Message: "hubmirror is a read-only mirror: uploads are not supported"}
 	case "":
-		return nil, errorf(http.StatusNotFound, codeNameUnknown, "unknown registry API path")
+		return nil, newError(codeNameUnknown, "unknown registry API path")
 	}
 	rt.kind = kind
 	if !validName(name) {
-		return nil, errorf(http.StatusBadRequest, codeNameInvalid, fmt.Sprintf("invalid repository name %q", name))
+		return nil, newError(codeNameInvalid, fmt.Sprintf("invalid repository name %q", name))
 	}
 	registry, name := s.registryFor(r, name)
 	up := s.upstreams[registry]
 	if up == nil {
-		return nil, errorf(http.StatusNotFound, codeNameUnknown,
+		return nil, newError(codeNameUnknown,
 			fmt.Sprintf("registry %q is not mirrored here; add it with --upstream %s=https://…", registry, registry))
 	}
 	if name == "" {
-		return nil, errorf(http.StatusBadRequest, codeNameInvalid, "no repository name after the registry "+registry)
+		return nil, newError(codeNameInvalid, "no repository name after the registry "+registry)
 	}
 	rt.registry, rt.repo = up, repoName(registry, name)
 	switch {
 	case rt.kind == "blob" || strings.Contains(ref, ":"):
 		d, err := parseDigest(ref)
 		if err != nil {
-			return &rt, errorf(http.StatusBadRequest, codeDigestInvalid, err.Error())
+			return &rt, newError(codeDigestInvalid, err.Error())
 		}
 		rt.digest = d
 	case rt.kind == "manifest":
 		if !validTag(ref) {
-			return &rt, errorf(http.StatusBadRequest, "TAG_INVALID", fmt.Sprintf("invalid tag %q", ref))
+			return &rt, newError(codeTagInvalid, fmt.Sprintf("invalid tag %q", ref))
 		}
 		rt.tag = ref
 	}
@@ -261,7 +264,8 @@ func (s *server) serveManifest(w *recorder, r *http.Request, rt *route, sess *se
 	if err != nil {
 		return err
 	}
-	if a.Data != nil {
+	if a.Data != nil && sess != nil {
+		// Only sessions (SelfAuth) look links up (checkAccess).
 		s.links.addManifest(rt.registry.registry, rt.repo, a.cachedManifest)
 	}
 	w.source = a.source
@@ -333,24 +337,26 @@ func (s *server) writeError(w *recorder, err error) {
 	switch {
 	case errors.As(err, &re):
 	case errors.Is(err, context.Canceled):
-		re = errorf(499, codeUnknown, "request cancelled")
+		// 499 (nginx's "client closed request"): the client is gone and
+		// reads nothing; the log line says why the request ended.
+		re = &regError{Status: 499, Code: codeUnknown, Message: "request cancelled"}
 	case errors.Is(err, ErrNotFound):
-		re = errorf(http.StatusNotFound, codeManifestUnknown, err.Error())
+		re = newError(codeManifestUnknown, err.Error())
 	case errors.As(err, &rl):
-		re = &regError{Status: http.StatusTooManyRequests, Code: codeTooManyRequests, RetryAfter: rl.RetryAfter(),
+		re = &regError{Code: codeTooManyRequests, RetryAfter: rl.RetryAfter(),
 			Message: "upstream rate limit reached and nothing cached: " + err.Error()}
 	case errors.Is(err, ErrTooManyRequests):
-		re = errorf(http.StatusTooManyRequests, codeTooManyRequests, err.Error())
+		re = newError(codeTooManyRequests, err.Error())
 	case errors.Is(err, ErrDenied):
-		re = errorf(http.StatusNotFound, codeNameUnknown,
+		re = newError(codeNameUnknown,
 			"upstream refused access: the repository does not exist or needs credentials ("+err.Error()+")")
 	case errors.Is(err, ErrUnreachable), errors.Is(err, ErrDigestMismatch):
-		re = errorf(http.StatusServiceUnavailable, codeUnavailable, err.Error())
+		re = newError(codeUnavailable, err.Error())
 	default:
-		re = errorf(http.StatusInternalServerError, codeUnknown, err.Error())
+		re = newError(codeUnknown, err.Error())
 	}
-	if re.Status >= 500 || re.Status == http.StatusTooManyRequests {
-		s.log.Warn("request failed", "name", w.name, "status", re.Status, "err", err)
+	if st := re.status(); st >= 500 || st == http.StatusTooManyRequests {
+		s.log.Warn("request failed", "name", w.name, "status", st, "err", err)
 	}
 	re.write(w)
 }

@@ -329,7 +329,7 @@ func (s *server) beginLogin(r *http.Request, user string, hasCreds bool) (*login
 	}
 	secs := int((wait + time.Second - 1) / time.Second)
 	return nil, &regError{
-		Status: http.StatusTooManyRequests, Code: codeTooManyRequests, RetryAfter: strconv.Itoa(secs),
+		Code: codeTooManyRequests, RetryAfter: strconv.Itoa(secs),
 		Message: fmt.Sprintf("too many failed logins from this address or for this user; try again in %d seconds", secs),
 	}
 }

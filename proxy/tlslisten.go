@@ -175,7 +175,7 @@ func (g *transportGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/v2/auth" && r.TLS == nil && carriesCredentials(r) && !g.insecureLogin && !fromLoopback(r.RemoteAddr):
 		g.log.Warn("login refused: plain HTTP from another machine", "client", r.RemoteAddr)
 		w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
-		errorf(http.StatusForbidden, codeDenied, plainLoginMessage(g.tlsOn, g.caPEM != nil, r.Host)).write(w)
+		newError(codeDenied, plainLoginMessage(g.tlsOn, g.caPEM != nil, r.Host)).write(w)
 		return
 	}
 	g.next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), transportKey{}, g.info)))

@@ -17,11 +17,12 @@ import (
 // keeps bearer tokens per scope until they expire (Docker token
 // authentication spec, "Requesting a Token").
 type tokenSource struct {
-	registry string
-	client   *http.Client
-	stats    *stats
-	creds    Credentials // the mirror's own account; nil for anonymous
-	log      *slog.Logger
+	registry  string
+	client    *http.Client
+	userAgent string // sent with every token request
+	stats     *stats
+	creds     Credentials // the mirror's own account; nil for anonymous
+	log       *slog.Logger
 
 	mu        sync.Mutex
 	challenge *challenge             // last challenge the registry sent
@@ -36,8 +37,8 @@ type tokenEntry struct {
 	expires time.Time
 }
 
-func newTokenSource(registry string, client *http.Client, st *stats, creds Credentials, log *slog.Logger) *tokenSource {
-	return &tokenSource{registry: registry, client: client, stats: st, creds: creds, log: log, entries: map[string]*tokenEntry{}}
+func newTokenSource(registry string, client *http.Client, userAgent string, st *stats, creds Credentials, log *slog.Logger) *tokenSource {
+	return &tokenSource{registry: registry, client: client, userAgent: userAgent, stats: st, creds: creds, log: log, entries: map[string]*tokenEntry{}}
 }
 
 // account returns the stored credentials for the registry, if any. A
@@ -160,7 +161,7 @@ func (ts *tokenSource) fetch(ctx context.Context, c challenge, scopes []string, 
 	if err != nil {
 		return "", 0, err
 	}
-	req.Header.Set("User-Agent", userAgent)
+	req.Header.Set("User-Agent", ts.userAgent)
 	if withAccount {
 		req.SetBasicAuth(a.user, a.password)
 	}

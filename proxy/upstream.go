@@ -14,11 +14,13 @@ import (
 	"time"
 )
 
-// userAgent identifies the mirror to upstream registries.
-var userAgent = "hubmirror/" + Version
-
-// Version is the mirror's version, set at build time by main.
+// Version is the mirror's version, set by main before New.
 var Version = "0.1.0"
+
+// userAgent identifies the mirror to upstream registries. It reads Version
+// when an upstream is made, not at package init: main sets Version after
+// init, and upstream should see the version that runs.
+func userAgent() string { return "hubmirror/" + Version }
 
 // dockerHub is the registry name of Docker Hub.
 const dockerHub = "docker.io"
@@ -32,9 +34,11 @@ const maxRedirects = 5
 type upstream struct {
 	registry string   // the registry's name, e.g. "docker.io"
 	base     *url.URL // its endpoint, e.g. https://registry-1.docker.io
-	client   *http.Client
-	tokens   *tokenSource
-	stats    *stats
+	// userAgent is sent with every request, fixed when the upstream is made.
+	userAgent string
+	client    *http.Client
+	tokens    *tokenSource
+	stats     *stats
 	// lookup resolves redirect targets' names (net.DefaultResolver's).
 	lookup func(ctx context.Context, host string) ([]net.IPAddr, error)
 	// health says whether cached tags are served without asking first.
@@ -74,14 +78,16 @@ func newUpstream(registry, endpoint string, client *http.Client, st *stats, cred
 		return nil, fmt.Errorf("upstream %s: %q is not an http(s) URL", registry, endpoint)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
+	ua := userAgent()
 	return &upstream{
-		registry: registry,
-		base:     u,
-		client:   client,
-		tokens:   newTokenSource(registry, client, st, creds, log),
-		stats:    st,
-		lookup:   net.DefaultResolver.LookupIPAddr,
-		health:   newHealth(),
+		registry:  registry,
+		base:      u,
+		userAgent: ua,
+		client:    client,
+		tokens:    newTokenSource(registry, client, ua, st, creds, log),
+		stats:     st,
+		lookup:    net.DefaultResolver.LookupIPAddr,
+		health:    newHealth(),
 	}, nil
 }
 
@@ -160,7 +166,7 @@ func (u *upstream) newRequest(ctx context.Context, r upstreamRequest) (*http.Req
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("User-Agent", userAgent)
+	req.Header.Set("User-Agent", u.userAgent)
 	if r.accept != "" {
 		req.Header.Set("Accept", r.accept)
 	}

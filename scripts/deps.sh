@@ -76,7 +76,7 @@ apt_install() {
 		return 0
 	fi
 	log "installing ${missing[*]}"
-	local apt=(env DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Use-Pty=0)
+	local apt=(env DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Use-Pty=0 -o DPkg::Lock::Timeout=300)
 	if ! as_root "${apt[@]}" update -q >/dev/null ||
 		! as_root "${apt[@]}" install --no-install-recommends "${missing[@]}" >/dev/null; then
 		log "could not install packages; as root run:"

@@ -34,6 +34,8 @@ begin() {
 }
 
 begin "deps"
+# apt-get waits up to 5 minutes for another apt to let go of its lock
+# (DPkg::Lock::Timeout in deps.sh) rather than fail at once.
 scripts/deps.sh --test
 
 begin "gofmt"
