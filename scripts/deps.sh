@@ -128,7 +128,9 @@ Linux)
 	pkgs=(gcc libc6-dev pkg-config libgl1-mesa-dev libxcursor-dev libxrandr-dev
 		libxinerama-dev libxi-dev libxxf86vm-dev)
 	if [[ $want_test -eq 1 ]]; then
-		pkgs+=(skopeo jq dbus gnome-keyring xvfb imagemagick xdotool x11-utils chromium gcc-mingw-w64-x86-64
+		# systemd for busctl, which the tray tests click the tray menu with;
+		# a minimal Debian image may lack it.
+		pkgs+=(skopeo jq dbus systemd gnome-keyring xvfb imagemagick xdotool x11-utils chromium gcc-mingw-w64-x86-64
 			docker.io containerd podman buildah)
 	fi
 	if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then

@@ -2,7 +2,7 @@
 # test.sh runs every check CI runs: it installs what the tests need
 # (scripts/deps.sh --test), checks formatting, runs go vet, and runs all tests
 # with the race detector, the end-to-end tests included (HUBMIRROR_E2E=1
-# turns a missing skopeo, crane or conformance binary into a failure).
+# turns a missing program, such as skopeo or crane, into a failure).
 # After go vet it cross-builds and vets for Windows and macOS
 # (scripts/crossbuild.sh).
 #
@@ -10,6 +10,10 @@
 # (default 8s; 0 skips the step).
 #
 # Extra arguments are passed to go test, e.g. scripts/test.sh -run Skopeo -v
+# (with -run the secrets audit of ./proxy/ does not run: test.sh says so).
+#
+# A passing run is quiet: what dbus-daemon and the services it starts write
+# to stderr is kept in a log printed only when the tests fail.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,6 +35,23 @@ trap finish EXIT
 begin() {
 	step=$1
 	echo "==> $step"
+}
+
+# selects_tests reports whether the go test arguments hold a non-empty -run
+# (or -test.run): the secrets audit in ./proxy/'s TestMain checks the logs
+# of every test and is skipped when only some of them ran.
+selects_tests() {
+	while [[ $# -gt 0 ]]; do
+		case $1 in
+		-run | --run | -test.run | --test.run)
+			[[ -n ${2:-} ]] && return 0
+			shift
+			;;
+		-run=?* | --run=?* | -test.run=?* | --test.run=?*) return 0 ;;
+		esac
+		shift
+	done
+	return 1
 }
 
 begin "deps"
@@ -63,6 +84,9 @@ begin "staticcheck"
 "$HUBMIRROR_TOOLS_BIN/staticcheck" ./...
 
 begin "go test"
+if selects_tests "$@"; then
+	echo "test.sh: -run given, so the secrets audit of ./proxy/ (run only after every test) is off; run without -run for it" >&2
+fi
 export HUBMIRROR_E2E=1
 # A private D-Bus session with an unlocked GNOME Keyring gives the tests a
 # real OS keyring; its files live in a temporary directory, not in $HOME.
@@ -71,12 +95,25 @@ trap 'rc=$?; rm -rf "$keyring_home"; (exit $rc); finish' EXIT
 mkdir -m 700 "$keyring_home/run"
 export XDG_RUNTIME_DIR=$keyring_home/run
 export HUBMIRROR_KEYRING_HOME=$keyring_home
+# dbus-daemon, gnome-keyring-daemon and the services the bus starts warn on
+# every healthy run (dbus-daemon's "Failed to set fd limit" when it may not
+# raise the limit, a notification service that cannot start): their stderr
+# goes to dbus_log, printed only when the tests fail, while go test keeps
+# this script's stderr through fd 3.
+dbus_log=$keyring_home/dbus-session.log
+rc=0
 dbus-run-session -- bash -c '
 	printf %s test-keyring-password |
 		HOME=$HUBMIRROR_KEYRING_HOME XDG_DATA_HOME=$HUBMIRROR_KEYRING_HOME/data \
 		gnome-keyring-daemon --unlock --components=secrets >/dev/null
+	exec 2>&3 3>&-
 	HUBMIRROR_KEYRING=1 exec go test -race -count=1 -timeout 20m "$@" ./...
-' go-test "$@"
+' go-test "$@" 3>&2 2>"$dbus_log" || rc=$?
+if [[ $rc -ne 0 ]]; then
+	echo "--- stderr of the D-Bus session (dbus-daemon, gnome-keyring-daemon, bus-started services):" >&2
+	cat "$dbus_log" >&2
+	exit "$rc"
+fi
 
 begin "fuzz"
 # go test takes one -fuzz target per run, so each gets its own. A failing

@@ -68,7 +68,7 @@ func needRoot(t *testing.T) {
 	if e2eRequired() {
 		t.Fatal(msg + " (HUBMIRROR_E2E=1)")
 	}
-	t.Skip(msg)
+	t.Skip(msg + "; " + e2eHint)
 }
 
 // engineDir returns a new directory for an engine's state, removed when

@@ -27,7 +27,7 @@ func keyringSession(t *testing.T) {
 	if e2eRequired() {
 		t.Fatal(msg)
 	}
-	t.Skip(msg)
+	t.Skip(msg + "; " + e2eHint)
 }
 
 // hubmirror runs the binary with stdin and returns its output and exit code.

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -14,6 +15,10 @@ import (
 
 // chromium runs headless Chromium on url with extra flags and returns its
 // output. The flags keep it off the network, which is closed here.
+//
+// Chromium writes alarming lines to stderr on every healthy run (no system
+// D-Bus, no X11 display, no GPU), so its stderr is kept in the test's log
+// only when the test fails, where it may explain the failure.
 func chromium(t *testing.T, bin, url string, flags ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -23,6 +28,13 @@ func chromium(t *testing.T, bin, url string, flags ...string) string {
 		"--user-data-dir=" + t.TempDir()}, flags...)
 	cmd := exec.CommandContext(ctx, bin, append(args, url)...)
 	cmd.Env = isolatedEnv(t)
+	stderr := new(bytes.Buffer)
+	cmd.Stderr = stderr
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("chromium %v stderr:\n%s", flags, stderr)
+		}
+	})
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("chromium %v: %v", flags, err)

@@ -12,9 +12,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -93,6 +97,21 @@ func binary(tb testing.TB) string {
 // e2eRequired reports whether missing tools must fail the tests.
 func e2eRequired() bool { return os.Getenv("HUBMIRROR_E2E") == "1" }
 
+// e2eHint ends every skip message of this package. A plain go test ./...
+// reports "ok" for a package whose end-to-end tests all skipped, so the
+// message, seen with -v, says how to make the same test run or fail.
+const e2eHint = "set HUBMIRROR_E2E=1 (scripts/test.sh does) to make this a failure"
+
+// skipOrFail fails tb with msg when HUBMIRROR_E2E=1, so CI cannot pass
+// without the test having run, and otherwise skips it with msg and e2eHint.
+func skipOrFail(tb testing.TB, msg string) {
+	tb.Helper()
+	if e2eRequired() {
+		tb.Fatal(msg + " (HUBMIRROR_E2E=1)")
+	}
+	tb.Skip(msg + "; " + e2eHint)
+}
+
 // tool is an external program a test drives.
 type tool struct {
 	name    string
@@ -107,10 +126,7 @@ func (tl tool) path(tb testing.TB) string {
 	if err == nil {
 		return p
 	}
-	if e2eRequired() {
-		tb.Fatalf("%s is required (HUBMIRROR_E2E=1) but %v; install it with: %s", tl.name, err, tl.install)
-	}
-	tb.Skipf("%s not found (%v); install it with: %s, or set HUBMIRROR_E2E=1 to make this a failure", tl.name, err, tl.install)
+	skipOrFail(tb, fmt.Sprintf("%s not found (%v); install it with: %s", tl.name, err, tl.install))
 	return ""
 }
 
@@ -246,4 +262,126 @@ func isolatedEnv(tb testing.TB, extra ...string) []string {
 	}
 	env = append(env, "NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost")
 	return append(env, extra...)
+}
+
+// recordingTB is a testing.TB that records what Skip and Fatal were called
+// with and ends the calling goroutine as the real ones do, so a helper can
+// be checked in both modes without skipping or failing the outer test.
+type recordingTB struct {
+	testing.TB
+	skipped, fatal []string
+}
+
+func (r *recordingTB) Helper() {}
+
+func (r *recordingTB) Skip(args ...any) {
+	r.skipped = append(r.skipped, fmt.Sprint(args...))
+	runtime.Goexit()
+}
+
+func (r *recordingTB) Fatal(args ...any) {
+	r.fatal = append(r.fatal, fmt.Sprint(args...))
+	runtime.Goexit()
+}
+
+// record runs f with a recordingTB on its own goroutine, as the testing
+// package runs a test, and returns what it recorded.
+func record(f func(testing.TB)) *recordingTB {
+	r := &recordingTB{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f(r)
+	}()
+	<-done
+	return r
+}
+
+// TestMissingToolSkipsOrFails checks both modes of a missing client: a plain
+// go test skips with a message naming HUBMIRROR_E2E=1 and the install
+// command, and HUBMIRROR_E2E=1 turns the same absence into a failure.
+func TestMissingToolSkipsOrFails(t *testing.T) {
+	// PATH stays: goPath, cached once, runs go from it for every test.
+	t.Setenv("HUBMIRROR_TOOLS_BIN", t.TempDir())
+	missing := tool{name: "hubmirror-no-such-tool", install: "apt-get install no-such-tool"}
+
+	t.Setenv("HUBMIRROR_E2E", "")
+	r := record(func(tb testing.TB) { missing.path(tb) })
+	if len(r.fatal) != 0 || len(r.skipped) != 1 {
+		t.Fatalf("without HUBMIRROR_E2E: skipped %q, failed %q; want one skip", r.skipped, r.fatal)
+	}
+	for _, want := range []string{missing.name, missing.install, e2eHint} {
+		if !strings.Contains(r.skipped[0], want) {
+			t.Errorf("skip message %q lacks %q", r.skipped[0], want)
+		}
+	}
+
+	t.Setenv("HUBMIRROR_E2E", "1")
+	r = record(func(tb testing.TB) { missing.path(tb) })
+	if len(r.skipped) != 0 || len(r.fatal) != 1 {
+		t.Fatalf("with HUBMIRROR_E2E=1: skipped %q, failed %q; want one failure", r.skipped, r.fatal)
+	}
+	if !strings.Contains(r.fatal[0], missing.install) {
+		t.Errorf("failure %q lacks the install command %q", r.fatal[0], missing.install)
+	}
+}
+
+// TestSkipMessagesNameTheSwitch reads this package's sources and requires
+// every Skip, Skipf and SkipNow call to say how to make the test run: with
+// e2eHint or a literal naming a HUBMIRROR_ variable. A skip that says
+// neither is how a plain go test ./... reports "ok" while testing nothing.
+func TestSkipMessagesNameTheSwitch(t *testing.T) {
+	files, err := filepath.Glob("*_test.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("listing the test files: %v (found %d)", err, len(files))
+	}
+	fset := token.NewFileSet()
+	calls := 0
+	for _, name := range files {
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatalf("parsing %s: %v", name, err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			sel, ok := call.Fun.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			switch sel.Sel.Name {
+			case "Skip", "Skipf", "SkipNow":
+			default:
+				return true
+			}
+			calls++
+			if !namesSwitch(call.Args) {
+				t.Errorf("%s: %s does not say how to run the test (add e2eHint)", fset.Position(call.Pos()), sel.Sel.Name)
+			}
+			return true
+		})
+	}
+	if calls == 0 {
+		t.Fatal("found no Skip calls: the check would prove nothing")
+	}
+}
+
+// namesSwitch reports whether the arguments of a Skip call mention e2eHint
+// or hold a string literal naming a HUBMIRROR_ variable.
+func namesSwitch(args []ast.Expr) bool {
+	found := false
+	for _, arg := range args {
+		ast.Inspect(arg, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.Ident:
+				found = found || n.Name == "e2eHint"
+			case *ast.BasicLit:
+				found = found || (n.Kind == token.STRING && strings.Contains(n.Value, "HUBMIRROR_"))
+			}
+			return !found
+		})
+	}
+	return found
 }

@@ -43,7 +43,7 @@ func need(t *testing.T, name, install string) string {
 	if e2eRequired() {
 		t.Fatalf("%s is missing: %s", name, install)
 	}
-	t.Skipf("%s is missing: %s", name, install)
+	t.Skipf("%s is missing: %s; %s", name, install, e2eHint)
 	return ""
 }
 
