@@ -25,7 +25,7 @@ import (
 // names and tags, which cannot contain "..".
 type diskCache struct {
 	root  string
-	lock  *os.File
+	lock  *dirLock   // the directory's lock; nil once closed
 	tagMu sync.Mutex // serializes read-modify-write of tag records
 	index *blobIndex
 	refs  *refIndex // which manifests name which digests, for eviction

@@ -237,6 +237,9 @@ func FuzzParseDigest(f *testing.F) {
 		if string(d) != s || !validDigestString(s) {
 			t.Fatalf("accepted %q", s)
 		}
+		if again := d.algorithm() + ":" + d.hex(); again != s {
+			t.Fatalf("%q re-formats as %q", s, again)
+		}
 		want := map[string]int{"sha256": 64, "sha512": 128}[d.algorithm()]
 		if want == 0 || len(d.hex()) != want || d.hex() != strings.ToLower(d.hex()) {
 			t.Fatalf("accepted %q: algorithm %q, hex %q", s, d.algorithm(), d.hex())

@@ -2,20 +2,14 @@
 
 package proxy
 
-import (
-	"fmt"
-	"os"
-)
+import "os"
 
-// lockDir opens the lock file. On systems without flock the file only marks
-// the directory; two mirrors on one cache directory are not prevented.
-func lockDir(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("cache directory: %w", err)
-	}
-	return f, nil
-}
+// lockTarget is the file the OS lock is taken on: a companion of the lock
+// file. On Windows LockFileEx is mandatory, so a lock on the lock file
+// itself would keep every other process from reading the owner record that
+// the cache commands need to find the running mirror. No earlier hubmirror
+// locked anything here, so no older process needs to see this lock.
+func lockTarget(path string) string { return path + ".held" }
 
 // inode is unknown here; size and modification time tell versions apart.
 func inode(os.FileInfo) uint64 { return 0 }

@@ -56,7 +56,7 @@ func (c *diskCache) markOwner(addr string) error {
 	if c.lock == nil {
 		return nil
 	}
-	if err := writeOwner(c.lock, addr); err != nil {
+	if err := writeOwner(c.lock.owner, addr); err != nil {
 		return fmt.Errorf("cache directory: lock file: %w", err)
 	}
 	return nil
