@@ -199,14 +199,9 @@ func mirrorAuthorization(ctx context.Context, client *http.Client, base string, 
 // Bearer challenge. The service must be the mirror's own, on the host the
 // request went to: the stored password goes nowhere else.
 func mirrorRealm(base, challenge string) (realm *url.URL, service string, err error) {
-	scheme, params, _ := strings.Cut(challenge, " ")
-	if !strings.EqualFold(scheme, "Bearer") {
+	scheme, values, ok := proxy.ParseChallenge(challenge)
+	if !ok || scheme != "bearer" {
 		return nil, "", fmt.Errorf(i18n.Key("the mirror asks for a login hubmirror cannot give (%s)"), challenge)
-	}
-	values := map[string]string{}
-	for _, p := range strings.Split(params, ",") {
-		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
-		values[strings.ToLower(k)] = strings.Trim(v, `"`)
 	}
 	realm, err = url.Parse(values["realm"])
 	b, _ := url.Parse(base)

@@ -34,6 +34,14 @@ func parseChallenge(header string) (challenge, bool) {
 	return c, true
 }
 
+// ParseChallenge is parseChallenge for the command line, which reads the
+// running mirror's own challenge: the scheme and the parameters, both
+// lowercased, of the first challenge in a WWW-Authenticate value.
+func ParseChallenge(header string) (scheme string, params map[string]string, ok bool) {
+	c, ok := parseChallenge(header)
+	return c.Scheme, c.Params, ok
+}
+
 // readParamValue reads a token or quoted-string and returns it with the rest.
 func readParamValue(s string) (value, rest string) {
 	s = strings.TrimLeft(s, " ")
