@@ -18,10 +18,7 @@ func TestWindowClass(t *testing.T) {
 	xdotool := need(t, "xdotool", "apt-get install xdotool")
 	xprop := need(t, "xprop", "apt-get install x11-utils")
 	display := startXvfb(t)
-	bin, err := desktopBinary()
-	if err != nil {
-		t.Fatalf("building the desktop app: %v", err)
-	}
+	bin := needDesktopBinary(t)
 	env := quietEnv(t, "LANG=en_US.UTF-8", "DISPLAY="+display, "MESA_SHADER_CACHE_DISABLE=true")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

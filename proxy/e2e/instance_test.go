@@ -21,10 +21,7 @@ import (
 func TestSecondLaunch(t *testing.T) {
 	xdotool := need(t, "xdotool", "apt-get install xdotool")
 	display := startXvfb(t)
-	bin, err := desktopBinary()
-	if err != nil {
-		t.Fatalf("building the desktop app: %v", err)
-	}
+	bin := needDesktopBinary(t)
 	hub := fakehub.New()
 	t.Cleanup(hub.Close)
 	addr := freeAddr(t)
@@ -103,10 +100,7 @@ func TestSecondLaunch(t *testing.T) {
 // this binary with this settings file; turned off, it removes it.
 func TestOpenAtLoginFollowsFile(t *testing.T) {
 	display := startXvfb(t)
-	bin, err := desktopBinary()
-	if err != nil {
-		t.Fatalf("building the desktop app: %v", err)
-	}
+	bin := needDesktopBinary(t)
 	hub := fakehub.New()
 	t.Cleanup(hub.Close)
 	env := append(isolatedEnv(t), "DISPLAY="+display, "MESA_SHADER_CACHE_DISABLE=true", "LANG=en_US.UTF-8")

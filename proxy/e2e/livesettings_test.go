@@ -19,10 +19,7 @@ import (
 func TestDesktopAppFollowsSettingsFile(t *testing.T) {
 	xdotool := need(t, "xdotool", "apt-get install xdotool")
 	display := startXvfb(t)
-	bin, err := desktopBinary()
-	if err != nil {
-		t.Fatalf("building the desktop app: %v", err)
-	}
+	bin := needDesktopBinary(t)
 	hub := fakehub.New()
 	t.Cleanup(hub.Close)
 	img := hub.AddImage("library/alpine", "3.20", randomBytes(30_000, 5))

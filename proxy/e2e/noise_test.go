@@ -91,10 +91,7 @@ func runUntilListening(t *testing.T, bin string, env []string, args ...string) s
 // and checks that none prints Fyne's or the GL stack's messages, which
 // users cannot act on (issue 10, item 7).
 func TestQuietCommands(t *testing.T) {
-	bin, err := desktopBinary()
-	if err != nil {
-		t.Fatalf("building the desktop app: %v", err)
-	}
+	bin := needDesktopBinary(t)
 	for _, loc := range localeEnvs {
 		spec := loc.spec
 		t.Run(loc.name, func(t *testing.T) {
@@ -120,10 +117,7 @@ func TestQuietCommands(t *testing.T) {
 func TestQuietWindow(t *testing.T) {
 	xdotool := need(t, "xdotool", "apt-get install xdotool")
 	display := startXvfb(t)
-	bin, err := desktopBinary()
-	if err != nil {
-		t.Fatalf("building the desktop app: %v", err)
-	}
+	bin := needDesktopBinary(t)
 	for _, loc := range localeEnvs {
 		spec := loc.spec
 		t.Run(loc.name, func(t *testing.T) {

@@ -107,10 +107,7 @@ func TestNoTrayHostOpensWindow(t *testing.T) {
 	importBin := need(t, "import", "apt-get install imagemagick")
 	display := startXvfb(t)
 	bus := startBus(t)
-	bin, err := desktopBinary()
-	if err != nil {
-		t.Fatalf("building the desktop app: %v", err)
-	}
+	bin := needDesktopBinary(t)
 	hub := fakehub.New()
 	t.Cleanup(hub.Close)
 	addr := freeAddr(t)
@@ -308,10 +305,7 @@ func TestTrayHostNoWindow(t *testing.T) {
 	display := startXvfb(t)
 	bus := startBus(t)
 	w := startWatcher(t, bus)
-	bin, err := desktopBinary()
-	if err != nil {
-		t.Fatalf("building the desktop app: %v", err)
-	}
+	bin := needDesktopBinary(t)
 	hub := fakehub.New()
 	t.Cleanup(hub.Close)
 	addr := freeAddr(t)

@@ -29,10 +29,7 @@ func TestWindowScreenshots(t *testing.T) {
 	xdotool := need(t, "xdotool", "apt-get install xdotool")
 	busctl := need(t, "busctl", "apt-get install systemd")
 	importBin := need(t, "import", "apt-get install imagemagick")
-	bin, err := desktopBinary()
-	if err != nil {
-		t.Fatalf("building the desktop app: %v", err)
-	}
+	bin := needDesktopBinary(t)
 	wmclose := buildWMClose(t)
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatal(err)

@@ -32,6 +32,17 @@ var desktopBinary = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
+// needDesktopBinary is desktopBinary for a test, which fails when the
+// desktop app does not build.
+func needDesktopBinary(t *testing.T) string {
+	t.Helper()
+	bin, err := desktopBinary()
+	if err != nil {
+		t.Fatalf("building the desktop app: %v", err)
+	}
+	return bin
+}
+
 // need returns the path of a command, failing under HUBMIRROR_E2E=1 and
 // skipping otherwise when it is missing.
 func need(t *testing.T, name, install string) string {
@@ -281,10 +292,7 @@ func TestTrayApp(t *testing.T) {
 	busctl := need(t, "busctl", "apt-get install systemd")
 	importBin := need(t, "import", "apt-get install imagemagick")
 	display := startXvfb(t)
-	bin, err := desktopBinary()
-	if err != nil {
-		t.Fatalf("building the desktop app: %v", err)
-	}
+	bin := needDesktopBinary(t)
 
 	hub := fakehub.New()
 	t.Cleanup(hub.Close)
@@ -402,10 +410,7 @@ func colours(t *testing.T, path string) int {
 // TestDesktopAppWithoutDisplay: `hubmirror` with no display says so and
 // runs headless, and stops cleanly on SIGTERM.
 func TestDesktopAppWithoutDisplay(t *testing.T) {
-	bin, err := desktopBinary()
-	if err != nil {
-		t.Fatalf("building the desktop app: %v", err)
-	}
+	bin := needDesktopBinary(t)
 	hub := fakehub.New()
 	t.Cleanup(hub.Close)
 	var env []string
