@@ -174,9 +174,11 @@ func TestWindowsChildDiesBeforeAttach(t *testing.T) {
 	if n := r.sp.count(); n != 1 {
 		t.Errorf("%d processes spawned, want 1", n)
 	}
-	if log := r.log.String(); !strings.Contains(log, "dropped") || !strings.Contains(log, "settings") {
-		t.Errorf("log does not tell of the dropped request:\n%s", log)
-	}
+	// The line is written just after the state clears.
+	waitFor(t, "the log to tell of the dropped request", func() bool {
+		log := r.log.String()
+		return strings.Contains(log, "dropped") && strings.Contains(log, "settings")
+	})
 	if _, err := r.c.Windows(t.Context()); err == nil || !strings.Contains(err.Error(), "no window process") {
 		t.Errorf("attach with no process: %v", err)
 	}
