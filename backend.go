@@ -10,9 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hubmirror/hubmirror/proxy"
-	"github.com/hubmirror/hubmirror/settings"
-	"github.com/hubmirror/hubmirror/settings/secrets"
+	"github.com/hubmirror/hubmirror/internal/mirror"
+	"github.com/hubmirror/hubmirror/internal/settings"
+	"github.com/hubmirror/hubmirror/internal/settings/secrets"
 )
 
 // hubRegistry is the registry whose account the app manages.
@@ -23,7 +23,7 @@ const hubRegistry = "docker.io"
 type backend struct {
 	path string
 	log  *slog.Logger
-	m    *proxy.Mirror
+	m    *mirror.Mirror
 
 	// logFile is the desktop app's log file, "" when it writes none.
 	logFile string
@@ -41,7 +41,7 @@ type backend struct {
 }
 
 func newBackend(path string, s settings.Settings, log *slog.Logger) (*backend, error) {
-	m, err := proxy.New(proxy.Config{
+	m, err := mirror.New(mirror.Config{
 		Listen: s.Listen, CacheDir: s.CacheDir, Upstreams: s.Upstreams, Aliases: s.Aliases, Logger: log,
 		CacheMax: s.CacheMaxBytes(), Pinned: s.Pinned,
 		Credentials: keyringCredentials(), Access: access(s),
@@ -90,14 +90,14 @@ func (b *backend) apply(s settings.Settings) error {
 	}
 	if s.Listen == old.Listen && s.CacheDir == old.CacheDir && maps.Equal(s.Upstreams, old.Upstreams) &&
 		maps.Equal(s.Aliases, old.Aliases) && s.CacheMax == old.CacheMax && s.TLS.Same(old.TLS) && s.InsecureLogin == old.InsecureLogin {
-		if b.m.Status().State == proxy.Failed {
+		if b.m.Status().State == mirror.Failed {
 			return b.m.Start() // a Save after a failure tries again: the port may be free now
 		}
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	return b.m.Reconfigure(ctx, proxy.Config{Listen: s.Listen, CacheDir: s.CacheDir, Upstreams: s.Upstreams,
+	return b.m.Reconfigure(ctx, mirror.Config{Listen: s.Listen, CacheDir: s.CacheDir, Upstreams: s.Upstreams,
 		Aliases: s.Aliases, CacheMax: s.CacheMaxBytes(), TLS: s.ProxyTLS(b.path), InsecureLogin: s.InsecureLogin})
 }
 
@@ -112,10 +112,10 @@ func (b *backend) Stop() error {
 }
 
 // Status returns the mirror's state and counters.
-func (b *backend) Status() proxy.Status { return b.m.Status() }
+func (b *backend) Status() mirror.Status { return b.m.Status() }
 
 // Subscribe delivers the mirror's state on every change.
-func (b *backend) Subscribe() (<-chan proxy.Status, func()) { return b.m.Subscribe() }
+func (b *backend) Subscribe() (<-chan mirror.Status, func()) { return b.m.Subscribe() }
 
 // Account returns the stored Docker Hub username, "" when none is stored.
 func (b *backend) Account() (string, error) {
@@ -147,8 +147,8 @@ func (b *backend) TestAccount(user, password string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err = proxy.CheckLogin(ctx, hubRegistry, endpoint, user, password, nil)
-	if errors.Is(err, proxy.ErrDenied) {
+	err = mirror.CheckLogin(ctx, hubRegistry, endpoint, user, password, nil)
+	if errors.Is(err, mirror.ErrDenied) {
 		return fmt.Errorf("the username or password for %s was refused by Docker Hub", user)
 	}
 	return err
@@ -182,7 +182,7 @@ func (b *backend) SaveAccount(user, password string) error {
 }
 
 // CacheUsage says how full the cache is.
-func (b *backend) CacheUsage() proxy.CacheUsage { return b.m.CacheUsage() }
+func (b *backend) CacheUsage() mirror.CacheUsage { return b.m.CacheUsage() }
 
 // VerifyCache hashes every cached blob again and removes corrupt ones.
 func (b *backend) VerifyCache(progress func(done, total int)) ([]string, error) {

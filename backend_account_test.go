@@ -8,8 +8,8 @@ import (
 
 	"github.com/zalando/go-keyring"
 
-	"github.com/hubmirror/hubmirror/settings"
-	"github.com/hubmirror/hubmirror/settings/secrets"
+	"github.com/hubmirror/hubmirror/internal/settings"
+	"github.com/hubmirror/hubmirror/internal/settings/secrets"
 )
 
 // fakeHub is a registry that takes one account with Basic auth, standing

@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/hubmirror/hubmirror/proxy"
-	"github.com/hubmirror/hubmirror/settings"
+	"github.com/hubmirror/hubmirror/internal/mirror"
+	"github.com/hubmirror/hubmirror/internal/settings"
 )
 
 // A Save after the mirror failed (its port was taken) starts it again:
@@ -40,7 +40,7 @@ func TestSaveAfterFailureRestarts(t *testing.T) {
 			if err := b.Start(); err == nil {
 				t.Fatal("started on a taken port")
 			}
-			if st := b.Status(); st.State != proxy.Failed {
+			if st := b.Status(); st.State != mirror.Failed {
 				t.Fatalf("state %s, want failed", st.State)
 			}
 			if tc.newPort {
@@ -51,7 +51,7 @@ func TestSaveAfterFailureRestarts(t *testing.T) {
 			if err := b.SaveSettings(s); err != nil {
 				t.Fatalf("save: %v", err)
 			}
-			if st := b.Status(); st.State != proxy.Running {
+			if st := b.Status(); st.State != mirror.Running {
 				t.Errorf("after Save: state %s (%s), want running", st.State, st.Err)
 			}
 			if err := b.Stop(); err != nil {

@@ -9,8 +9,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/hubmirror/hubmirror/internal/i18n"
-	"github.com/hubmirror/hubmirror/proxy"
-	"github.com/hubmirror/hubmirror/settings"
+	"github.com/hubmirror/hubmirror/internal/mirror"
+	"github.com/hubmirror/hubmirror/internal/settings"
 )
 
 const cacheUsage = "usage: hubmirror cache ls | prune --to SIZE | verify | clear [--yes]  [--cache-dir DIR] [--config FILE]"
@@ -47,7 +47,7 @@ func cacheCmd(args []string) (err error) {
 	if err != nil {
 		return fmt.Errorf(i18n.Key("settings: %w"), err)
 	}
-	c, via, err := proxy.OpenCacheStore(s.CacheDir)
+	c, via, err := mirror.OpenCacheStore(s.CacheDir)
 	if err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func cacheCmd(args []string) (err error) {
 }
 
 // cacheList prints the cached images, one a line, and the cache's size.
-func cacheList(c proxy.CacheStore) error {
+func cacheList(c mirror.CacheStore) error {
 	imgs, err := c.Images()
 	if err != nil {
 		return err
@@ -92,7 +92,7 @@ func cacheList(c proxy.CacheStore) error {
 // cachePrune evicts the least recently used blobs down to limit bytes and
 // says what it freed and what is left, also when it could remove only
 // some.
-func cachePrune(c proxy.CacheStore, limit int64) error {
+func cachePrune(c mirror.CacheStore, limit int64) error {
 	n, freed, err := c.Prune(limit)
 	left, sizeErr := c.Bytes()
 	if sizeErr == nil { // what was removed, also when removing some failed
@@ -105,7 +105,7 @@ func cachePrune(c proxy.CacheStore, limit int64) error {
 }
 
 // cacheClear empties the cache, asking first on a terminal unless yes.
-func cacheClear(c proxy.CacheStore, dir string, yes bool) error {
+func cacheClear(c mirror.CacheStore, dir string, yes bool) error {
 	size, err := c.Bytes()
 	if err != nil {
 		return err
@@ -122,7 +122,7 @@ func cacheClear(c proxy.CacheStore, dir string, yes bool) error {
 
 // cacheVerify checks every blob against its digest, removing the corrupt
 // ones, with a progress bar on a terminal.
-func cacheVerify(c proxy.CacheStore) error {
+func cacheVerify(c mirror.CacheStore) error {
 	tty := isTerminal(os.Stderr)
 	bad, err := c.Verify(func(done, total int) {
 		if tty {

@@ -14,11 +14,11 @@ import (
 
 	"github.com/zalando/go-keyring"
 
+	"github.com/hubmirror/hubmirror/internal/fakehub"
 	"github.com/hubmirror/hubmirror/internal/i18n"
-	"github.com/hubmirror/hubmirror/proxy"
-	"github.com/hubmirror/hubmirror/proxy/fakehub"
-	"github.com/hubmirror/hubmirror/settings"
-	"github.com/hubmirror/hubmirror/settings/secrets"
+	"github.com/hubmirror/hubmirror/internal/mirror"
+	"github.com/hubmirror/hubmirror/internal/settings"
+	"github.com/hubmirror/hubmirror/internal/settings/secrets"
 )
 
 // cliEnv points every place a command reads or writes at fresh temporary
@@ -254,9 +254,9 @@ func TestFlagUsageIsTranslated(t *testing.T) {
 
 // startTestMirror runs an in-process mirror on dir in front of hub, as
 // `hubmirror serve` would, until the test ends.
-func startTestMirror(t *testing.T, hub *fakehub.Hub, dir string, access proxy.Access) *proxy.Mirror {
+func startTestMirror(t *testing.T, hub *fakehub.Hub, dir string, access mirror.Access) *mirror.Mirror {
 	t.Helper()
-	m, err := proxy.New(proxy.Config{Listen: "127.0.0.1:0", CacheDir: dir, Upstreams: map[string]string{"docker.io": hub.URL()},
+	m, err := mirror.New(mirror.Config{Listen: "127.0.0.1:0", CacheDir: dir, Upstreams: map[string]string{"docker.io": hub.URL()},
 		Access: access, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
@@ -278,7 +278,7 @@ func TestPrefetchThroughSelfAuthMirror(t *testing.T) {
 	hub.AddUser("alice", "alice-pw")
 	img := hub.AddImage("library/alpine", "3.20", []byte("alpine for alice"))
 	dir := filepath.Join(t.TempDir(), "cache")
-	m := startTestMirror(t, hub, dir, proxy.Access{SelfAuth: true, AllowedUsers: []string{"alice"}})
+	m := startTestMirror(t, hub, dir, mirror.Access{SelfAuth: true, AllowedUsers: []string{"alice"}})
 	args := []string{"--listen", m.Addr(), "--config", config, "--upstream", "docker.io=" + hub.URL(), "alpine:3.20"}
 	var err error
 	captured(t, func() { err = prefetchCmd(args) })
@@ -306,8 +306,8 @@ func TestCacheCommandsThroughRunningMirror(t *testing.T) {
 	t.Cleanup(hub.Close)
 	img := hub.AddImage("library/alpine", "3.20", []byte("alpine layer one"), []byte("alpine layer two"))
 	dir := filepath.Join(t.TempDir(), "cache")
-	m := startTestMirror(t, hub, dir, proxy.Access{})
-	if _, err := proxy.Prefetch(context.Background(), http.DefaultClient, "http://"+m.Addr(), mustRef(t, "alpine:3.20"), nil, "", nil); err != nil {
+	m := startTestMirror(t, hub, dir, mirror.Access{})
+	if _, err := mirror.Prefetch(context.Background(), http.DefaultClient, "http://"+m.Addr(), mustRef(t, "alpine:3.20"), nil, "", nil); err != nil {
 		t.Fatal(err)
 	}
 	cache := func(args ...string) (string, error) {
@@ -335,22 +335,22 @@ func TestCacheCommandsThroughRunningMirror(t *testing.T) {
 	if err != nil || !strings.Contains(out, "Removed 2 blobs") || blobIn(dir, img.Layers[0].Digest) {
 		t.Errorf("cache prune --to 0: %v\n%s", err, out)
 	}
-	if _, err := proxy.Prefetch(context.Background(), http.DefaultClient, "http://"+m.Addr(), mustRef(t, "alpine:3.20"), nil, "", nil); err != nil {
+	if _, err := mirror.Prefetch(context.Background(), http.DefaultClient, "http://"+m.Addr(), mustRef(t, "alpine:3.20"), nil, "", nil); err != nil {
 		t.Fatal(err)
 	}
 	out, err = cache("clear", "--yes")
 	if err != nil || !strings.Contains(out, "The cache is empty.") || blobIn(dir, img.Layers[0].Digest) {
 		t.Errorf("cache clear --yes: %v\n%s", err, out)
 	}
-	if st := m.Status(); st.State != proxy.Running {
+	if st := m.Status(); st.State != mirror.Running {
 		t.Errorf("the mirror is %s after the cache commands", st.State)
 	}
 }
 
 // mustRef parses an image reference or fails the test.
-func mustRef(t *testing.T, s string) proxy.Ref {
+func mustRef(t *testing.T, s string) mirror.Ref {
 	t.Helper()
-	r, err := proxy.ParseRef(s)
+	r, err := mirror.ParseRef(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,8 +366,8 @@ func TestCacheAPINeedsTheDirectorysKey(t *testing.T) {
 	t.Cleanup(hub.Close)
 	img := hub.AddImage("library/alpine", "3.20", []byte("a layer to keep"))
 	dir := filepath.Join(t.TempDir(), "cache")
-	m := startTestMirror(t, hub, dir, proxy.Access{})
-	if _, err := proxy.Prefetch(context.Background(), http.DefaultClient, "http://"+m.Addr(), mustRef(t, "alpine:3.20"), nil, "", nil); err != nil {
+	m := startTestMirror(t, hub, dir, mirror.Access{})
+	if _, err := mirror.Prefetch(context.Background(), http.DefaultClient, "http://"+m.Addr(), mustRef(t, "alpine:3.20"), nil, "", nil); err != nil {
 		t.Fatal(err)
 	}
 	if !eventuallyIn(dir, img.Layers[0].Digest) {

@@ -16,8 +16,8 @@ import (
 	"github.com/hubmirror/hubmirror/internal/identity"
 	_ "github.com/hubmirror/hubmirror/internal/localeenv"
 	"github.com/hubmirror/hubmirror/internal/traymenu"
+	"github.com/hubmirror/hubmirror/internal/ui"
 	"github.com/hubmirror/hubmirror/internal/uiremote"
-	"github.com/hubmirror/hubmirror/ui"
 )
 
 // guiBuilt is true: this build has the desktop app.

@@ -7,7 +7,7 @@ import (
 
 	"github.com/hubmirror/hubmirror/internal/identity"
 	"github.com/hubmirror/hubmirror/internal/logfile"
-	"github.com/hubmirror/hubmirror/ui"
+	"github.com/hubmirror/hubmirror/internal/ui"
 )
 
 // The desktop app's log file: logFileMax bytes at most, then rotated,

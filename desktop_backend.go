@@ -7,10 +7,10 @@ import (
 	"errors"
 	"runtime"
 
+	"github.com/hubmirror/hubmirror/internal/clientsetup"
 	"github.com/hubmirror/hubmirror/internal/i18n"
-	"github.com/hubmirror/hubmirror/proxy/setup"
-	"github.com/hubmirror/hubmirror/settings/secrets"
-	"github.com/hubmirror/hubmirror/ui"
+	"github.com/hubmirror/hubmirror/internal/settings/secrets"
+	"github.com/hubmirror/hubmirror/internal/ui"
 )
 
 // uiBackend is the backend as the windows and the tray see it: its
@@ -40,7 +40,7 @@ func (b uiBackend) RemoveAccount() error { return keyringErr(b.backend.RemoveAcc
 // prints is the report.
 func (b uiBackend) ApplySetup(client string) (string, error) {
 	var out bytes.Buffer
-	args := []string{client, "--apply", "--config", b.path, "--host", setup.ClientHost(b.Settings().Listen)}
+	args := []string{client, "--apply", "--config", b.path, "--host", clientsetup.ClientHost(b.Settings().Listen)}
 	err := runSetup(i18n.FromEnv(), runtime.GOOS, args, &out, &out)
 	return out.String(), err
 }

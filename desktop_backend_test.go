@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/hubmirror/hubmirror/settings/secrets"
-	"github.com/hubmirror/hubmirror/ui"
+	"github.com/hubmirror/hubmirror/internal/settings/secrets"
+	"github.com/hubmirror/hubmirror/internal/ui"
 )
 
 // A keyring error reaches ui marked ui.ErrKeyringUnavailable, its words

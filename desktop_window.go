@@ -14,8 +14,8 @@ import (
 	"fyne.io/fyne/v2/app"
 
 	"github.com/hubmirror/hubmirror/internal/instance"
+	"github.com/hubmirror/hubmirror/internal/ui"
 	"github.com/hubmirror/hubmirror/internal/uiremote"
-	"github.com/hubmirror/hubmirror/ui"
 )
 
 // windowCmd is `hubmirror window`, the desktop app's window process: the

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/hubmirror/hubmirror/internal/i18n"
-	"github.com/hubmirror/hubmirror/proxy"
-	"github.com/hubmirror/hubmirror/settings"
-	"github.com/hubmirror/hubmirror/settings/secrets"
+	"github.com/hubmirror/hubmirror/internal/mirror"
+	"github.com/hubmirror/hubmirror/internal/settings"
+	"github.com/hubmirror/hubmirror/internal/settings/secrets"
 )
 
 // registryArg is the REGISTRY argument of login and logout, which flags
@@ -64,8 +64,8 @@ func login(args []string) (err error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := proxy.CheckLogin(ctx, registry, endpoint, *user, password, nil); err != nil {
-		if errors.Is(err, proxy.ErrDenied) {
+	if err := mirror.CheckLogin(ctx, registry, endpoint, *user, password, nil); err != nil {
+		if errors.Is(err, mirror.ErrDenied) {
 			return fmt.Errorf(i18n.Key("login failed: %s refused the username or password; nothing was stored"), registry)
 		}
 		return fmt.Errorf(i18n.Key("login failed, nothing was stored: %w"), err)

@@ -8,7 +8,7 @@ import (
 	"os"
 
 	"github.com/hubmirror/hubmirror/internal/instance"
-	"github.com/hubmirror/hubmirror/ui"
+	"github.com/hubmirror/hubmirror/internal/ui"
 )
 
 // claimInstance makes this process the user's one desktop app. When one

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/hubmirror/hubmirror/internal/autostart"
-	"github.com/hubmirror/hubmirror/settings"
+	"github.com/hubmirror/hubmirror/internal/settings"
 )
 
 // keepOpenAtLogin makes the platform's login entry follow open_at_login:

@@ -15,10 +15,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hubmirror/hubmirror/internal/clientsetup"
 	"github.com/hubmirror/hubmirror/internal/i18n"
-	"github.com/hubmirror/hubmirror/proxy"
-	"github.com/hubmirror/hubmirror/proxy/setup"
-	"github.com/hubmirror/hubmirror/settings"
+	"github.com/hubmirror/hubmirror/internal/mirror"
+	"github.com/hubmirror/hubmirror/internal/settings"
 )
 
 // pinCmd runs `hubmirror pin add|rm|ls [REF...]`: it edits "pinned" in the
@@ -59,7 +59,7 @@ func pinCmd(args []string) (err error) {
 		return fmt.Errorf(i18n.Key("hubmirror pin %s needs at least one image, such as alpine:3.20"), sub)
 	}
 	for _, arg := range images {
-		ref, err := proxy.ParseRef(arg)
+		ref, err := mirror.ParseRef(arg)
 		if err != nil {
 			return err
 		}
@@ -102,9 +102,9 @@ func prefetchCmd(args []string) (err error) {
 	if err != nil {
 		return fmt.Errorf(i18n.Key("settings: %w"), err)
 	}
-	var refs []proxy.Ref
+	var refs []mirror.Ref
 	for _, a := range fs.Args() {
-		ref, err := proxy.ParseRef(a)
+		ref, err := mirror.ParseRef(a)
 		if err != nil {
 			return err
 		}
@@ -112,11 +112,11 @@ func prefetchCmd(args []string) (err error) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	base := "http://" + setup.ClientHost(s.Listen)
+	base := "http://" + clientsetup.ClientHost(s.Listen)
 	running := mirrorAnswers(base)
 	if !running {
 		// No mirror runs on this cache: run one for the job.
-		m, err := proxy.New(proxy.Config{Listen: "127.0.0.1:0", CacheDir: s.CacheDir, Upstreams: s.Upstreams,
+		m, err := mirror.New(mirror.Config{Listen: "127.0.0.1:0", CacheDir: s.CacheDir, Upstreams: s.Upstreams,
 			CacheMax: s.CacheMaxBytes(), Credentials: keyringCredentials(), Logger: quietLogger()})
 		if err != nil {
 			return err
@@ -136,7 +136,7 @@ func prefetchCmd(args []string) (err error) {
 			}
 		}
 		tty := isTerminal(os.Stderr)
-		res, err := proxy.Prefetch(ctx, client, base, ref, platforms, auth, func(done, total int64) {
+		res, err := mirror.Prefetch(ctx, client, base, ref, platforms, auth, func(done, total int64) {
 			if tty {
 				fmt.Fprintf(os.Stderr, "\r%s %s / %s  %s", bar(int(done>>10), int(total>>10)),
 					settings.FormatSize(done), settings.FormatSize(total), ref)
@@ -171,7 +171,7 @@ func mirrorAnswers(base string) bool {
 // Docker Hub account `hubmirror login` stored, as `docker login` to the
 // mirror would ask (or anonymously when none is stored: the mirror decides
 // whether that may pull).
-func mirrorAuthorization(ctx context.Context, client *http.Client, base string, ref proxy.Ref) (string, error) {
+func mirrorAuthorization(ctx context.Context, client *http.Client, base string, ref mirror.Ref) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v2/", nil)
 	if err != nil {
 		return "", err
@@ -199,7 +199,7 @@ func mirrorAuthorization(ctx context.Context, client *http.Client, base string, 
 // Bearer challenge. The service must be the mirror's own, on the host the
 // request went to: the stored password goes nowhere else.
 func mirrorRealm(base, challenge string) (realm *url.URL, service string, err error) {
-	scheme, values, ok := proxy.ParseChallenge(challenge)
+	scheme, values, ok := mirror.ParseChallenge(challenge)
 	if !ok || scheme != "bearer" {
 		return nil, "", fmt.Errorf(i18n.Key("the mirror asks for a login hubmirror cannot give (%s)"), challenge)
 	}
@@ -214,7 +214,7 @@ func mirrorRealm(base, challenge string) (realm *url.URL, service string, err er
 
 // mirrorToken asks the mirror's token service for a token that pulls ref,
 // with the stored Docker Hub account when there is one.
-func mirrorToken(ctx context.Context, client *http.Client, realm *url.URL, service string, ref proxy.Ref, user, password string, stored bool) (string, error) {
+func mirrorToken(ctx context.Context, client *http.Client, realm *url.URL, service string, ref mirror.Ref, user, password string, stored bool) (string, error) {
 	q := realm.Query()
 	if service != "" {
 		q.Set("service", service)
@@ -261,7 +261,7 @@ func mirrorToken(ctx context.Context, client *http.Client, realm *url.URL, servi
 
 // mirrorPath is ref's repository as the mirror's URLs name it: Docker
 // Hub's as they are, another registry's after its name.
-func mirrorPath(ref proxy.Ref) string {
+func mirrorPath(ref mirror.Ref) string {
 	if ref.Registry == hubRegistry {
 		return ref.Repo
 	}

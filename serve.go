@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/hubmirror/hubmirror/internal/i18n"
-	"github.com/hubmirror/hubmirror/proxy"
-	"github.com/hubmirror/hubmirror/settings"
-	"github.com/hubmirror/hubmirror/settings/secrets"
+	"github.com/hubmirror/hubmirror/internal/mirror"
+	"github.com/hubmirror/hubmirror/internal/settings"
+	"github.com/hubmirror/hubmirror/internal/settings/secrets"
 )
 
 // version is set with -ldflags "-X main.version=...".
@@ -47,7 +47,7 @@ func serve(cmd string, args []string) (err error) {
 		return fmt.Errorf(i18n.Key("settings: %w"), err)
 	}
 	log := slog.New(slog.NewTextHandler(logOutput, nil)) // stderr, and the desktop app's log file
-	proxy.Version = version
+	mirror.Version = version
 	b, err := newBackend(path, s, log)
 	if err != nil {
 		return err
@@ -82,21 +82,21 @@ func serve(cmd string, args []string) (err error) {
 	if err := m.Stop(shutdown); err != nil {
 		return err
 	}
-	if st := m.Status(); st.State == proxy.Failed {
+	if st := m.Status(); st.State == mirror.Failed {
 		return errors.New(st.Err)
 	}
 	return nil
 }
 
 // access is the part of the settings that says who may pull.
-func access(s settings.Settings) proxy.Access {
-	return proxy.Access{SelfAuth: s.SelfAuth, AllowedUsers: s.AllowedUsers}
+func access(s settings.Settings) mirror.Access {
+	return mirror.Access{SelfAuth: s.SelfAuth, AllowedUsers: s.AllowedUsers}
 }
 
 // keyringCredentials reads registry accounts from the OS keyring. When the
 // keyring cannot be used it says so once, in one line, and the mirror
 // pulls anonymously.
-func keyringCredentials() proxy.Credentials {
+func keyringCredentials() mirror.Credentials {
 	var once sync.Once
 	return func(registry string) (string, string, bool, error) {
 		c, err := secrets.Get(registry)

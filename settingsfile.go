@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 
-	"github.com/hubmirror/hubmirror/settings"
+	"github.com/hubmirror/hubmirror/internal/settings"
 )
 
 // watchFile applies every change of the settings file to the mirror until

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/hubmirror/hubmirror/settings"
+	"github.com/hubmirror/hubmirror/internal/settings"
 )
 
 // newFileBackend returns a backend (its mirror not started) on a settings

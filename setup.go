@@ -12,10 +12,10 @@ import (
 	"strings"
 
 	"github.com/hubmirror/hubmirror/internal/clientconf"
+	"github.com/hubmirror/hubmirror/internal/clientsetup"
 	"github.com/hubmirror/hubmirror/internal/i18n"
-	"github.com/hubmirror/hubmirror/proxy"
-	"github.com/hubmirror/hubmirror/proxy/setup"
-	"github.com/hubmirror/hubmirror/settings"
+	"github.com/hubmirror/hubmirror/internal/mirror"
+	"github.com/hubmirror/hubmirror/internal/settings"
 )
 
 // setupCmd prints the configuration that points a client at the mirror,
@@ -63,7 +63,7 @@ func runSetup(l i18n.Lang, goos string, args []string, stdout, stderr io.Writer)
 // the client's files (applyRequest.run) instead of printing them.
 func runSetupOn(l i18n.Lang, m machine, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return errors.New(l.F("usage: hubmirror setup %s|ca [--host HOST:PORT] [--vm|--native] [--config FILE]", strings.Join(setup.Clients, "|")) + "\n   " +
+		return errors.New(l.F("usage: hubmirror setup %s|ca [--host HOST:PORT] [--vm|--native] [--config FILE]", strings.Join(clientsetup.Clients, "|")) + "\n   " +
 			l.F("or: %s", "hubmirror setup docker|containerd|podman --apply|--undo [--file PATH] [--dir DIR] [--containerd-config PATH]"))
 	}
 	goos := m.goos
@@ -86,12 +86,12 @@ func runSetupOn(l i18n.Lang, m machine, args []string, stdout, stderr io.Writer)
 	if err := ap.check(l, client, set); err != nil {
 		return err
 	}
-	engine := setup.EngineFor(goos)
+	engine := clientsetup.EngineFor(goos)
 	switch {
 	case *vm:
-		engine = setup.VMEngine
+		engine = clientsetup.VMEngine
 	case *native:
-		engine = setup.NativeEngine
+		engine = clientsetup.NativeEngine
 	}
 	s, path, err := loadWithoutWriting(&flags)
 	if err != nil {
@@ -104,7 +104,7 @@ func runSetupOn(l i18n.Lang, m machine, args []string, stdout, stderr io.Writer)
 		*host = s.Listen
 	}
 	req := applyRequest{l: l, m: m, client: client, args: args, flags: ap,
-		engine: engine, engineChosen: *vm || *native, host: setup.ClientHost(*host), config: flags.Config}
+		engine: engine, engineChosen: *vm || *native, host: clientsetup.ClientHost(*host), config: flags.Config}
 	if ap.undo { // needs no snippets, nor the local CA they would make
 		return req.run(stdout)
 	}
@@ -112,7 +112,7 @@ func runSetupOn(l i18n.Lang, m machine, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return errors.New(l.Text(err.Error()))
 	}
-	snips, err := setup.Snippets(l, client, *host, s.Registries(), opts...)
+	snips, err := clientsetup.Snippets(l, client, *host, s.Registries(), opts...)
 	if err != nil {
 		return err
 	}
@@ -120,7 +120,7 @@ func runSetupOn(l i18n.Lang, m machine, args []string, stdout, stderr io.Writer)
 		req.snips = snips
 		return req.run(stdout)
 	}
-	snips = setup.ForEngine(snips, engine)
+	snips = clientsetup.ForEngine(snips, engine)
 	if client == "docker" {
 		return printDaemonJSON(l, snips, stdout, stderr)
 	}
@@ -158,20 +158,20 @@ func loadWithoutWriting(flags *settings.Flags) (settings.Settings, string, error
 // tlsOptions are the setup options for the mirror's TLS settings: its
 // local CA's fingerprint (making the CA when there is none yet, next to
 // the settings file), or plain https with the user's own certificate.
-func tlsOptions(s settings.Settings, path string) ([]setup.Option, error) {
+func tlsOptions(s settings.Settings, path string) ([]clientsetup.Option, error) {
 	switch s.TLS.Mode {
 	case settings.TLSAuto:
-		caPEM, err := proxy.EnsureCA(filepath.Dir(path))
+		caPEM, err := mirror.EnsureCA(filepath.Dir(path))
 		if err != nil {
 			return nil, err
 		}
-		fp, err := proxy.Fingerprint(caPEM)
+		fp, err := mirror.Fingerprint(caPEM)
 		if err != nil {
 			return nil, fmt.Errorf(i18n.Key("local CA: %w"), err)
 		}
-		return []setup.Option{setup.LocalCA(fp)}, nil
+		return []clientsetup.Option{clientsetup.LocalCA(fp)}, nil
 	case settings.TLSFiles:
-		return []setup.Option{setup.HTTPS()}, nil
+		return []clientsetup.Option{clientsetup.HTTPS()}, nil
 	}
 	return nil, nil
 }
@@ -179,8 +179,8 @@ func tlsOptions(s settings.Settings, path string) ([]setup.Option, error) {
 // printDaemonJSON prints the one daemon.json among snips on stdout and
 // every other snippet (how Docker trusts the local CA), the title, path
 // and note on stderr, so that stdout can be saved as daemon.json.
-func printDaemonJSON(l i18n.Lang, snips []setup.Snippet, stdout, stderr io.Writer) error {
-	var doc *setup.Snippet
+func printDaemonJSON(l i18n.Lang, snips []clientsetup.Snippet, stdout, stderr io.Writer) error {
+	var doc *clientsetup.Snippet
 	for i := range snips {
 		if snips[i].Lang == "json" && doc == nil {
 			doc = &snips[i]
@@ -199,7 +199,7 @@ func printDaemonJSON(l i18n.Lang, snips []setup.Snippet, stdout, stderr io.Write
 
 // printSnippets prints snips on w, one after another, each with its
 // title, path and note in comment lines.
-func printSnippets(snips []setup.Snippet, w io.Writer) error {
+func printSnippets(snips []clientsetup.Snippet, w io.Writer) error {
 	for i, sn := range snips {
 		if i > 0 {
 			fmt.Fprintln(w)
@@ -213,7 +213,7 @@ func printSnippets(snips []setup.Snippet, w io.Writer) error {
 
 // printSnippet prints sn's title and path, its note and its text, the
 // first two as comment lines of the TOML, YAML and shell it is written in.
-func printSnippet(w io.Writer, sn setup.Snippet) error {
+func printSnippet(w io.Writer, sn clientsetup.Snippet) error {
 	header := "# " + sn.Title
 	if sn.Path != "" {
 		header += ": " + sn.Path
@@ -228,7 +228,7 @@ func printCA(l i18n.Lang, s settings.Settings, path string, stdout, stderr io.Wr
 	if s.TLS.Mode == settings.TLSFiles {
 		return errors.New(l.F("tls uses your own certificate (%s): clients trust the CA that signed it, not hubmirror's", s.TLS.Cert))
 	}
-	caPEM, err := proxy.EnsureCA(filepath.Dir(path))
+	caPEM, err := mirror.EnsureCA(filepath.Dir(path))
 	if err != nil {
 		return errors.New(l.Text(err.Error()))
 	}
@@ -290,10 +290,10 @@ type applyRequest struct {
 	client string
 	args   []string // the command's arguments after the client, for the sudo line
 	flags  applyFlags
-	snips  []setup.Snippet // the client's snippets (all engines); nil for --undo
+	snips  []clientsetup.Snippet // the client's snippets (all engines); nil for --undo
 	// engine is the Docker engine --vm or --native chose (engineChosen),
 	// else this OS's usual one.
-	engine       setup.Engine
+	engine       clientsetup.Engine
 	engineChosen bool
 	host         string // the mirror's address as clients dial it
 	config       string // the settings file
@@ -339,8 +339,8 @@ func (r applyRequest) sudo(file string) string {
 	if r.flags.apply && !given["host"] {
 		words = append(words, "--host", r.host)
 	}
-	if r.client == "docker" && !r.engineChosen && r.engine != setup.EngineFor(r.m.goos) {
-		if r.engine == setup.VMEngine {
+	if r.client == "docker" && !r.engineChosen && r.engine != clientsetup.EngineFor(r.m.goos) {
+		if r.engine == clientsetup.VMEngine {
 			words = append(words, "--vm")
 		} else {
 			words = append(words, "--native")
@@ -366,21 +366,21 @@ func shellQuote(s string) string {
 // dockerTarget is the daemon.json to change, the engine that reads it and
 // what to call it: --file; else on Linux the system engine's; on macOS and
 // Windows OrbStack's when ~/.orbstack exists, else Docker Desktop's.
-func (r applyRequest) dockerTarget() (path string, engine setup.Engine, name string, err error) {
+func (r applyRequest) dockerTarget() (path string, engine clientsetup.Engine, name string, err error) {
 	engine = r.engine
 	switch {
 	case r.flags.file != "":
 		return r.flags.file, engine, r.l.T("the daemon.json you named"), nil
 	case r.m.goos != "darwin" && r.m.goos != "windows":
 		if !r.engineChosen {
-			engine = setup.NativeEngine
+			engine = clientsetup.NativeEngine
 		}
 		return "/etc/docker/daemon.json", engine, r.l.T("Docker Engine on this computer"), nil
 	case r.m.home == "":
 		return "", engine, "", errors.New(r.l.T("no home folder to find Docker's daemon.json in: name it with --file"))
 	}
 	if !r.engineChosen {
-		engine = setup.VMEngine
+		engine = clientsetup.VMEngine
 	}
 	if fi, err := os.Stat(filepath.Join(r.m.home, ".orbstack")); err == nil && fi.IsDir() {
 		return filepath.Join(r.m.home, ".orbstack", "config", "docker.json"), engine, "OrbStack", nil
@@ -390,11 +390,11 @@ func (r applyRequest) dockerTarget() (path string, engine setup.Engine, name str
 
 // restartHint is how to make the engine that reads daemon.json at path
 // (called name) read it again.
-func (r applyRequest) restartHint(name string, engine setup.Engine) string {
+func (r applyRequest) restartHint(name string, engine clientsetup.Engine) string {
 	switch {
 	case name == "OrbStack":
 		return r.l.T("Restart OrbStack's engine to load it: orb restart docker (or Restart in OrbStack's menu).")
-	case engine == setup.VMEngine:
+	case engine == clientsetup.VMEngine:
 		return r.l.T("Restart Docker Desktop to load it: Restart in its menu (the whale icon).")
 	}
 	return r.l.T("Restart Docker to load it: sudo systemctl restart docker")
@@ -431,7 +431,7 @@ func (r applyRequest) docker(w io.Writer) error {
 		fmt.Fprintln(w, r.restartHint(name, engine))
 		return nil
 	}
-	snip, ok := findSnippet(setup.ForEngine(r.snips, engine), func(s setup.Snippet) bool { return s.Lang == "json" })
+	snip, ok := findSnippet(clientsetup.ForEngine(r.snips, engine), func(s clientsetup.Snippet) bool { return s.Lang == "json" })
 	if !ok {
 		return errors.New(l.T("no daemon.json for this engine"))
 	}
@@ -463,8 +463,8 @@ func (r applyRequest) docker(w io.Writer) error {
 
 // printTrust prints, with the local CA, how the client trusts it: --apply
 // writes the configuration, not the certificate.
-func (r applyRequest) printTrust(w io.Writer, engine setup.Engine) {
-	for _, s := range setup.ForEngine(r.snips, engine) {
+func (r applyRequest) printTrust(w io.Writer, engine clientsetup.Engine) {
+	for _, s := range clientsetup.ForEngine(r.snips, engine) {
 		if s.Lang == "sh" && strings.HasSuffix(s.Path, ".crt") {
 			fmt.Fprintln(w)
 			fmt.Fprintln(w, r.l.T("Still to do: the client must trust the mirror's CA."))
@@ -474,13 +474,13 @@ func (r applyRequest) printTrust(w io.Writer, engine setup.Engine) {
 }
 
 // findSnippet is the first of snips that ok accepts.
-func findSnippet(snips []setup.Snippet, ok func(setup.Snippet) bool) (setup.Snippet, bool) {
+func findSnippet(snips []clientsetup.Snippet, ok func(clientsetup.Snippet) bool) (clientsetup.Snippet, bool) {
 	for _, s := range snips {
 		if ok(s) {
 			return s, true
 		}
 	}
-	return setup.Snippet{}, false
+	return clientsetup.Snippet{}, false
 }
 
 // containerd is --apply or --undo for containerd's hosts.toml files; with
@@ -541,7 +541,7 @@ func (r applyRequest) containerd(w io.Writer) error {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, check)
 	fmt.Fprintln(w, l.F("ctr reads no config_path: pull with sudo ctr images pull --hosts-dir %s IMAGE.", dir))
-	r.printTrust(w, setup.AnyEngine)
+	r.printTrust(w, clientsetup.AnyEngine)
 	return nil
 }
 
@@ -607,7 +607,7 @@ func (r applyRequest) podman(w io.Writer) error {
 		}
 		return nil
 	}
-	snip, ok := findSnippet(r.snips, func(s setup.Snippet) bool { return s.Lang == "toml" })
+	snip, ok := findSnippet(r.snips, func(s clientsetup.Snippet) bool { return s.Lang == "toml" })
 	if !ok {
 		return errors.New(l.T("no registries.conf for podman"))
 	}
@@ -624,6 +624,6 @@ func (r applyRequest) podman(w io.Writer) error {
 		}
 		fmt.Fprintln(w, l.T("podman, skopeo and buildah read it at the next pull: nothing to restart. hubmirror setup podman --undo takes it back."))
 	}
-	r.printTrust(w, setup.AnyEngine)
+	r.printTrust(w, clientsetup.AnyEngine)
 	return nil
 }

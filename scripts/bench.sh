@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench.sh runs the end-to-end benchmarks (proxy/e2e/bench_test.go): one
+# bench.sh runs the end-to-end benchmarks (e2e/bench_test.go): one
 # large random layer pulled directly from the fake hub, then through a cold
 # mirror, a cold mirror with 16 concurrent clients, and a warm mirror.
 #
@@ -38,7 +38,7 @@ out=$out_dir/bench-$(date -u +%Y%m%dT%H%M%SZ)-${size}MiB.txt
 
 echo "==> benchmarks with a ${size} MiB layer, count $count" >&2
 # The mirror logs to stderr; keep only go test's report.
-HUBMIRROR_BENCH_SIZE=$size go test ./proxy/e2e -run '^$' -bench . -benchtime 1x \
+HUBMIRROR_BENCH_SIZE=$size go test ./e2e -run '^$' -bench . -benchtime 1x \
 	-count "$count" -timeout 0 "$@" 2>/dev/null | tee "$out"
 
 echo

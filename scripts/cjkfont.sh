@@ -13,7 +13,7 @@
 # Characters: GB 2312 level 1 (the 3755 most common hanzi), GB 2312 row 1
 # (Chinese punctuation and symbols), CJK Symbols and Punctuation
 # (U+3000-303F), the full-width forms (U+FF01-FF65, U+FFE0-FFE6), and every
-# CJK character in the app's translations (ui/translations/*.json,
+# CJK character in the app's translations (internal/i18n/catalog/*.json,
 # internal/i18n/catalog/*.json) and Go sources; less every character that
 # Fyne's own Noto Sans already has, so Latin text keeps Fyne's font. The
 # spaces are kept, and those Noto Sans CJK lacks (U+2009 and others) are

@@ -11,7 +11,7 @@
 #
 # Fyne needs cgo on macOS, and cgo for darwin needs Apple's SDK, which Linux
 # does not have: the darwin targets build and vet every package except those
-# that import Fyne (ui/ and internal/traymenu), which are neither built nor
+# that import Fyne (internal/ui/ and internal/traymenu), which are neither built nor
 # vetted for darwin here. Their darwin files are checked on a Mac.
 #
 # It prints one line per target with its time and fails naming the target.
@@ -21,7 +21,7 @@
 # 7 to 14 minutes (about 10 CPU-minutes, nearly all of it the Windows desktop
 # build: Fyne's and GLFW's C code through cgo); warm, with the Go build cache
 # of an earlier run, 8 s when nothing changed and about 1 minute after a
-# change to ui/ or proxy/. The cache is GOCACHE (by default ~/.cache/go-build),
+# change to internal/ui/ or internal/mirror/. The cache is GOCACHE (by default ~/.cache/go-build),
 # outside the clone, so a fresh clone on the same machine builds warm.
 #
 # The MinGW compiler is installed by scripts/deps.sh --test when missing.

@@ -6,11 +6,11 @@
 # After go vet it cross-builds and vets for Windows and macOS
 # (scripts/crossbuild.sh).
 #
-# Then it runs every fuzz target of ./proxy/ for HUBMIRROR_FUZZTIME each
+# Then it runs every fuzz target of ./internal/mirror/ for HUBMIRROR_FUZZTIME each
 # (default 8s; 0 skips the step).
 #
 # Extra arguments are passed to go test, e.g. scripts/test.sh -run Skopeo -v
-# (with -run the secrets audit of ./proxy/ does not run: test.sh says so).
+# (with -run the secrets audit of ./internal/mirror/ does not run: test.sh says so).
 #
 # A passing run is quiet: what dbus-daemon and the services it starts write
 # to stderr is kept in a log printed only when the tests fail.
@@ -38,7 +38,7 @@ begin() {
 }
 
 # selects_tests reports whether the go test arguments hold a non-empty -run
-# (or -test.run): the secrets audit in ./proxy/'s TestMain checks the logs
+# (or -test.run): the secrets audit in ./internal/mirror/'s TestMain checks the logs
 # of every test and is skipped when only some of them ran.
 selects_tests() {
 	while [[ $# -gt 0 ]]; do
@@ -85,7 +85,7 @@ begin "staticcheck"
 
 begin "go test"
 if selects_tests "$@"; then
-	echo "test.sh: -run given, so the secrets audit of ./proxy/ (run only after every test) is off; run without -run for it" >&2
+	echo "test.sh: -run given, so the secrets audit of ./internal/mirror/ (run only after every test) is off; run without -run for it" >&2
 fi
 export HUBMIRROR_E2E=1
 # A private D-Bus session with an unlocked GNOME Keyring gives the tests a
@@ -117,17 +117,17 @@ fi
 
 begin "fuzz"
 # go test takes one -fuzz target per run, so each gets its own. A failing
-# input is written to proxy/testdata/fuzz/FuzzXxx/: commit it with the fix,
+# input is written to internal/mirror/testdata/fuzz/FuzzXxx/: commit it with the fix,
 # and every plain go test runs it from then on as a regression test.
 fuzztime=${HUBMIRROR_FUZZTIME:-8s}
 if [[ $fuzztime != 0 ]]; then
-	mapfile -t fuzz_targets < <(go test -list '^Fuzz' ./proxy/ | grep '^Fuzz')
+	mapfile -t fuzz_targets < <(go test -list '^Fuzz' ./internal/mirror/ | grep '^Fuzz')
 	if [[ ${#fuzz_targets[@]} -eq 0 ]]; then
-		echo "no fuzz targets found in ./proxy/" >&2
+		echo "no fuzz targets found in ./internal/mirror/" >&2
 		exit 1
 	fi
 	for target in "${fuzz_targets[@]}"; do
 		echo "--- $target ($fuzztime)"
-		go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" ./proxy/
+		go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" ./internal/mirror/
 	done
 fi

@@ -25,7 +25,7 @@ type Docker struct {
 	Insecure string
 }
 
-// DockerFromSnippet is the Docker a daemon.json snippet of proxy/setup asks
+// DockerFromSnippet is the Docker a daemon.json snippet of internal/clientsetup asks
 // for, so that --apply writes what `hubmirror setup docker` prints.
 func DockerFromSnippet(text string) (Docker, error) {
 	var doc struct {

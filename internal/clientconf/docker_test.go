@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hubmirror/hubmirror/internal/clientsetup"
 	"github.com/hubmirror/hubmirror/internal/i18n"
-	"github.com/hubmirror/hubmirror/proxy/setup"
 )
 
 // local is the mirror as the native engine's snippet names it; lan is one
@@ -224,19 +224,19 @@ func TestApplyDockerBadInput(t *testing.T) {
 func TestDockerFromSnippet(t *testing.T) {
 	for _, tc := range []struct {
 		host   string
-		engine setup.Engine
+		engine clientsetup.Engine
 		want   Docker
 	}{
-		{"0.0.0.0:5000", setup.NativeEngine, Docker{Mirror: "http://127.0.0.1:5000"}},
-		{"127.0.0.1:5000", setup.VMEngine, Docker{Mirror: "http://host.docker.internal:5000", Insecure: "host.docker.internal:5000"}},
-		{"mirror.lan:5001", setup.NativeEngine, Docker{Mirror: "http://mirror.lan:5001", Insecure: "mirror.lan:5001"}},
+		{"0.0.0.0:5000", clientsetup.NativeEngine, Docker{Mirror: "http://127.0.0.1:5000"}},
+		{"127.0.0.1:5000", clientsetup.VMEngine, Docker{Mirror: "http://host.docker.internal:5000", Insecure: "host.docker.internal:5000"}},
+		{"mirror.lan:5001", clientsetup.NativeEngine, Docker{Mirror: "http://mirror.lan:5001", Insecure: "mirror.lan:5001"}},
 	} {
-		snips, err := setup.Snippets(i18n.English, "docker", tc.host, []string{"docker.io"})
+		snips, err := clientsetup.Snippets(i18n.English, "docker", tc.host, []string{"docker.io"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		var got Docker
-		for _, s := range setup.ForEngine(snips, tc.engine) {
+		for _, s := range clientsetup.ForEngine(snips, tc.engine) {
 			if s.Lang == "json" {
 				if got, err = DockerFromSnippet(s.Text); err != nil {
 					t.Fatal(err)

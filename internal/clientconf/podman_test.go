@@ -8,14 +8,14 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/hubmirror/hubmirror/internal/clientsetup"
 	"github.com/hubmirror/hubmirror/internal/i18n"
-	"github.com/hubmirror/hubmirror/proxy/setup"
 )
 
 // podmanEntries are the podman snippet's tables for a plain-http mirror.
 func podmanEntries(t *testing.T, host string) string {
 	t.Helper()
-	snips, err := setup.Snippets(i18n.English, "podman", host, []string{"docker.io", "ghcr.io"})
+	snips, err := clientsetup.Snippets(i18n.English, "podman", host, []string{"docker.io", "ghcr.io"})
 	if err != nil {
 		t.Fatal(err)
 	}

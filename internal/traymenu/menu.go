@@ -16,7 +16,7 @@ import (
 
 	"fyne.io/systray"
 
-	"github.com/hubmirror/hubmirror/ui"
+	"github.com/hubmirror/hubmirror/internal/ui"
 )
 
 // Menu is the tray's menu, served over D-Bus once shown.

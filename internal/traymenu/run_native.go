@@ -5,7 +5,7 @@ package traymenu
 import (
 	"fyne.io/systray"
 
-	"github.com/hubmirror/hubmirror/ui"
+	"github.com/hubmirror/hubmirror/internal/ui"
 )
 
 // run runs systray's own event loop on the calling goroutine. Items can

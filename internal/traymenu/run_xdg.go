@@ -5,7 +5,7 @@ package traymenu
 import (
 	"fyne.io/systray"
 
-	"github.com/hubmirror/hubmirror/ui"
+	"github.com/hubmirror/hubmirror/internal/ui"
 )
 
 // run serves the item on the D-Bus session bus, where systray needs no

@@ -4,7 +4,7 @@
 // tray that systray supports.
 package traymenu
 
-import "github.com/hubmirror/hubmirror/ui"
+import "github.com/hubmirror/hubmirror/internal/ui"
 
 // Run calls ready with a nil menu and blocks: there is no tray here.
 func Run(_ string, ready func(ui.TrayMenu)) {

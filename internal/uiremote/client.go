@@ -12,9 +12,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hubmirror/hubmirror/proxy"
-	"github.com/hubmirror/hubmirror/settings"
-	"github.com/hubmirror/hubmirror/ui"
+	"github.com/hubmirror/hubmirror/internal/mirror"
+	"github.com/hubmirror/hubmirror/internal/settings"
+	"github.com/hubmirror/hubmirror/internal/ui"
 )
 
 // ErrUnreachable is in the chain of every error that comes from losing
@@ -147,7 +147,7 @@ type remoteError struct {
 
 func (e *remoteError) Error() string { return e.msg }
 
-// Unwrap exposes the *settings.FieldError and proxy.ErrAddrInUse the
+// Unwrap exposes the *settings.FieldError and mirror.ErrAddrInUse the
 // original error held.
 func (e *remoteError) Unwrap() []error {
 	var errs []error
@@ -155,7 +155,7 @@ func (e *remoteError) Unwrap() []error {
 		errs = append(errs, e.field)
 	}
 	if e.addrInUse {
-		errs = append(errs, proxy.ErrAddrInUse)
+		errs = append(errs, mirror.ErrAddrInUse)
 	}
 	if e.noKeyring {
 		errs = append(errs, ui.ErrKeyringUnavailable)
@@ -164,15 +164,15 @@ func (e *remoteError) Unwrap() []error {
 }
 
 // err rebuilds the error the parent returned. A bare *settings.FieldError
-// or proxy.ErrAddrInUse comes back as itself, so that even == and type
+// or mirror.ErrAddrInUse comes back as itself, so that even == and type
 // assertions work; anything else as a remoteError.
 func (we *wireError) err() error {
 	switch {
 	case we.Field != nil && !we.AddrInUse && we.Message == we.Field.Error():
 		fe := *we.Field
 		return &fe
-	case we.Field == nil && we.AddrInUse && we.Message == proxy.ErrAddrInUse.Error():
-		return proxy.ErrAddrInUse
+	case we.Field == nil && we.AddrInUse && we.Message == mirror.ErrAddrInUse.Error():
+		return mirror.ErrAddrInUse
 	}
 	e := &remoteError{msg: we.Message, addrInUse: we.AddrInUse, noKeyring: we.NoKeyring}
 	if we.Field != nil {
@@ -270,10 +270,10 @@ func (c *Client) Stop() error { return c.call(http.MethodPost, pathStop, nil, ni
 
 // Status returns the mirror's snapshot; when the parent cannot be asked,
 // a failed state whose Err says why.
-func (c *Client) Status() proxy.Status {
-	var st proxy.Status
+func (c *Client) Status() mirror.Status {
+	var st mirror.Status
 	if err := c.call(http.MethodGet, pathStatus, nil, &st); err != nil {
-		return proxy.Status{State: proxy.Failed, Err: err.Error(), Counters: proxy.Counters{DockerHubPullsLeft: -1}}
+		return mirror.Status{State: mirror.Failed, Err: err.Error(), Counters: mirror.Counters{DockerHubPullsLeft: -1}}
 	}
 	return st
 }
@@ -281,8 +281,8 @@ func (c *Client) Status() proxy.Status {
 // Subscribe delivers a new snapshot on every change; a slow reader gets
 // the latest only. The channel closes soon after cancel, or when the
 // parent goes away.
-func (c *Client) Subscribe() (<-chan proxy.Status, func()) {
-	return follow[proxy.Status](c, pathStatusUpdates, nil)
+func (c *Client) Subscribe() (<-chan mirror.Status, func()) {
+	return follow[mirror.Status](c, pathStatusUpdates, nil)
 }
 
 // follow streams the values of path into a channel that keeps the latest
@@ -357,10 +357,10 @@ func (c *Client) RemoveAccount() error { return c.call(http.MethodPost, pathRemo
 
 // CacheUsage says how full the cache is; zero when the parent cannot be
 // asked.
-func (c *Client) CacheUsage() proxy.CacheUsage {
-	var u proxy.CacheUsage
+func (c *Client) CacheUsage() mirror.CacheUsage {
+	var u mirror.CacheUsage
 	if err := c.call(http.MethodGet, pathCacheUsage, nil, &u); err != nil {
-		return proxy.CacheUsage{}
+		return mirror.CacheUsage{}
 	}
 	return u
 }

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hubmirror/hubmirror/proxy"
-	"github.com/hubmirror/hubmirror/settings"
-	"github.com/hubmirror/hubmirror/ui"
+	"github.com/hubmirror/hubmirror/internal/mirror"
+	"github.com/hubmirror/hubmirror/internal/settings"
+	"github.com/hubmirror/hubmirror/internal/ui"
 )
 
 // patience bounds every wait in these tests: generous, as it only decides
@@ -28,9 +28,9 @@ type fakeBackend struct {
 	mu       sync.Mutex
 	disk     settings.Settings
 	inForce  settings.Settings
-	status   proxy.Status
+	status   mirror.Status
 	user     string
-	usage    proxy.CacheUsage
+	usage    mirror.CacheUsage
 	about    ui.AboutInfo
 	corrupt  []string
 	errs     map[string]error
@@ -45,14 +45,14 @@ type fakeBackend struct {
 	// their first progress report, to show that reports are streamed.
 	gate chan struct{}
 
-	statusSubs   map[chan proxy.Status]struct{}
+	statusSubs   map[chan mirror.Status]struct{}
 	settingsSubs map[chan settings.Settings]struct{}
 }
 
 func newFake() *fakeBackend {
 	return &fakeBackend{
 		errs:         map[string]error{},
-		statusSubs:   map[chan proxy.Status]struct{}{},
+		statusSubs:   map[chan mirror.Status]struct{}{},
 		settingsSubs: map[chan settings.Settings]struct{}{},
 	}
 }
@@ -129,13 +129,13 @@ func (f *fakeBackend) SettingsUpdates() (<-chan settings.Settings, func()) {
 func (f *fakeBackend) Start() error { return f.record("Start") }
 func (f *fakeBackend) Stop() error  { return f.record("Stop") }
 
-func (f *fakeBackend) Status() proxy.Status {
+func (f *fakeBackend) Status() mirror.Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.status
 }
 
-func (f *fakeBackend) Subscribe() (<-chan proxy.Status, func()) {
+func (f *fakeBackend) Subscribe() (<-chan mirror.Status, func()) {
 	return subscribe(f, f.statusSubs)
 }
 
@@ -206,7 +206,7 @@ func (f *fakeBackend) TestAccount(user, password string) error {
 
 func (f *fakeBackend) RemoveAccount() error { return f.record("RemoveAccount") }
 
-func (f *fakeBackend) CacheUsage() proxy.CacheUsage {
+func (f *fakeBackend) CacheUsage() mirror.CacheUsage {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.usage

@@ -31,7 +31,7 @@
 // A call the backend answered, with or without an error, is a 200 whose
 // body is a reply: {"value": …, "error": {…}}. The error keeps its message
 // verbatim and says whether it is a *settings.FieldError (with its fields)
-// and whether it is proxy.ErrAddrInUse, so that errors.As and errors.Is
+// and whether it is mirror.ErrAddrInUse, so that errors.As and errors.Is
 // work in the window process as in the parent. A request the server cannot
 // take (unknown path, wrong method, bad body) gets a 4xx with the same
 // reply shape. Streams are newline-delimited JSON, flushed per value.
@@ -48,9 +48,9 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/hubmirror/hubmirror/proxy"
-	"github.com/hubmirror/hubmirror/settings"
-	"github.com/hubmirror/hubmirror/ui"
+	"github.com/hubmirror/hubmirror/internal/mirror"
+	"github.com/hubmirror/hubmirror/internal/settings"
+	"github.com/hubmirror/hubmirror/internal/ui"
 )
 
 // Host is what the parent offers the window process besides the Backend.
@@ -168,7 +168,7 @@ func toWire(err error) *wireError {
 	if err == nil {
 		return nil
 	}
-	we := &wireError{Message: err.Error(), AddrInUse: errors.Is(err, proxy.ErrAddrInUse),
+	we := &wireError{Message: err.Error(), AddrInUse: errors.Is(err, mirror.ErrAddrInUse),
 		NoKeyring: errors.Is(err, ui.ErrKeyringUnavailable)}
 	var fe *settings.FieldError
 	if errors.As(err, &fe) && fe != nil {

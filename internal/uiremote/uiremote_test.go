@@ -14,9 +14,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/hubmirror/hubmirror/proxy"
-	"github.com/hubmirror/hubmirror/settings"
-	"github.com/hubmirror/hubmirror/ui"
+	"github.com/hubmirror/hubmirror/internal/mirror"
+	"github.com/hubmirror/hubmirror/internal/settings"
+	"github.com/hubmirror/hubmirror/internal/ui"
 )
 
 // sampleSettings has every kind of field set, to show they all cross.
@@ -38,11 +38,11 @@ func sampleSettings() settings.Settings {
 func TestRoundTrip(t *testing.T) {
 	f := newFake()
 	f.inForce = sampleSettings()
-	f.status = proxy.Status{State: proxy.Running, Addr: "127.0.0.1:5000", Listen: "127.0.0.1:5000",
-		Counters: proxy.Counters{Requests: 7, CacheBytes: 1 << 40, DockerHubPullsLeft: -1,
+	f.status = mirror.Status{State: mirror.Running, Addr: "127.0.0.1:5000", Listen: "127.0.0.1:5000",
+		Counters: mirror.Counters{Requests: 7, CacheBytes: 1 << 40, DockerHubPullsLeft: -1,
 			UpstreamRequests: map[string]int64{"manifest": 3}, UpstreamProblem: "Docker Hub is slow"}}
 	f.user = "alice"
-	f.usage = proxy.CacheUsage{Bytes: 5 << 30, Limit: 20 << 30, Blobs: 12}
+	f.usage = mirror.CacheUsage{Bytes: 5 << 30, Limit: 20 << 30, Blobs: 12}
 	f.about = ui.AboutInfo{Version: "1.2.3", Commit: "abc", Modified: true,
 		SettingsFile: "/s.json", CacheDir: "/c", LogFile: "/l.log"}
 	f.corrupt = []string{"sha256:aa", "sha256:bb"}
@@ -158,7 +158,7 @@ func TestProgress(t *testing.T) {
 }
 
 // TestErrors: messages cross verbatim; a *settings.FieldError and
-// proxy.ErrAddrInUse, bare or wrapped, are found by errors.As and
+// mirror.ErrAddrInUse, bare or wrapped, are found by errors.As and
 // errors.Is on the client; other errors are neither.
 func TestErrors(t *testing.T) {
 	f := newFake()
@@ -173,9 +173,9 @@ func TestErrors(t *testing.T) {
 	}{
 		{"bare field error", fe, true, false},
 		{"wrapped field error", fmt.Errorf("%s: %w", "/home/u/settings.json", fe), true, false},
-		{"bare addr in use", proxy.ErrAddrInUse, false, true},
-		{"wrapped addr in use", fmt.Errorf("listen on 127.0.0.1:5000: %w", proxy.ErrAddrInUse), false, true},
-		{"both", errors.Join(fe, proxy.ErrAddrInUse), true, true},
+		{"bare addr in use", mirror.ErrAddrInUse, false, true},
+		{"wrapped addr in use", fmt.Errorf("listen on 127.0.0.1:5000: %w", mirror.ErrAddrInUse), false, true},
+		{"both", errors.Join(fe, mirror.ErrAddrInUse), true, true},
 		{"plain", errors.New("the keyring is locked"), false, false},
 	}
 	for _, tc := range cases {
@@ -191,7 +191,7 @@ func TestErrors(t *testing.T) {
 			} else if tc.field && *gotFE != *fe {
 				t.Errorf("FieldError = %+v, want %+v", *gotFE, *fe)
 			}
-			if errors.Is(got, proxy.ErrAddrInUse) != tc.addrInUse {
+			if errors.Is(got, mirror.ErrAddrInUse) != tc.addrInUse {
 				t.Errorf("errors.Is ErrAddrInUse = %v, want %v", !tc.addrInUse, tc.addrInUse)
 			}
 			if errors.Is(got, ErrUnreachable) {
@@ -224,7 +224,7 @@ func TestUnreachable(t *testing.T) {
 	if _, err := c.Windows(t.Context()); !errors.Is(err, ErrUnreachable) {
 		t.Errorf("Windows error = %v", err)
 	}
-	if st := c.Status(); st.State != proxy.Failed || !strings.Contains(st.Err, "not reachable") {
+	if st := c.Status(); st.State != mirror.Failed || !strings.Contains(st.Err, "not reachable") {
 		t.Errorf("Status = %+v", st)
 	}
 	ch, cancel := c.Subscribe()
@@ -299,14 +299,14 @@ type streamCase[T any] struct {
 
 // TestSubscribe and TestSettingsUpdates run streamTests on each stream.
 func TestSubscribe(t *testing.T) {
-	streamTests(t, streamCase[proxy.Status]{
+	streamTests(t, streamCase[mirror.Status]{
 		open: (*Client).Subscribe,
 		path: pathStatusUpdates,
-		subs: func(f *fakeBackend) map[chan proxy.Status]struct{} { return f.statusSubs },
-		value: func(i int) proxy.Status {
-			return proxy.Status{State: proxy.Running, Counters: proxy.Counters{Requests: int64(i)}}
+		subs: func(f *fakeBackend) map[chan mirror.Status]struct{} { return f.statusSubs },
+		value: func(i int) mirror.Status {
+			return mirror.Status{State: mirror.Running, Counters: mirror.Counters{Requests: int64(i)}}
 		},
-		ordinal: func(s proxy.Status) int { return int(s.Requests) },
+		ordinal: func(s mirror.Status) int { return int(s.Requests) },
 	})
 }
 

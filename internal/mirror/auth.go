@@ -1,0 +1,416 @@
+package mirror
+
+import (
+	"container/list"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hubmirror/hubmirror/internal/i18n"
+)
+
+// Access is who may pull. It can change while the mirror runs.
+type Access struct {
+	// SelfAuth makes the mirror its own token realm: clients log in to it
+	// (docker login), it checks their passwords with upstream's token
+	// service, and every pull needs a token it issued.
+	SelfAuth bool
+	// AllowedUsers, when not empty and SelfAuth is on, are the only users
+	// who get tokens. Removing one revokes the tokens they hold.
+	AllowedUsers []string
+}
+
+// accessPolicy is Access prepared for lookups.
+type accessPolicy struct {
+	selfAuth bool
+	allowed  map[string]bool
+}
+
+func newPolicy(a Access) *accessPolicy {
+	p := &accessPolicy{selfAuth: a.SelfAuth, allowed: map[string]bool{}}
+	for _, u := range a.AllowedUsers {
+		p.allowed[u] = true
+	}
+	return p
+}
+
+// permits reports whether user may hold a token under this policy.
+func (p *accessPolicy) permits(user string) bool {
+	return len(p.allowed) == 0 || p.allowed[user]
+}
+
+// selfAuthService is the service name in the mirror's own challenges.
+const selfAuthService = "hubmirror"
+
+// defaultSessionTTL is a token's lifetime when upstream names none.
+const defaultSessionTTL = 5 * time.Minute
+
+// session is what one token the mirror issued stands for: a user, the
+// repositories it may pull, and the upstream token that acts for that user.
+type session struct {
+	user     string           // "" when anonymous
+	scopes   map[repoKey]bool // the repositories it may pull
+	upstream *userToken       // upstream's token for the same user and scopes; nil: none needed
+	expires  time.Time
+
+	mu     sync.Mutex
+	access map[repoKey]bool // upstream said this user may (not) read it
+}
+
+// repoKey names a repository on one registry. Every access decision is
+// keyed by both: the same name on two registries is two repositories.
+type repoKey struct{ registry, repo string }
+
+// token returns the upstream token to act with at registry: the user's
+// for Docker Hub, or nil (the mirror's own account) for no session and for
+// other registries.
+func (s *session) token(registry string) *userToken {
+	if s == nil || registry != dockerHub {
+		return nil
+	}
+	return s.upstream
+}
+
+// mayRead reports what upstream said about registry's repo for this
+// session, if it said anything yet.
+func (s *session) mayRead(registry, repo string) (allowed, known bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	allowed, known = s.access[repoKey{registry, repo}]
+	return allowed, known
+}
+
+func (s *session) noteAccess(registry, repo string, allowed bool) {
+	s.mu.Lock()
+	s.access[repoKey{registry, repo}] = allowed
+	s.mu.Unlock()
+}
+
+// sessionStore holds issued tokens in memory: a restart revokes them all,
+// and clients log in again on the next 401, as they do when tokens expire.
+type sessionStore struct {
+	mu  sync.Mutex
+	m   map[string]*session
+	now func() time.Time // the clock; tests move it
+	// logins throttles password guessing at /v2/auth (throttle.go).
+	logins *loginThrottle
+}
+
+func newSessionStore() *sessionStore {
+	return &sessionStore{m: map[string]*session{}, now: time.Now, logins: newLoginThrottle()}
+}
+
+// issue stores s and returns its token: 32 random bytes, hex.
+func (st *sessionStore) issue(s *session) string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	tok := hex.EncodeToString(b[:])
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	now := st.now()
+	for k, old := range st.m {
+		if now.After(old.expires) {
+			delete(st.m, k)
+		}
+	}
+	st.m[tok] = s
+	return tok
+}
+
+func (st *sessionStore) clock() time.Time {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.now()
+}
+
+// get returns the live session of a token, or nil.
+func (st *sessionStore) get(tok string) *session {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	s := st.m[tok]
+	if s == nil || st.now().After(s.expires) {
+		return nil
+	}
+	return s
+}
+
+// loginFirst says how to log in, for both ways clients reach the mirror:
+// through docker's registry-mirrors, dockerd sends the credentials of
+// `docker login` to Docker Hub (no host), not those for the mirror's host;
+// names that include the mirror's host use `docker login HOST`.
+func loginFirst(host string) string {
+	return fmt.Sprintf(i18n.Key("log in first: with registry-mirrors, docker login (to Docker Hub, no host) with an allowed account; "+
+		"for names that include the mirror's address, docker login %s"), host)
+}
+
+// serveAuth is the mirror's token endpoint (Docker token authentication
+// spec, "Requesting a Token"), at /v2/auth when SelfAuth is on. It forwards
+// the client's Basic credentials, and the scopes it asks for, to upstream's
+// token service: upstream decides whether the password is right.
+func (s *server) serveAuth(w *recorder, r *http.Request) error {
+	pol := s.policy()
+	if !pol.selfAuth {
+		return newError(codeNameUnknown, "this mirror issues no tokens (self_auth is off)")
+	}
+	user, password, hasCreds := r.BasicAuth()
+	w.name = "/v2/auth"
+	if len(pol.allowed) > 0 {
+		if !hasCreds {
+			w.Header().Set("WWW-Authenticate", `Basic realm="hubmirror"`)
+			return newError(codeUnauthorized, loginFirst(r.Host))
+		}
+		if !pol.allowed[user] {
+			return newError(codeDenied, fmt.Sprintf("user %q may not pull from this mirror", user))
+		}
+	}
+	attempt, refused := s.beginLogin(r, user, hasCreds) // password guessing: see throttle.go
+	if refused != nil {
+		refused.write(w) // not via writeError: one log line per lock, not per refusal
+		return nil
+	}
+	defer attempt.end()
+	// Docker Hub checks the password; scopes of other registries are
+	// granted here and read upstream with the mirror's own account.
+	up := s.upstreams[dockerHub]
+	var upstreamScopes []string
+	granted := map[repoKey]bool{}
+	for _, sc := range r.URL.Query()["scope"] {
+		name, ok := pullScope(sc)
+		if !ok {
+			continue
+		}
+		registry, repo := s.registryFor(r, name)
+		if s.upstreams[registry] == nil || repo == "" {
+			continue
+		}
+		repo = repoName(registry, repo)
+		granted[repoKey{registry, repo}] = true
+		if registry == dockerHub {
+			upstreamScopes = append(upstreamScopes, "repository:"+repo+":pull")
+		}
+	}
+	c, err := up.challenge(r.Context(), account{})
+	if err != nil {
+		return err
+	}
+	tok, ttl := "", defaultSessionTTL
+	var ut *userToken
+	if c != nil {
+		a := account{user: user, password: password}
+		if tok, ttl, err = up.tokens.fetch(r.Context(), *c, upstreamScopes, a, hasCreds); err != nil {
+			if errors.Is(err, ErrDenied) {
+				attempt.failed()
+				w.Header().Set("WWW-Authenticate", `Basic realm="hubmirror"`)
+				return newError(codeUnauthorized, "incorrect username or password")
+			}
+			return err
+		}
+		attempt.succeeded()
+		ut = &userToken{value: tok, renew: func(ctx context.Context) (string, error) {
+			tok, _, err := up.tokens.fetch(ctx, *c, upstreamScopes, a, hasCreds)
+			return tok, err
+		}}
+	}
+	if !hasCreds {
+		user = ""
+	}
+	sess := &session{user: user, scopes: granted, upstream: ut, expires: s.sessions.clock().Add(ttl), access: map[repoKey]bool{}}
+	mine := s.sessions.issue(sess)
+	s.log.Info("token issued", "user", user, "repositories", len(granted))
+	w.Header().Set("Content-Type", "application/json")
+	return json.NewEncoder(w).Encode(map[string]any{
+		"token": mine, "access_token": mine,
+		"expires_in": int(ttl.Seconds()), "issued_at": time.Now().UTC().Format(time.RFC3339),
+	})
+}
+
+// pullScope reads "repository:NAME:pull[,push...]" and returns NAME when it
+// is valid and the actions include pull.
+func pullScope(sc string) (string, bool) {
+	rest, ok := strings.CutPrefix(sc, "repository:")
+	if !ok {
+		return "", false
+	}
+	i := strings.LastIndex(rest, ":")
+	if i < 0 {
+		return "", false
+	}
+	name, actions := rest[:i], strings.Split(rest[i+1:], ",")
+	for _, a := range actions {
+		if (a == "pull" || a == "*") && validName(name) {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+// authorize checks the client's token when SelfAuth is on and returns its
+// session (nil when SelfAuth is off). A missing, expired, revoked or
+// too-narrow token gets a 401 challenge naming the mirror as the realm,
+// whether or not the content is cached.
+func (s *server) authorize(w *recorder, r *http.Request, rt *route, clientName string) (*session, error) {
+	pol := s.policy()
+	if !pol.selfAuth {
+		return nil, nil
+	}
+	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if tok != "" && tok == s.internalToken {
+		return nil, nil // the mirror's own prefetches of pinned images
+	}
+	sess := s.sessions.get(tok)
+	problem := ""
+	switch {
+	case sess == nil:
+		problem = "authentication required"
+	case !pol.permits(sess.user):
+		problem = "this user may no longer pull from this mirror"
+	case rt.kind != "base" && !sess.scopes[repoKey{rt.registry.registry, rt.repo}]:
+		problem = "the token does not grant pull on " + rt.repo
+	default:
+		return sess, nil
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	ch := fmt.Sprintf(`Bearer realm="%s://%s/v2/auth",service="%s"`, scheme, r.Host, selfAuthService)
+	if rt.kind != "base" {
+		ch += fmt.Sprintf(`,scope="repository:%s:pull"`, clientName)
+	}
+	w.Header().Set("WWW-Authenticate", ch)
+	return nil, newError(codeUnauthorized, problem)
+}
+
+// checkAccess makes sure the cache never widens access: before content of
+// repo is served to a session from the cache, upstream must have said this
+// user may read repo and that d (a blob or manifest digest) belongs to repo.
+// It asks upstream with a HEAD and the user's token when it does not know.
+func (s *server) checkAccess(r *http.Request, sess *session, rt *route, kind requestKind) error {
+	if sess == nil {
+		return nil
+	}
+	allowed, known := sess.mayRead(rt.registry.registry, rt.repo)
+	if known && !allowed {
+		return fmt.Errorf("%s: %w", rt.repo, ErrDenied)
+	}
+	if known && (rt.digest == "" || s.links.has(rt.registry.registry, rt.repo, rt.digest)) {
+		return nil
+	}
+	ref, what := rt.tag, "manifests"
+	if rt.digest != "" {
+		ref = string(rt.digest)
+	}
+	if kind == kindBlobHead {
+		what = "blobs"
+	}
+	resp, err := rt.registry.do(r.Context(), upstreamRequest{
+		kind: kind, method: http.MethodHead, repo: rt.repo, token: sess.token(rt.registry.registry),
+		accept: defaultAccept, path: "/v2/" + rt.repo + "/" + what + "/" + ref,
+	})
+	if err != nil {
+		return err
+	}
+	drain(resp)
+	switch resp.StatusCode {
+	case http.StatusOK:
+		sess.noteAccess(rt.registry.registry, rt.repo, true)
+		if rt.digest != "" {
+			s.links.add(rt.registry.registry, rt.repo, rt.digest)
+		}
+		return nil
+	case http.StatusUnauthorized, http.StatusForbidden:
+		sess.noteAccess(rt.registry.registry, rt.repo, false)
+	}
+	return rt.registry.statusError(resp, what+" "+rt.repo+"@"+ref)
+}
+
+// linkSet remembers which digests belong to which repository, learned from
+// manifests and upstream answers, so a digest is not served from the cache
+// under the name of a repository it is not in. Only sessions (SelfAuth)
+// ask, so only their pulls record links. It keeps at most max links and
+// forgets the least recently used first: a forgotten link costs one HEAD
+// upstream when it is needed again, never a wrong answer.
+type linkSet struct {
+	mu  sync.Mutex
+	max int
+	m   map[link]*list.Element // of link, in lru
+	lru *list.List             // most recently used first
+}
+
+// maxLinks bounds the links a mirror keeps: some 2,000 images of 15 blobs,
+// a few MiB.
+const maxLinks = 1 << 15
+
+// link is one digest in one registry's repository.
+type link struct {
+	repoKey
+	digest digest
+}
+
+// newLinkSet returns an empty set that keeps at most limit links (at
+// least 1).
+func newLinkSet(limit int) *linkSet {
+	return &linkSet{max: max(limit, 1), m: map[link]*list.Element{}, lru: list.New()}
+}
+
+// add records that d belongs to registry's repo, as its most recent link.
+func (l *linkSet) add(registry, repo string, d digest) {
+	k := link{repoKey{registry, repo}, d}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e, ok := l.m[k]; ok {
+		l.lru.MoveToFront(e)
+		return
+	}
+	l.m[k] = l.lru.PushFront(k)
+	for l.lru.Len() > l.max {
+		oldest := l.lru.Back()
+		l.lru.Remove(oldest)
+		delete(l.m, oldest.Value.(link))
+	}
+}
+
+// has reports whether d is known to belong to registry's repo; a link
+// found counts as used.
+func (l *linkSet) has(registry, repo string, d digest) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.m[link{repoKey{registry, repo}, d}]
+	if ok {
+		l.lru.MoveToFront(e)
+	}
+	return ok
+}
+
+// len returns the number of links kept.
+func (l *linkSet) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.m)
+}
+
+// clear forgets every link (SelfAuth was turned off: nobody asks any more).
+func (l *linkSet) clear() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.m = map[link]*list.Element{}
+	l.lru.Init()
+}
+
+// addManifest links a manifest and everything it references to repo.
+func (l *linkSet) addManifest(registry, repo string, cm cachedManifest) {
+	l.add(registry, repo, cm.Digest)
+	blobs, children := manifestRefs(cm.Data)
+	for _, ref := range append(blobs, children...) {
+		if d, err := parseDigest(ref); err == nil {
+			l.add(registry, repo, d)
+		}
+	}
+}

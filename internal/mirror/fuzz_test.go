@@ -1,0 +1,459 @@
+package mirror
+
+import (
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// Fuzz targets for every parser that reads client or upstream input. Each
+// checks what an accepted input promises, not only that nothing panics.
+// scripts/test.sh runs each for a few seconds on every CI run; a failing
+// input lands in testdata/fuzz/FuzzXxx/ and is committed as a regression
+// test, which plain `go test` then runs.
+
+// fuzzRoot is a cache root for path checks; nothing is written there.
+const fuzzRoot = "/cache/root"
+
+// underRoot reports whether p is strictly inside root.
+func underRoot(root, p string) bool {
+	rel, err := filepath.Rel(root, p)
+	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
+
+// tagChars is the tag alphabet of the OCI distribution spec.
+func tagChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-'
+}
+
+func FuzzValidName(f *testing.F) {
+	for _, s := range []string{"alpine", "library/alpine", "a/b/c", "a..b", "a/../b", "..", "a//b", "/a", "a/",
+		"A", "a__b", "a___b", "a--b", "a.-b", "ghcr.io/owner/img", "a:b", `a\b`, strings.Repeat("a", 256)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		if !validName(name) {
+			return
+		}
+		if name == "" || len(name) > maxNameLength {
+			t.Fatalf("accepted %q of length %d", name, len(name))
+		}
+		for _, comp := range strings.Split(name, "/") {
+			if comp == "" || comp == "." || comp == ".." || strings.Contains(comp, "..") {
+				t.Fatalf("accepted %q: component %q", name, comp)
+			}
+			if !isAlnumLower(comp[0]) || !isAlnumLower(comp[len(comp)-1]) {
+				t.Fatalf("accepted %q: component %q does not start and end alphanumeric", name, comp)
+			}
+			for i := 0; i < len(comp); i++ {
+				if c := comp[i]; !isAlnumLower(c) && c != '.' && c != '_' && c != '-' {
+					t.Fatalf("accepted %q: byte %q", name, c)
+				}
+			}
+		}
+		for _, reg := range []string{dockerHub, "ghcr.io", "localhost:5000"} {
+			dir := filepath.Join(fuzzRoot, "tags", strings.ReplaceAll(reg, ":", "_"))
+			if p := (&diskCache{root: fuzzRoot}).tagPath(reg, repoName(reg, name), "latest"); !underRoot(dir, p) {
+				t.Fatalf("tag path of %q on %s is %s, outside the tags of the registry", name, reg, p)
+			}
+		}
+	})
+}
+
+func isAlnumLower(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+
+func FuzzValidTag(f *testing.F) {
+	for _, s := range []string{"latest", "v1.2.3", "_x", ".hidden", "-x", "..", "a/b", "A-Z_0.9", strings.Repeat("t", 128), strings.Repeat("t", 129), "sha256:abc", "é"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, tag string) {
+		if !validTag(tag) {
+			return
+		}
+		if len(tag) == 0 || len(tag) > 128 || tag[0] == '.' || tag[0] == '-' {
+			t.Fatalf("accepted tag %q", tag)
+		}
+		for i := 0; i < len(tag); i++ {
+			if !tagChar(tag[i]) {
+				t.Fatalf("accepted tag %q: byte %q", tag, tag[i])
+			}
+		}
+	})
+}
+
+// fuzzServer is just enough of a server for parse and registryFor.
+func fuzzServer() *server {
+	ups := map[string]*upstream{}
+	for _, r := range []string{dockerHub, "ghcr.io", "quay.io"} {
+		ups[r] = &upstream{registry: r}
+	}
+	return &server{upstreams: ups, aliases: map[string]string{"ghcr.mirror.test": "ghcr.io"}}
+}
+
+// FuzzParseRoute builds a path from a name, a reference and a kind, and
+// checks that parse takes it apart into the same pieces, or refuses it, and
+// that whatever it accepts is valid and names files inside the cache.
+func FuzzParseRoute(f *testing.F) {
+	d := "sha256:" + strings.Repeat("ab", 32)
+	for _, s := range []struct {
+		name, ref string
+		kind      uint8
+	}{
+		{"alpine", "latest", 0}, {"library/alpine", d, 0}, {"alpine", d, 1}, {"alpine", "", 2},
+		{"ghcr.io/owner/img", "v1", 0}, {"a/manifests/b", "latest", 2}, {"a/blobs/b", d, 1},
+		{"a/manifests/b", d, 1}, {"ghcr.io", "latest", 0}, {"unknown.io/x", "v1", 0}, {"a", "../x", 0},
+		{"a", "sha256:..", 0}, {"a/blobs/uploads/x", d, 1},
+	} {
+		f.Add(s.name, s.ref, s.kind)
+	}
+	s := fuzzServer()
+	cache := &diskCache{root: fuzzRoot}
+	f.Fuzz(func(t *testing.T, name, ref string, kind uint8) {
+		var path string
+		switch kind % 3 {
+		case 0:
+			path = "/v2/" + name + "/manifests/" + ref
+		case 1:
+			path = "/v2/" + name + "/blobs/" + ref
+		default:
+			path = "/v2/" + name + "/tags/list"
+		}
+		r := &http.Request{Method: http.MethodGet, URL: &url.URL{Path: path}, Host: "127.0.0.1:5000"}
+		rt, err := s.parse(r)
+		// A valid name and reference must come back as they were written
+		// (a name holding "blobs/uploads" is taken for an upload first).
+		refOK := kind%3 == 2 || kind%3 == 0 && validTag(ref) || validDigestString(ref)
+		wantRegistry, wantRepo, mirrored := wantRoute(s, name)
+		canonical := validName(name) && refOK && !strings.Contains(name, "blobs/uploads")
+		if canonical && mirrored && err != nil {
+			t.Fatalf("%s: refused a valid request: %v", path, err)
+		}
+		if err != nil {
+			return
+		}
+		switch {
+		case rt.kind == "base":
+			t.Fatalf("%s parsed as the base endpoint", path)
+		case rt.registry == nil || s.upstreams[rt.registry.registry] != rt.registry:
+			t.Fatalf("%s: no mirrored registry", path)
+		case !validName(rt.repo):
+			t.Fatalf("%s: invalid repository %q", path, rt.repo)
+		case rt.kind == "manifest" && (rt.tag == "") == (rt.digest == ""):
+			t.Fatalf("%s: tag %q and digest %q", path, rt.tag, rt.digest)
+		case rt.kind == "blob" && (rt.tag != "" || rt.digest == ""):
+			t.Fatalf("%s: tag %q, digest %q", path, rt.tag, rt.digest)
+		case rt.kind == "tags" && (rt.tag != "" || rt.digest != ""):
+			t.Fatalf("%s: tag %q, digest %q", path, rt.tag, rt.digest)
+		case rt.tag != "" && !validTag(rt.tag):
+			t.Fatalf("%s: tag %q", path, rt.tag)
+		case rt.digest != "" && !validDigestString(string(rt.digest)):
+			t.Fatalf("%s: digest %q", path, rt.digest)
+		}
+		if rt.tag != "" && !underRoot(filepath.Join(fuzzRoot, "tags"), cache.tagPath(rt.registry.registry, rt.repo, rt.tag)) {
+			t.Fatalf("%s: tag record outside the cache", path)
+		}
+		if !canonical {
+			return
+		}
+		want := map[uint8]string{0: "manifest", 1: "blob", 2: "tags"}[kind%3]
+		if !mirrored || rt.kind != want || rt.registry.registry != wantRegistry || rt.repo != wantRepo {
+			t.Fatalf("%s: parsed as %s of %s/%s, want %s of %s/%s", path, rt.kind, rt.registry.registry, rt.repo, want, wantRegistry, wantRepo)
+		}
+		if kind%3 != 2 && ref != rt.tag && ref != string(rt.digest) {
+			t.Fatalf("%s: reference %q, tag %q, digest %q", path, ref, rt.tag, rt.digest)
+		}
+		if got := clientName(path); got != name {
+			t.Fatalf("clientName(%q) = %q, want %q (the challenge would name another repository)", path, got, name)
+		}
+	})
+}
+
+// wantRoute is the registry and upstream repository a client's valid name
+// stands for, and whether that registry is mirrored by s.
+func wantRoute(s *server, name string) (registry, repo string, ok bool) {
+	registry, repo = dockerHub, name
+	if first, rest, _ := strings.Cut(name, "/"); strings.Contains(first, ".") {
+		registry, repo = first, rest
+	}
+	return registry, repoName(registry, repo), s.upstreams[registry] != nil && repo != ""
+}
+
+var digestRE = regexp.MustCompile(`^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$`)
+
+func validDigestString(s string) bool { return digestRE.MatchString(s) }
+
+// FuzzClientName checks that the name a challenge names is the one the
+// client wrote, for every valid name and reference.
+func FuzzClientName(f *testing.F) {
+	for _, s := range []string{"alpine", "a/manifests/b", "a/blobs/b", "a/tags/list/b", "manifests", "blobs/x"} {
+		f.Add(s, "latest", uint8(0))
+		f.Add(s, "", uint8(2))
+	}
+	f.Fuzz(func(t *testing.T, name, ref string, kind uint8) {
+		if !validName(name) {
+			return
+		}
+		var path string
+		switch kind % 3 {
+		case 0:
+			if !validTag(ref) && !validDigestString(ref) {
+				return
+			}
+			path = "/v2/" + name + "/manifests/" + ref
+		case 1:
+			if !validDigestString(ref) {
+				return
+			}
+			path = "/v2/" + name + "/blobs/" + ref
+		default:
+			path = "/v2/" + name + "/tags/list"
+		}
+		if got := clientName(path); got != name {
+			t.Fatalf("clientName(%q) = %q, want %q", path, got, name)
+		}
+	})
+}
+
+func FuzzParseDigest(f *testing.F) {
+	for _, s := range []string{
+		"sha256:" + strings.Repeat("a", 64), "sha512:" + strings.Repeat("0", 128), "sha256:" + strings.Repeat("A", 64),
+		"sha256:" + strings.Repeat("a", 63), "sha384:" + strings.Repeat("a", 96), "sha256:../../../../etc/passwd",
+		"sha256", ":", "sha256:" + strings.Repeat("a", 62) + "/.", "md5:d41d8cd98f00b204e9800998ecf8427e",
+	} {
+		f.Add(s)
+	}
+	c := &diskCache{root: fuzzRoot}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := parseDigest(s)
+		if err != nil {
+			if validDigestString(s) {
+				t.Fatalf("refused %q: %v", s, err)
+			}
+			return
+		}
+		if string(d) != s || !validDigestString(s) {
+			t.Fatalf("accepted %q", s)
+		}
+		if again := d.algorithm() + ":" + d.hex(); again != s {
+			t.Fatalf("%q re-formats as %q", s, again)
+		}
+		want := map[string]int{"sha256": 64, "sha512": 128}[d.algorithm()]
+		if want == 0 || len(d.hex()) != want || d.hex() != strings.ToLower(d.hex()) {
+			t.Fatalf("accepted %q: algorithm %q, hex %q", s, d.algorithm(), d.hex())
+		}
+		if h := d.newHash(); h.Size()*2 != want {
+			t.Fatalf("%q: hash of %d bytes for %d hex characters", s, h.Size(), want)
+		}
+		for _, p := range []string{c.blobPath(d), c.manifestPath(d)} {
+			if !underRoot(fuzzRoot, p) || filepath.Base(p) != d.hex() {
+				t.Fatalf("%q: cache path %s", s, p)
+			}
+		}
+	})
+}
+
+func FuzzParseRange(f *testing.F) {
+	for _, s := range []struct {
+		h    string
+		size int64
+	}{
+		{"bytes=0-", 10}, {"bytes=0-0", 10}, {"bytes=5-3", 10}, {"bytes=-3", 10}, {"bytes=-30", 10}, {"bytes=10-", 10},
+		{"bytes=9-100", 10}, {"bytes=-0", 10}, {"bytes=0-1,3-4", 10}, {"items=0-1", 10}, {"bytes=-1", 1},
+		{"bytes=+1-", 10}, {"bytes= 2 - 4", 10}, {"bytes=-9223372036854775808", 10}, {"bytes=0-9223372036854775807", 10},
+	} {
+		f.Add(s.h, s.size)
+	}
+	f.Fuzz(func(t *testing.T, h string, size int64) {
+		if size < 0 {
+			return // the caller parses a Range only for a known size
+		}
+		from, to, partial, ok := parseRange(h, size)
+		if !ok {
+			return
+		}
+		if !partial {
+			if from != 0 || to != size {
+				t.Fatalf("parseRange(%q, %d): whole body as [%d, %d)", h, size, from, to)
+			}
+			return
+		}
+		if from < 0 || from >= to || to > size {
+			t.Fatalf("parseRange(%q, %d) = [%d, %d): not a non-empty range inside the blob", h, size, from, to)
+		}
+	})
+}
+
+// quote writes s as an RFC 9110 quoted-string.
+func quote(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+func FuzzParseChallenge(f *testing.F) {
+	for _, s := range [][4]string{
+		{"Bearer", "https://auth.docker.io/token", "registry.docker.io", "repository:library/alpine:pull"},
+		{"Basic", "hubmirror", "", ""},
+		{"bearer", `a"b\c`, "x,y", "repository:a:pull,push"},
+		{"Bearer", "", "", ""},
+	} {
+		f.Add(s[0], s[1], s[2], s[3])
+	}
+	f.Add(`Bearer realm="unterminated`, "", "", "")
+	f.Add(`Bearer realm=a\,service="b"`, "", "", "")
+	f.Fuzz(func(t *testing.T, scheme, realm, service, scope string) {
+		// Whatever the header, an accepted challenge is well formed.
+		if c, ok := parseChallenge(scheme); ok {
+			if c.Scheme == "" || c.Scheme != strings.ToLower(c.Scheme) || strings.ContainsAny(c.Scheme, " ") {
+				t.Fatalf("parseChallenge(%q): scheme %q", scheme, c.Scheme)
+			}
+			for k := range c.Params {
+				if k != strings.ToLower(k) || k != strings.TrimSpace(k) {
+					t.Fatalf("parseChallenge(%q): key %q", scheme, k)
+				}
+			}
+		}
+		// A header built from token characters and quoted strings reads back.
+		if scheme == "" || !isToken(scheme) {
+			return
+		}
+		header := scheme + " realm=" + quote(realm) + ",service=" + quote(service) + ", scope=" + quote(scope)
+		c, ok := parseChallenge(header)
+		if !ok || c.Scheme != strings.ToLower(scheme) {
+			t.Fatalf("parseChallenge(%q) = %v, %v", header, c, ok)
+		}
+		for k, want := range map[string]string{"realm": realm, "service": service, "scope": scope} {
+			if got := c.Params[k]; got != want {
+				t.Fatalf("parseChallenge(%q): %s = %q, want %q", header, k, got, want)
+			}
+		}
+		if isToken(realm) && isToken(service) {
+			header := scheme + " realm=" + realm + ",service=" + service
+			c, ok := parseChallenge(header)
+			if !ok || c.Params["realm"] != realm || c.Params["service"] != service {
+				t.Fatalf("parseChallenge(%q) = %v", header, c.Params)
+			}
+		}
+	})
+}
+
+// isToken reports whether s is a non-empty RFC 9110 token.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func FuzzRegistryFor(f *testing.F) {
+	for _, s := range [][3]string{
+		{"alpine", "", "127.0.0.1:5000"}, {"ghcr.io/owner/img", "", ""}, {"owner/img", "ghcr.io", ""},
+		{"owner/img", "GHCR.IO", ""}, {"owner/img", "", "GHCR.mirror.test:443"}, {"owner/img", "", "ghcr.mirror.test"},
+		{"ghcr.io", "", ""}, {"owner/img", "../../etc", ""}, {"owner/img", "", "[::1]:5000"},
+	} {
+		f.Add(s[0], s[1], s[2])
+	}
+	s := fuzzServer()
+	f.Fuzz(func(t *testing.T, name, ns, host string) {
+		q := url.Values{}
+		if ns != "" {
+			q.Set("ns", ns)
+		}
+		r := &http.Request{URL: &url.URL{Path: "/v2/" + name + "/tags/list", RawQuery: q.Encode()}, Host: host}
+		registry, repo := s.registryFor(r, name)
+		first, rest, _ := strings.Cut(name, "/")
+		switch {
+		case strings.Contains(first, "."):
+			if registry != first || repo != rest {
+				t.Fatalf("%q: %q %q, want the path's registry", name, registry, repo)
+			}
+		case ns != "" && q.Get("ns") == ns:
+			if registry != strings.ToLower(ns) || repo != name {
+				t.Fatalf("%q ns=%q: %q %q", name, ns, registry, repo)
+			}
+		default:
+			if repo != name || (registry != dockerHub && registry != "ghcr.io") {
+				t.Fatalf("%q host %q: %q %q", name, host, registry, repo)
+			}
+			h := strings.ToLower(host)
+			if hh, _, found := strings.Cut(h, ":"); found && !strings.HasPrefix(h, "[") {
+				h = hh
+			}
+			if (registry == "ghcr.io") != (h == "ghcr.mirror.test") {
+				t.Fatalf("host %q chose %q", host, registry)
+			}
+		}
+		if validName(name) && repo != "" && !validName(repo) {
+			t.Fatalf("valid %q gave invalid repository %q", name, repo)
+		}
+	})
+}
+
+func FuzzPullScope(f *testing.F) {
+	for _, s := range []string{"repository:library/alpine:pull", "repository:a:push,pull", "repository:a:*", "repository:a:push",
+		"repository:a", "registry:catalog:*", "repository:ghcr.io/o/i:pull", "repository::pull", "repository:a:b:pull",
+		"repository:A:pull", "repository:a:pull,"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, sc string) {
+		name, ok := pullScope(sc)
+		if !ok {
+			if name != "" {
+				t.Fatalf("pullScope(%q) refused but named %q", sc, name)
+			}
+			if n, acts, found := strings.Cut(strings.TrimPrefix(sc, "repository:"), ":"); found && strings.HasPrefix(sc, "repository:") &&
+				validName(n) && !strings.Contains(acts, ":") {
+				for _, a := range strings.Split(acts, ",") {
+					if a == "pull" || a == "*" {
+						t.Fatalf("pullScope(%q) refused a pull scope", sc)
+					}
+				}
+			}
+			return
+		}
+		if !validName(name) {
+			t.Fatalf("pullScope(%q) = invalid name %q", sc, name)
+		}
+		actions, found := strings.CutPrefix(sc, "repository:"+name+":")
+		if !found {
+			t.Fatalf("pullScope(%q) = %q, not the scope's name", sc, name)
+		}
+		var pull bool
+		for _, a := range strings.Split(actions, ",") {
+			pull = pull || a == "pull" || a == "*"
+		}
+		if !pull {
+			t.Fatalf("pullScope(%q) accepted actions %q", sc, actions)
+		}
+	})
+}
+
+// FuzzTagPath checks that a tag record stays inside the cache's tags/ for
+// every valid repository name and tag, and that different tags or
+// repositories never share a record.
+func FuzzTagPath(f *testing.F) {
+	f.Add("docker.io", "library/alpine", "latest", "library/alpine", "Latest")
+	f.Add("localhost:5000", "a/b", "c", "a", "b")
+	f.Add("ghcr.io", "a", "A", "a", "^a")
+	c := &diskCache{root: fuzzRoot}
+	hostRE := regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$`)
+	f.Fuzz(func(t *testing.T, registry, repo, tag, repo2, tag2 string) {
+		if !hostRE.MatchString(registry) || strings.Contains(registry, "..") || !validName(repo) || !validTag(tag) {
+			return
+		}
+		p := c.tagPath(registry, repo, tag)
+		if !underRoot(filepath.Join(fuzzRoot, "tags"), p) || !strings.HasSuffix(p, ".json") {
+			t.Fatalf("tagPath(%q, %q, %q) = %s", registry, repo, tag, p)
+		}
+		if validName(repo2) && validTag(tag2) && (repo2 != repo || tag2 != tag) && c.tagPath(registry, repo2, tag2) == p {
+			t.Fatalf("%s:%s and %s:%s share the record %s", repo, tag, repo2, tag2, p)
+		}
+	})
+}

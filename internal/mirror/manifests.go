@@ -1,0 +1,331 @@
+package mirror
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// maxManifestSize bounds a manifest read into memory (the spec lets
+// registries refuse manifests over 4 MiB).
+const maxManifestSize = 4 << 20
+
+// defaultAccept is sent upstream when a client sends no Accept header.
+var defaultAccept = strings.Join([]string{
+	"application/vnd.oci.image.index.v1+json",
+	"application/vnd.docker.distribution.manifest.list.v2+json",
+	"application/vnd.oci.image.manifest.v1+json",
+	"application/vnd.docker.distribution.manifest.v2+json",
+}, ", ")
+
+// cacheSource says where an answer came from, for logs and headers.
+type cacheSource string
+
+const (
+	sourceNone    cacheSource = ""
+	sourceHit     cacheSource = "hit"
+	sourceMiss    cacheSource = "miss"
+	sourceOffline cacheSource = "offline"
+)
+
+// manifestAnswer is what the client gets. Data is nil for a HEAD that was
+// answered from upstream's headers alone.
+type manifestAnswer struct {
+	cachedManifest
+	size   int64 // the Content-Length to send; -1 sends none
+	source cacheSource
+	// offlineReason says why upstream was not used, when source is offline.
+	offlineReason error
+}
+
+// manifestRequest names one manifest a client asked for.
+type manifestRequest struct {
+	up     *upstream
+	repo   string
+	tag    string // set for a tag, empty for a digest
+	digest digest // set for a digest
+	accept string
+	head   bool
+	// session is the client's, when SelfAuth is on: upstream is asked with
+	// its token, and what upstream answers decides the client's access.
+	session *session
+}
+
+// manifest answers a manifest request. Digests come from the cache when
+// they can; a tag is revalidated with a HEAD upstream (Docker Hub does not
+// count HEADs against the pull limit) and served from the cache when its
+// digest is known, or from the last cached copy when upstream fails. While
+// upstream is degraded (health.go), a cached tag is served at once.
+func (s *server) manifest(ctx context.Context, r manifestRequest) (manifestAnswer, error) {
+	if r.digest != "" {
+		if cm, err := s.cache.getManifest(r.digest); err == nil {
+			return manifestAnswer{cachedManifest: cm, size: int64(len(cm.Data)), source: sourceHit}, nil
+		}
+		return s.fetchManifest(ctx, r, r.digest)
+	}
+	if degraded, why := r.up.health.cacheFirst(); degraded {
+		if a, err := s.offlineManifest(r, why); err == nil {
+			r.up.ensureProbe(s.blobs.ctx)
+			return a, nil
+		}
+	}
+	head, err := s.revalidate(ctx, r)
+	if err != nil {
+		return manifestAnswer{}, err // the client went away
+	}
+	if r.session != nil {
+		switch head.status {
+		case http.StatusOK:
+			r.session.noteAccess(r.up.registry, r.repo, true)
+		case http.StatusUnauthorized, http.StatusForbidden:
+			r.session.noteAccess(r.up.registry, r.repo, false)
+		}
+	}
+	if head.err != nil {
+		return s.offlineManifest(r, head.err)
+	}
+	d, derr := parseDigest(head.header.Get("Docker-Content-Digest"))
+	if derr != nil {
+		// No usable digest in the HEAD answer: GET by tag instead.
+		a, err := s.fetchManifest(ctx, r, "")
+		if err != nil {
+			return s.offlineManifest(r, err)
+		}
+		return a, nil
+	}
+	if cm, err := s.cache.getManifest(d); err == nil {
+		s.noteTag(r, cm)
+		return manifestAnswer{cachedManifest: cm, size: int64(len(cm.Data)), source: sourceHit}, nil
+	}
+	if r.head {
+		return manifestAnswer{
+			cachedManifest: cachedManifest{MediaType: head.header.Get("Content-Type"), Digest: d},
+			size:           headLength(head.header),
+			source:         sourceMiss,
+		}, nil
+	}
+	a, err := s.fetchManifest(ctx, r, d)
+	if err != nil {
+		return s.offlineManifest(r, err)
+	}
+	return a, nil
+}
+
+// revalidate sends the HEAD of a tag upstream, with its own short deadline
+// and shared by every request for the same tag, Accept and upstream token
+// that comes while it runs. It notes in the upstream's health whether
+// upstream answered. The error is ctx's, when the client goes first.
+func (s *server) revalidate(ctx context.Context, r manifestRequest) (headResult, error) {
+	key := revalKey{repo: r.repo, tag: r.tag, accept: r.accept, identity: upstreamIdentity(r)}
+	return r.up.revalidations.do(ctx, key, func() headResult {
+		hctx, cancel := context.WithTimeout(s.blobs.ctx, r.up.health.revalidateTimeout)
+		defer cancel()
+		resp, err := r.up.do(hctx, upstreamRequest{
+			kind: kindManifestHead, method: http.MethodHead, repo: r.repo, accept: r.accept,
+			path: "/v2/" + r.repo + "/manifests/" + r.tag, token: r.session.token(r.up.registry),
+		})
+		var res headResult
+		if err == nil {
+			res.status, res.header = resp.StatusCode, resp.Header
+			if resp.StatusCode != http.StatusOK {
+				err = r.up.statusError(resp, "manifest "+r.repo+":"+r.tag)
+			}
+			drain(resp)
+		}
+		res.err = err
+		switch {
+		case upstreamFailed(err):
+			if r.up.health.failed(err) {
+				r.up.ensureProbe(s.blobs.ctx)
+			}
+		case s.blobs.ctx.Err() == nil:
+			r.up.health.answered()
+		}
+		return res
+	})
+}
+
+// upstreamIdentity is the upstream token a request acts with: the
+// session's, or nil for the mirror's own account.
+func upstreamIdentity(r manifestRequest) *userToken {
+	return r.session.token(r.up.registry)
+}
+
+// fetchManifest GETs a manifest by digest (want) or, when want is empty, by
+// tag; verifies it and caches it. A HEAD by digest is passed through.
+func (s *server) fetchManifest(ctx context.Context, r manifestRequest, want digest) (manifestAnswer, error) {
+	ref, kind, method := r.tag, kindManifestGet, http.MethodGet
+	if want != "" {
+		ref = string(want)
+	}
+	if r.head && r.digest != "" {
+		kind, method = kindManifestHead, http.MethodHead
+	}
+	what := "manifest " + r.repo + "@" + ref
+	resp, err := r.up.do(ctx, upstreamRequest{
+		kind: kind, method: method, repo: r.repo, accept: r.accept,
+		path: "/v2/" + r.repo + "/manifests/" + ref, token: r.session.token(r.up.registry),
+	})
+	if err != nil {
+		return manifestAnswer{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return manifestAnswer{}, r.up.statusError(resp, what)
+	}
+	mediaType := resp.Header.Get("Content-Type")
+	if method == http.MethodHead {
+		return manifestAnswer{
+			cachedManifest: cachedManifest{MediaType: mediaType, Digest: want},
+			size:           resp.ContentLength,
+			source:         sourceMiss,
+		}, nil
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxManifestSize+1))
+	if err != nil {
+		return manifestAnswer{}, unreachable(r.up.registry, resp.Request, err)
+	}
+	if len(data) > maxManifestSize {
+		return manifestAnswer{}, fmt.Errorf("%s: %w: larger than %d bytes", what, ErrUnreachable, maxManifestSize)
+	}
+	if want == "" {
+		want = digestOf(data)
+		if d, err := parseDigest(resp.Header.Get("Docker-Content-Digest")); err == nil {
+			want = d
+		}
+	}
+	h := want.newHash()
+	h.Write(data)
+	if !want.matches(h.Sum(nil)) {
+		return manifestAnswer{}, fmt.Errorf("%s: %w", what, ErrDigestMismatch)
+	}
+	cm := cachedManifest{MediaType: mediaType, Data: data, Digest: want}
+	if err := s.cache.putManifest(cm); err != nil {
+		s.log.Warn("cache manifest", "digest", string(want), "err", err)
+	} else {
+		s.stats.cacheBytes.Add(int64(len(data)))
+	}
+	s.noteTag(r, cm)
+	return manifestAnswer{cachedManifest: cm, size: int64(len(data)), source: sourceMiss}, nil
+}
+
+// headLength is the Content-Length of upstream's HEAD answer, or -1 when it
+// sent none (or nonsense): then the client gets none either, not a false 0.
+func headLength(h http.Header) int64 {
+	n, err := strconv.ParseInt(h.Get("Content-Length"), 10, 64)
+	if err != nil || n < 0 {
+		return -1
+	}
+	return n
+}
+
+// noteTag records what a tag points to, for serving it offline later.
+func (s *server) noteTag(r manifestRequest, cm cachedManifest) {
+	if r.tag == "" {
+		return
+	}
+	if rec, err := s.cache.readTag(r.up.registry, r.repo, r.tag); err == nil {
+		for _, e := range rec.Entries {
+			if e.MediaType == cm.MediaType && e.Digest == string(cm.Digest) {
+				return
+			}
+		}
+	}
+	if err := s.cache.recordTag(r.up.registry, r.repo, r.tag, cm); err != nil {
+		s.log.Warn("record tag", "repo", r.repo, "tag", r.tag, "err", err)
+	}
+}
+
+// offlineManifest serves the last cached manifest of a tag when upstream is
+// unreachable, failing or rate limiting; other errors pass through.
+func (s *server) offlineManifest(r manifestRequest, cause error) (manifestAnswer, error) {
+	if r.tag == "" || !(errors.Is(cause, ErrUnreachable) || errors.Is(cause, ErrTooManyRequests)) {
+		return manifestAnswer{}, cause
+	}
+	if r.session != nil {
+		// Only a user upstream has already let read this repository.
+		if allowed, known := r.session.mayRead(r.up.registry, r.repo); !allowed || !known {
+			return manifestAnswer{}, cause
+		}
+	}
+	rec, err := s.cache.readTag(r.up.registry, r.repo, r.tag)
+	if err != nil {
+		return manifestAnswer{}, cause
+	}
+	for _, e := range pickEntries(rec.Entries, r.accept) {
+		d, err := parseDigest(e.Digest)
+		if err != nil {
+			continue
+		}
+		if cm, err := s.cache.getManifest(d); err == nil {
+			return manifestAnswer{cachedManifest: cm, size: int64(len(cm.Data)), source: sourceOffline, offlineReason: cause}, nil
+		}
+	}
+	return manifestAnswer{}, cause
+}
+
+// pickEntries orders a tag's entries by the client's Accept header,
+// leaving out media types it does not accept. With no usable Accept, or
+// "*/*", the newest entry comes first.
+func pickEntries(entries []tagEntry, accept string) []tagEntry {
+	byNewest := append([]tagEntry(nil), entries...)
+	sort.SliceStable(byNewest, func(i, j int) bool { return byNewest[i].Seen.After(byNewest[j].Seen) })
+	types := acceptedTypes(accept)
+	if len(types) == 0 {
+		return byNewest
+	}
+	var out []tagEntry
+	for _, t := range types {
+		if t == "*/*" {
+			return byNewest
+		}
+		for _, e := range byNewest {
+			if e.MediaType == t {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}
+
+// acceptedTypes lists the media types of an Accept header, without params.
+func acceptedTypes(accept string) []string {
+	var out []string
+	for _, part := range strings.Split(accept, ",") {
+		t, _, _ := strings.Cut(part, ";")
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// manifestRefs lists what a manifest names: its config and layers (blobs),
+// and for an index or manifest list the manifests of its platforms.
+// Anything that is not JSON names nothing.
+func manifestRefs(data []byte) (blobs, children []string) {
+	var m struct {
+		Config    struct{ Digest string }   `json:"config"`
+		Layers    []struct{ Digest string } `json:"layers"`
+		Manifests []struct{ Digest string } `json:"manifests"`
+	}
+	if json.Unmarshal(data, &m) != nil {
+		return nil, nil
+	}
+	if m.Config.Digest != "" {
+		blobs = append(blobs, m.Config.Digest)
+	}
+	for _, l := range m.Layers {
+		blobs = append(blobs, l.Digest)
+	}
+	for _, x := range m.Manifests {
+		children = append(children, x.Digest)
+	}
+	return blobs, children
+}

@@ -1,0 +1,481 @@
+// Package proxy is hubmirror's engine: a pull-through mirror of container
+// registries with a verified, streaming disk cache. A Mirror is started and
+// stopped by the serve command and by the tray app alike.
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultUpstream is Docker Hub's registry endpoint.
+const DefaultUpstream = "https://registry-1.docker.io"
+
+// Config is what a Mirror needs. The zero values of the optional fields
+// are sensible defaults.
+type Config struct {
+	// Listen is the host:port to serve on, e.g. "127.0.0.1:5000".
+	Listen string
+	// CacheDir holds cached blobs, manifests and tags.
+	CacheDir string
+	// Upstreams maps a registry name to its endpoint URL. docker.io is
+	// added with DefaultUpstream when missing.
+	Upstreams map[string]string
+	// Logger receives one line per request; slog.Default() when nil.
+	Logger *slog.Logger
+	// Transport carries upstream traffic; a tuned http.Transport when nil.
+	Transport http.RoundTripper
+	// Credentials returns the account the mirror uses for a registry's
+	// token service; nil means anonymous.
+	Credentials Credentials
+	// Access is who may pull; SetAccess changes it while running.
+	Access Access
+	// Aliases maps a host name clients use for the mirror to the registry
+	// it stands for: requests to ghcr.mirror.lan:5000 go to ghcr.io.
+	Aliases map[string]string
+	// CacheMax bounds the bytes of blobs kept; the least recently used go
+	// first, never one in use. 0 or less: no limit.
+	CacheMax int64
+	// Pinned are images ("alpine:3.20", "ghcr.io/owner/app:1") kept whole
+	// and never evicted; SetPins changes them while running.
+	Pinned []string
+	// TLS is how the mirror serves HTTPS; the zero value is plain HTTP.
+	TLS TLS
+	// InsecureLogin lets clients on other machines log in (send passwords)
+	// over plain HTTP; they are refused otherwise.
+	InsecureLogin bool
+}
+
+// BuiltinUpstreams are the registries mirrored without any setting, by
+// name, with their endpoints.
+var BuiltinUpstreams = map[string]string{
+	"docker.io":         DefaultUpstream,
+	"ghcr.io":           "https://ghcr.io",
+	"quay.io":           "https://quay.io",
+	"gcr.io":            "https://gcr.io",
+	"registry.k8s.io":   "https://registry.k8s.io",
+	"k8s.gcr.io":        "https://k8s.gcr.io",
+	"mcr.microsoft.com": "https://mcr.microsoft.com",
+	"public.ecr.aws":    "https://public.ecr.aws",
+}
+
+// Credentials looks up the stored account for a registry. ok is false when
+// there is none; err when the store cannot be read (the mirror then pulls
+// anonymously and logs the error).
+type Credentials func(registry string) (user, password string, ok bool, err error)
+
+// State is where a Mirror is in its life.
+type State string
+
+// The states a Mirror goes through.
+const (
+	Stopped State = "stopped"
+	Running State = "running"
+	Failed  State = "failed"
+)
+
+// Status is a snapshot of a Mirror for a status line or a window.
+type Status struct {
+	State State
+	Addr  string // the address it listens on, while running
+	Err   string // why it failed or last failed to start; safe to show
+	// PortTaken is set when it failed to start because another program
+	// holds the listen address (Err then says so for the command line).
+	PortTaken bool
+	Listen    string // the listen address it is configured with
+	Counters
+}
+
+// Mirror runs the registry mirror on a listener. Its methods are safe for
+// concurrent use.
+type Mirror struct {
+	cfg       Config
+	log       *slog.Logger
+	stats     *stats
+	upstreams map[string]*upstream
+
+	mu      sync.Mutex
+	state   State
+	lastErr error
+	addr    string
+	srv     *http.Server
+	cache   *diskCache
+	blobs   *blobStore
+	cancel  context.CancelFunc
+	runCtx  context.Context // ends when the current listener stops
+	done    chan struct{}   // closed when the current listener stops serving
+	poke    chan struct{}   // asks the notifier to publish a snapshot
+	pinPoke chan struct{}   // asks keepPins to fetch the pinned images now
+	token   string          // the internal token of the current listener
+
+	subMu sync.Mutex
+	subs  map[chan Status]struct{}
+
+	access   atomic.Pointer[accessPolicy]
+	sessions *sessionStore
+	links    *linkSet
+}
+
+// Reconfigure changes the listen address, cache directory and upstreams.
+// A running mirror is stopped (running requests get until ctx ends) and
+// started again with them; a stopped one keeps them for its next Start.
+// Aliases and CacheMax follow cfg too; Access, Logger, Transport and
+// Credentials in cfg are ignored.
+func (m *Mirror) Reconfigure(ctx context.Context, cfg Config) error {
+	ups, err := buildUpstreams(cfg.Upstreams, newHTTPClient(m.cfg.Transport), m.stats, m.cfg.Credentials, m.log)
+	if err != nil {
+		return err
+	}
+	if err := checkAliases(cfg.Aliases, ups); err != nil {
+		return err
+	}
+	if cfg.Listen == "" || cfg.CacheDir == "" {
+		return errors.New("listen address and cache directory must be set")
+	}
+	// A mirror that failed is started again: the new settings may be
+	// what it needed (another port).
+	st := m.Status().State
+	wasRunning := st == Running || st == Failed
+	if wasRunning {
+		if err := m.Stop(ctx); err != nil {
+			return err
+		}
+	}
+	m.mu.Lock()
+	m.cfg.Listen, m.cfg.CacheDir, m.cfg.Upstreams, m.cfg.Aliases = cfg.Listen, cfg.CacheDir, cfg.Upstreams, cfg.Aliases
+	m.cfg.CacheMax = cfg.CacheMax
+	m.cfg.TLS, m.cfg.InsecureLogin = cfg.TLS, cfg.InsecureLogin
+	m.upstreams = ups
+	m.mu.Unlock()
+	m.stats.dropProblemsExcept(ups)
+	if wasRunning {
+		return m.Start()
+	}
+	return nil
+}
+
+// SetAccess changes who may pull, at once and without a restart: pulls in
+// flight go on, and tokens of users no longer allowed stop working.
+func (m *Mirror) SetAccess(a Access) {
+	m.access.Store(newPolicy(a))
+	if !a.SelfAuth {
+		m.links.clear() // only sessions look links up
+	}
+	m.log.Info("access changed", "self_auth", a.SelfAuth, "allowed_users", len(a.AllowedUsers))
+}
+
+// New checks cfg and returns a stopped Mirror.
+func New(cfg Config) (*Mirror, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Listen == "" {
+		return nil, errors.New("listen address is empty")
+	}
+	if cfg.CacheDir == "" {
+		return nil, errors.New("cache directory is empty")
+	}
+	m := &Mirror{
+		cfg: cfg, log: cfg.Logger, stats: newStats(),
+		state: Stopped, subs: map[chan Status]struct{}{},
+		sessions: newSessionStore(), links: newLinkSet(maxLinks),
+	}
+	m.stats.hooks(m.probe, m.changed)
+	cfg.Credentials = m.watchKeyring(cfg.Credentials)
+	m.cfg.Credentials = cfg.Credentials
+	m.access.Store(newPolicy(cfg.Access))
+	ups, err := buildUpstreams(cfg.Upstreams, newHTTPClient(cfg.Transport), m.stats, cfg.Credentials, m.log)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkAliases(cfg.Aliases, ups); err != nil {
+		return nil, err
+	}
+	m.upstreams = ups
+	return m, nil
+}
+
+// checkAliases makes sure every alias names a mirrored registry.
+func checkAliases(aliases map[string]string, ups map[string]*upstream) error {
+	for host, reg := range aliases {
+		if ups[reg] == nil {
+			return fmt.Errorf("alias %s: registry %q is not mirrored; add it with --upstream %s=https://…", host, reg, reg)
+		}
+	}
+	return nil
+}
+
+// buildUpstreams makes the upstream of every registry; docker.io is always
+// there.
+func buildUpstreams(endpoints map[string]string, client *http.Client, st *stats, creds Credentials, log *slog.Logger) (map[string]*upstream, error) {
+	all := maps.Clone(BuiltinUpstreams)
+	for name, u := range endpoints {
+		all[name] = u
+	}
+	ups := make(map[string]*upstream, len(all))
+	for name, u := range all {
+		up, err := newUpstream(name, u, client, st, creds, log)
+		if err != nil {
+			return nil, err
+		}
+		ups[name] = up
+	}
+	return ups, nil
+}
+
+// Start opens the cache and the listener and serves in the background. An
+// address in use gives an error that wraps ErrAddrInUse.
+func (m *Mirror) Start() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.state == Running {
+		return nil
+	}
+	err := m.startLocked()
+	m.lastErr = err
+	if err != nil {
+		m.state = Failed
+	}
+	m.publish()
+	return err
+}
+
+func (m *Mirror) startLocked() error {
+	tlsCfg, caPEM, err := serverTLS(m.cfg.TLS, m.cfg.Listen, m.cfg.Aliases)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", m.cfg.Listen)
+	if err != nil {
+		if addrInUse(err) {
+			return addrInUseError(m.cfg.Listen)
+		}
+		return fmt.Errorf("listen on %s: %w", m.cfg.Listen, err)
+	}
+	cache, err := openCache(m.cfg.CacheDir, m.cfg.CacheMax)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if err := cache.markOwner(ln.Addr().String()); err != nil {
+		m.log.Warn("a second hubmirror on this cache directory will not be told where this one listens", "err", err)
+	}
+	m.stats.cacheBytes.Store(cache.size())
+	ctx, cancel := context.WithCancel(context.Background())
+	m.cache, m.cancel, m.runCtx = cache, cancel, ctx
+	m.blobs = newBlobStore(ctx, cache, m.stats, m.log)
+	m.poke = make(chan struct{}, 1)
+	go m.notify(ctx, m.poke)
+	token := randomToken()
+	m.token = token
+	handler := &server{
+		cache: cache, blobs: m.blobs, stats: m.stats, log: m.log, upstreams: m.upstreams, internalToken: token,
+		onChange: m.changed, access: &m.access, sessions: m.sessions, links: m.links,
+		aliases: lowerKeys(m.cfg.Aliases),
+	}
+	m.srv = &http.Server{
+		Handler:           newTransportGuard(m.splitOwn(handler), caPEM, tlsCfg != nil, m.cfg.InsecureLogin, m.log),
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          log.New(&slogWriter{m.log}, "", 0),
+	}
+	m.addr = ln.Addr().String()
+	if tlsCfg != nil {
+		ln = newMixedListener(ln, tlsCfg) // HTTPS, and plain HTTP for this machine's tools
+	}
+	m.done = make(chan struct{})
+	m.state = Running
+	go m.serve(m.srv, ln, m.done)
+	m.pinPoke = make(chan struct{}, 1)
+	go m.keepPins(ctx, m.addr, token, m.pinPoke)
+	for _, u := range m.upstreams {
+		u.ensureProbe(ctx) // problems noted while stopped
+	}
+	m.log.Info("listening", "addr", m.addr, "cache", m.cfg.CacheDir, "tls", tlsCfg != nil)
+	if caPEM != nil {
+		m.log.Info("serving HTTPS with the local CA: clients trust it with hubmirror setup ca, or /ca.crt", "dir", m.cfg.TLS.Dir)
+	}
+	if host, _, _ := net.SplitHostPort(m.addr); !isLoopback(host) {
+		switch pol := m.access.Load(); {
+		case !pol.selfAuth:
+			m.log.Warn("listening beyond this machine with self_auth off: anyone who can reach " + m.addr +
+				" can pull through it, with the stored registry accounts")
+		case len(pol.allowed) == 0:
+			m.log.Warn("listening beyond this machine with self_auth on and no allowed_users: anyone who can reach " + m.addr +
+				" can pull through it without logging in (Docker Hub anonymously, other registries with the stored accounts);" +
+				" set allowed_users to require a login")
+		}
+	}
+	return nil
+}
+
+func (m *Mirror) serve(srv *http.Server, ln net.Listener, done chan struct{}) {
+	err := srv.Serve(ln)
+	defer close(done)
+	if errors.Is(err, http.ErrServerClosed) {
+		return
+	}
+	m.mu.Lock()
+	if m.srv == srv {
+		m.state, m.lastErr = Failed, fmt.Errorf("serve: %w", err)
+		m.publish()
+	}
+	m.mu.Unlock()
+	m.log.Error("mirror stopped serving", "err", err)
+}
+
+// Stop stops accepting requests, lets running ones finish until ctx ends,
+// then cuts them, stops downloads and releases the cache.
+func (m *Mirror) Stop(ctx context.Context) error {
+	m.mu.Lock()
+	srv, cancel, blobs, cache, done := m.srv, m.cancel, m.blobs, m.cache, m.done
+	m.srv = nil
+	m.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	err := srv.Shutdown(ctx)
+	if err != nil {
+		srv.Close()
+	}
+	cancel()
+	blobs.wait()
+	<-done
+	cache.close()
+	m.mu.Lock()
+	m.state, m.addr = Stopped, ""
+	m.publish()
+	m.mu.Unlock()
+	m.log.Info("stopped")
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return nil // requests that outlived the grace period were cut
+	}
+	return err
+}
+
+// Done is closed when the current listener stops serving, by Stop or by a
+// failure; nil when the mirror is not running.
+func (m *Mirror) Done() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.done
+}
+
+// Addr returns the address the mirror listens on, or "" when stopped.
+func (m *Mirror) Addr() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.addr
+}
+
+// Status returns a snapshot of the mirror's state and counters.
+func (m *Mirror) Status() Status {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.statusLocked()
+}
+
+func (m *Mirror) statusLocked() Status {
+	st := Status{State: m.state, Addr: m.addr, Listen: m.cfg.Listen, Counters: m.stats.snapshot()}
+	if m.lastErr != nil {
+		st.Err = m.lastErr.Error()
+		st.PortTaken = errors.Is(m.lastErr, ErrAddrInUse)
+	}
+	return st
+}
+
+// Subscribe returns a channel that receives a fresh Status when the state
+// changes and, at most a few times a second, when the counters change. A
+// slow reader misses intermediate snapshots, never the latest one. Call
+// cancel to unsubscribe.
+func (m *Mirror) Subscribe() (updates <-chan Status, cancel func()) {
+	ch := make(chan Status, 1)
+	ch <- m.Status()
+	m.subMu.Lock()
+	m.subs[ch] = struct{}{}
+	m.subMu.Unlock()
+	return ch, func() {
+		m.subMu.Lock()
+		delete(m.subs, ch)
+		m.subMu.Unlock()
+	}
+}
+
+// publish sends the current snapshot to every subscriber. m.mu is held.
+func (m *Mirror) publish() {
+	st := m.statusLocked()
+	m.subMu.Lock()
+	defer m.subMu.Unlock()
+	for ch := range m.subs {
+		select {
+		case <-ch: // replace the unread snapshot with this newer one
+		default:
+		}
+		ch <- st
+	}
+}
+
+// changed is called after every request.
+func (m *Mirror) changed() {
+	m.mu.Lock()
+	poke := m.poke
+	m.mu.Unlock()
+	select {
+	case poke <- struct{}{}:
+	default:
+	}
+}
+
+// notify publishes counter changes, at most five times a second.
+func (m *Mirror) notify(ctx context.Context, poke <-chan struct{}) {
+	for {
+		select {
+		case <-poke:
+		case <-ctx.Done():
+			return
+		}
+		m.mu.Lock()
+		m.publish()
+		m.mu.Unlock()
+		select {
+		case <-time.After(200 * time.Millisecond):
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func lowerKeys(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[strings.ToLower(k)] = v
+	}
+	return out
+}
+
+// isLoopback reports whether host is a loopback address or name.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// slogWriter sends net/http's own error log lines to slog.
+type slogWriter struct{ log *slog.Logger }
+
+func (w *slogWriter) Write(p []byte) (int, error) {
+	w.log.Debug("http server", "msg", string(p))
+	return len(p), nil
+}

@@ -1,0 +1,86 @@
+package mirror
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"time"
+
+	"github.com/hubmirror/hubmirror/internal/clientsetup"
+)
+
+// PinRefresh is how often pinned images are checked for moved tags (with
+// HEADs, which Docker Hub does not count) and fetched again.
+var PinRefresh = 30 * time.Minute
+
+// SetPins sets the pinned images: kept whole and never evicted, fetched
+// now in the background and again whenever their tags move.
+func (m *Mirror) SetPins(refs []string) {
+	m.mu.Lock()
+	m.cfg.Pinned = append([]string(nil), refs...)
+	poke := m.pinPoke
+	m.mu.Unlock()
+	m.changed()
+	if poke != nil {
+		select {
+		case poke <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// keepPins fetches the pinned images through the mirror's own listener
+// when it starts, when the pins change and every PinRefresh, and marks their
+// blobs as not to be evicted. It runs until ctx ends.
+func (m *Mirror) keepPins(ctx context.Context, addr, token string, poke <-chan struct{}) {
+	client := newHTTPClient(nil)
+	base := "http://" + clientsetup.ClientHost(addr)
+	tick := time.NewTicker(PinRefresh)
+	defer tick.Stop()
+	for {
+		m.mu.Lock()
+		pins := append([]string(nil), m.cfg.Pinned...)
+		cache := m.cache
+		m.mu.Unlock()
+		var keep []digest
+		complete := true
+		for _, p := range pins {
+			ref, err := ParseRef(p)
+			if err != nil {
+				m.log.Warn("pinned image ignored", "ref", p, "err", err)
+				continue
+			}
+			res, err := Prefetch(ctx, client, base, ref, nil, "Bearer "+token, nil)
+			for _, d := range res.Digests {
+				if pd, err := parseDigest(d); err == nil {
+					keep = append(keep, pd)
+				}
+			}
+			if err != nil {
+				complete = false
+				if ctx.Err() == nil {
+					m.log.Warn("pinned image not refreshed", "ref", p, "err", err)
+				}
+			}
+		}
+		if cache != nil && (complete || len(keep) > 0) {
+			cache.index.setPinned(keep)
+			m.changed() // the pinned figures moved
+		}
+		if len(pins) > 0 && complete {
+			m.log.Info("pinned images up to date", "images", len(pins), "blobs", len(keep))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-poke:
+		case <-tick.C:
+		}
+	}
+}
+
+func randomToken() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,87 @@
+package mirror
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// eventually polls cond until it holds or 20 s pass; the pinned-image
+// loop runs in the background.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A pinned image is fetched without anyone pulling it, is never evicted,
+// and is fetched again when its tag moves.
+func TestPinnedImages(t *testing.T) {
+	defer func(d time.Duration) { PinRefresh = d }(PinRefresh)
+	PinRefresh = 100 * time.Millisecond // the periodic refresh notices the moved tag
+	hub := newHub(t)
+	pinned := hub.AddImage("library/pinned", "1", pattern(150_000))
+	tm := startMirrorCfg(t, hub, func(c *Config) {
+		c.CacheMax = 300_000
+		c.Pinned = []string{"pinned:1"}
+	})
+	eventually(t, "the pinned image in the cache", func() bool { return cached(tm, pinned.Layers[0].Digest) })
+	tm.blobs.wait()
+
+	for i, name := range []string{"x", "y", "z"} { // each pushes past the limit
+		img := hub.AddImage("library/"+name, "1", pattern(120_000+i))
+		tm.pullSettled(t, name, img)
+	}
+	if !cached(tm, pinned.Layers[0].Digest) {
+		t.Fatalf("a pinned layer was evicted")
+	}
+
+	moved := hub.AddImage("library/pinned", "1", pattern(90_000))
+	eventually(t, "the moved tag fetched", func() bool { return cached(tm, moved.Layers[0].Digest) })
+	hub.SetDown(true)
+	r := tm.get(t, "/v2/pinned/manifests/1", "Accept", fullAccept)
+	if r.status != http.StatusOK || r.header.Get("Docker-Content-Digest") != moved.Digest {
+		t.Errorf("offline, the pinned tag: %d %s, want %s", r.status, r.header.Get("Docker-Content-Digest"), moved.Digest)
+	}
+}
+
+// Pins also work when self_auth is on: the mirror's own requests pass.
+func TestPinnedImagesWithSelfAuth(t *testing.T) {
+	hub := newHub(t)
+	img := hub.AddImage("library/pinned", "1", pattern(10_000))
+	tm := startMirrorCfg(t, hub, func(c *Config) {
+		c.Access.SelfAuth = true
+		c.Pinned = []string{"docker.io/library/pinned:1"}
+	})
+	eventually(t, "the pinned image in the cache", func() bool { return cached(tm, img.Layers[0].Digest) })
+	if r := tm.get(t, "/v2/pinned/manifests/1"); r.status != http.StatusUnauthorized {
+		t.Errorf("a client without a token: %d", r.status)
+	}
+}
+
+func TestParseRef(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"alpine", "alpine:latest"},
+		{"alpine:3.20", "alpine:3.20"},
+		{"library/alpine:3.20", "library/alpine:3.20"},
+		{"ghcr.io/owner/app:1", "ghcr.io/owner/app:1"},
+		{"localhost:5001/app", "localhost:5001/app:latest"},
+		{"nginx@sha256:" + strings.Repeat("a", 64), "nginx@sha256:" + strings.Repeat("a", 64)},
+	} {
+		r, err := ParseRef(tc.in)
+		if err != nil || r.String() != tc.want {
+			t.Errorf("ParseRef(%q) = %q, %v; want %q", tc.in, r, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"Alpine", "alpine:-x", "alpine@sha256:zz", "", "a//b"} {
+		if _, err := ParseRef(bad); err == nil {
+			t.Errorf("ParseRef(%q) accepted", bad)
+		}
+	}
+}

@@ -1,0 +1,460 @@
+package mirror
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hubmirror/hubmirror/internal/fakehub"
+)
+
+// startPrepared is startMirrorCfg with a chance to change the Mirror after
+// New and before Start (test hooks on its upstreams).
+func startPrepared(t *testing.T, hub *fakehub.Hub, change func(*Config), prepare func(*Mirror)) *testMirror {
+	t.Helper()
+	logs := &syncBuffer{}
+	cfg := Config{
+		Listen:    "127.0.0.1:0",
+		CacheDir:  t.TempDir(),
+		Upstreams: map[string]string{dockerHub: hub.URL()},
+		Logger:    slog.New(slog.NewTextHandler(io.MultiWriter(logs, &audit.text), &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	if change != nil {
+		change(&cfg)
+	}
+	m, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prepare != nil {
+		prepare(m)
+	}
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := m.Stop(ctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	return &testMirror{Mirror: m, hub: hub, base: "http://" + m.Addr(), dir: cfg.CacheDir, logs: logs}
+}
+
+// setKnob sets a package variable for one test, before the mirror is made
+// (upstreams copy the knobs), and restores it after the mirror stopped.
+func setKnob[T any](t *testing.T, knob *T, v T) {
+	t.Helper()
+	old := *knob
+	*knob = v
+	t.Cleanup(func() { *knob = old })
+}
+
+// blackHole stands in front of the fake registry: it passes connections
+// through until swallowing is turned on, then accepts connections, reads
+// what they send and never answers, like a host behind a broken firewall.
+type blackHole struct {
+	ln     net.Listener
+	target string
+
+	mu       sync.Mutex
+	on       bool
+	accepted int                   // connections accepted while swallowing
+	conns    map[net.Conn]struct{} // open connections, both sides
+}
+
+func newBlackHole(t *testing.T, target string) *blackHole {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &blackHole{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	go b.serve()
+	t.Cleanup(func() {
+		ln.Close()
+		b.closeAll()
+	})
+	return b
+}
+
+func (b *blackHole) addr() string { return b.ln.Addr().String() }
+
+func (b *blackHole) serve() {
+	for {
+		c, err := b.ln.Accept()
+		if err != nil {
+			return
+		}
+		b.mu.Lock()
+		b.conns[c] = struct{}{}
+		on := b.on
+		if on {
+			b.accepted++
+		}
+		b.mu.Unlock()
+		if on {
+			go io.Copy(io.Discard, c) // until the mirror gives up and closes it
+			continue
+		}
+		up, err := net.Dial("tcp", b.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		b.mu.Lock()
+		b.conns[up] = struct{}{}
+		b.mu.Unlock()
+		go func() { io.Copy(up, c); up.Close() }()
+		go func() { io.Copy(c, up); c.Close() }()
+	}
+}
+
+// swallow turns the black hole on or off. Turning it on cuts the
+// connections passed through so far, so none of them reaches upstream.
+func (b *blackHole) swallow(on bool) {
+	b.mu.Lock()
+	b.on = on
+	b.mu.Unlock()
+	if on {
+		b.closeAll()
+	}
+}
+
+func (b *blackHole) closeAll() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for c := range b.conns {
+		c.Close()
+		delete(b.conns, c)
+	}
+}
+
+func (b *blackHole) swallowed() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.accepted
+}
+
+// getWithin is get with fullAccept that fails the test when no answer
+// comes within d, a generous bound for something that should be quick.
+func (tm *testMirror) getWithin(t *testing.T, d time.Duration, path string) reply {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, tm.base+path, nil)
+	req.Header.Set("Accept", fullAccept)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	body, err := readAll(resp)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	return reply{status: resp.StatusCode, header: resp.Header, body: body}
+}
+
+// An upstream that accepts connections and never answers costs one request
+// the (short) revalidation deadline; after that, cached tags are served
+// from the cache at once, without a connection upstream, until the probe
+// sees upstream answer again; then tags are revalidated again.
+func TestStalledUpstreamServesCachedTagsAtOnce(t *testing.T) {
+	setKnob(t, &revalidateTimeout, 200*time.Millisecond)
+	setKnob(t, &probeFirst, time.Hour) // the test wakes the probe itself
+	hub := newHub(t)
+	img := hub.AddImage("library/alpine", "latest", []byte("rootfs"))
+	front := newBlackHole(t, hub.Host())
+	tm := startMirrorCfg(t, hub, func(c *Config) { c.Upstreams = map[string]string{dockerHub: "http://" + front.addr()} })
+	tm.pull(t, "alpine", img)
+	const tag = "/v2/alpine/manifests/latest"
+
+	front.swallow(true)
+	swallowed := 0
+	for i, what := range []string{"the first request, after the deadline", "the next request, at once"} {
+		r := tm.getWithin(t, 20*time.Second, tag) // the transport alone would wait 60 s
+		if r.status != http.StatusOK || r.header.Get("X-Hubmirror-Cache") != "offline" || r.header.Get("Docker-Content-Digest") != img.Digest {
+			t.Fatalf("%s: %d cache=%q digest %s", what, r.status, r.header.Get("X-Hubmirror-Cache"), r.header.Get("Docker-Content-Digest"))
+		}
+		switch n := front.swallowed(); {
+		case i == 0 && n == 0:
+			t.Fatalf("%s: nothing reached the black hole", what)
+		case i == 0:
+			swallowed = n
+		case n != swallowed:
+			t.Errorf("%s: %d more connections reached the black hole, want none", what, n-swallowed)
+		}
+	}
+	if p := tm.Status().UpstreamProblem; !strings.Contains(p, "cannot be reached") {
+		t.Errorf("upstream problem %q while upstream does not answer", p)
+	}
+
+	front.swallow(false)
+	tm.upstreams[dockerHub].health.probeNow()
+	eventually(t, "the probe to see upstream again", func() bool { return tm.Status().UpstreamProblem == "" })
+	heads := hub.Counters().ManifestHeads
+	r := tm.get(t, tag, "Accept", fullAccept)
+	if r.status != http.StatusOK || r.header.Get("X-Hubmirror-Cache") != "hit" {
+		t.Errorf("after upstream came back: %d cache=%q, want a revalidated hit", r.status, r.header.Get("X-Hubmirror-Cache"))
+	}
+	if n := hub.Counters().ManifestHeads - heads; n != 1 {
+		t.Errorf("after upstream came back: %d HEADs upstream, want 1", n)
+	}
+	if n := tm.Status().UpstreamRequests["probe"]; n < 1 {
+		t.Errorf("%d probes counted", n)
+	}
+	if n := front.swallowed(); n != swallowed {
+		t.Errorf("%d connections reached the black hole, want %d", n, swallowed)
+	}
+}
+
+// A single prompt failure (here a 503) does not stop revalidation: the next
+// request asks upstream again. A second one in a row does, until the probe
+// sees upstream answer; the probe ends when the mirror stops.
+func TestFailingUpstreamIsProbedNotAsked(t *testing.T) {
+	setKnob(t, &probeFirst, time.Hour)
+	hub := newHub(t)
+	img := hub.AddImage("library/alpine", "latest", []byte("rootfs"))
+	tm := startMirror(t, hub)
+	tm.pull(t, "alpine", img)
+	heads := func() int {
+		n := 0
+		for _, r := range hub.Requests() {
+			if r.Method == http.MethodHead && strings.Contains(r.Path, "/manifests/") {
+				n++
+			}
+		}
+		return n
+	}
+	hub.SetStatus(http.StatusServiceUnavailable)
+	for i, want := range []int{1, 1, 0, 0} {
+		hub.ResetCounters()
+		r := tm.get(t, "/v2/alpine/manifests/latest", "Accept", fullAccept)
+		if r.status != http.StatusOK || r.header.Get("X-Hubmirror-Cache") != "offline" {
+			t.Fatalf("request %d: %d cache=%q", i+1, r.status, r.header.Get("X-Hubmirror-Cache"))
+		}
+		if got := heads(); got != want {
+			t.Errorf("request %d while upstream answers 503: %d HEADs upstream, want %d", i+1, got, want)
+		}
+	}
+	up := tm.upstreams[dockerHub]
+	up.health.probeNow() // still 503: the probe goes on
+	eventually(t, "a failed probe", func() bool { return tm.Status().UpstreamRequests["probe"] == 1 })
+	if degraded, _ := up.health.cacheFirst(); !degraded {
+		t.Errorf("a probe answered 503 ended the degraded mode")
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tm.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the probe loop to end with the mirror", func() bool {
+		up.health.mu.Lock()
+		defer up.health.mu.Unlock()
+		return !up.health.probing
+	})
+}
+
+// headGate holds manifest HEADs on their way upstream until opened, and
+// says when each one arrives.
+type headGate struct {
+	next    http.RoundTripper
+	armed   atomic.Bool
+	arrived chan struct{}
+	opened  chan struct{}
+}
+
+func (g *headGate) RoundTrip(req *http.Request) (*http.Response, error) {
+	if g.armed.Load() && req.Method == http.MethodHead && strings.Contains(req.URL.Path, "/manifests/") {
+		g.arrived <- struct{}{}
+		<-g.opened
+	}
+	return g.next.RoundTrip(req)
+}
+
+// 32 clients asking for one cached tag at once cause one upstream HEAD.
+func TestConcurrentRevalidationsShareOneHead(t *testing.T) {
+	const clients = 32
+	setKnob(t, &revalidateTimeout, time.Minute) // the gate holds the HEAD
+	hub := newHub(t)
+	img := hub.AddImage("library/alpine", "latest", []byte("rootfs"))
+	gate := &headGate{next: http.DefaultTransport.(*http.Transport).Clone(),
+		arrived: make(chan struct{}, clients), opened: make(chan struct{})}
+	joined := make(chan struct{}, clients)
+	tm := startPrepared(t, hub, func(c *Config) { c.Transport = gate }, func(m *Mirror) {
+		m.upstreams[dockerHub].revalidations.onJoin = func() { joined <- struct{}{} }
+	})
+	tm.pull(t, "alpine", img)
+	hub.ResetCounters()
+
+	gate.armed.Store(true)
+	replies := make(chan reply, clients)
+	for range clients {
+		go func() {
+			req, _ := http.NewRequest(http.MethodGet, tm.base+"/v2/alpine/manifests/latest", nil)
+			req.Header.Set("Accept", fullAccept)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				replies <- reply{}
+				return
+			}
+			body, _ := readAll(resp)
+			replies <- reply{status: resp.StatusCode, header: resp.Header, body: body}
+		}()
+	}
+	// Every client is either the one HEAD held at the gate or waiting for it
+	// (without coalescing, all 32 HEADs reach the gate).
+	waiting := 0
+	for waiting < clients {
+		select {
+		case <-gate.arrived:
+		case <-joined:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("only %d of %d clients arrived", waiting, clients)
+		}
+		waiting++
+	}
+	close(gate.opened)
+	for range clients {
+		r := await(t, replies, "a reply")
+		if r.status != http.StatusOK || r.header.Get("Docker-Content-Digest") != img.Digest || r.header.Get("X-Hubmirror-Cache") != "hit" {
+			t.Errorf("reply %d cache=%q digest %s", r.status, r.header.Get("X-Hubmirror-Cache"), r.header.Get("Docker-Content-Digest"))
+		}
+	}
+	c := hub.Counters()
+	t.Logf("%d concurrent GETs of a cached tag: %d upstream manifest HEADs, %d GETs", clients, c.ManifestHeads, c.ManifestGets)
+	if c.ManifestHeads != 1 || c.ManifestGets != 0 {
+		t.Errorf("%d upstream HEADs and %d GETs for %d concurrent requests, want 1 and 0", c.ManifestHeads, c.ManifestGets, clients)
+	}
+}
+
+// Requests share a revalidation only with the same tag, Accept and upstream
+// token: two users' HEADs never stand in for each other.
+func TestRevalidationKeys(t *testing.T) {
+	alice, bob := &userToken{value: "a"}, &userToken{value: "b"}
+	keys := []revalKey{
+		{repo: "library/alpine", tag: "latest", accept: fullAccept},
+		{repo: "library/alpine", tag: "latest", accept: fullAccept, identity: alice},
+		{repo: "library/alpine", tag: "latest", accept: fullAccept, identity: bob},
+		{repo: "library/alpine", tag: "latest", accept: "application/vnd.oci.image.manifest.v1+json"},
+		{repo: "library/alpine", tag: "3.20", accept: fullAccept},
+		{repo: "library/busybox", tag: "latest", accept: fullAccept},
+	}
+	started, joined, release := make(chan revalKey, 2*len(keys)), make(chan struct{}, 2*len(keys)), make(chan struct{})
+	g := &flightGroup{onJoin: func() { joined <- struct{}{} }}
+	results := make(chan headResult, 2*len(keys))
+	for _, k := range append(keys, keys...) {
+		go func() {
+			res, _ := g.do(context.Background(), k, func() headResult {
+				started <- k
+				<-release
+				return headResult{status: http.StatusOK, header: http.Header{"Key": {k.tag + k.accept}}}
+			})
+			results <- res
+		}()
+	}
+	runs := map[revalKey]int{}
+	for range len(keys) {
+		runs[await(t, started, "a HEAD")]++
+	}
+	for range len(keys) {
+		await(t, joined, "a waiter")
+	}
+	close(release)
+	for range 2 * len(keys) {
+		await(t, results, "a result")
+	}
+	for _, k := range keys {
+		if runs[k] != 1 {
+			t.Errorf("key %+v: %d HEADs, want 1", k, runs[k])
+		}
+	}
+	select {
+	case k := <-started:
+		t.Errorf("an extra HEAD for %+v", k)
+	default:
+	}
+}
+
+// Under self_auth, concurrent revalidations are shared per user only: each
+// user's requests make one HEAD, with that user's own upstream token.
+func TestConcurrentRevalidationsPerUser(t *testing.T) {
+	const perUser = 4
+	setKnob(t, &revalidateTimeout, time.Minute) // the gate holds the HEADs
+	hub := newHub(t)
+	hub.AddUser("alice", "alice-pw")
+	hub.AddUser("bobby", "bobby-pw")
+	img := hub.AddImage("library/alpine", "latest", []byte("rootfs"))
+	gate := &headGate{next: http.DefaultTransport.(*http.Transport).Clone(),
+		arrived: make(chan struct{}, 2*perUser), opened: make(chan struct{})}
+	joined := make(chan struct{}, 2*perUser)
+	tm := startPrepared(t, hub, func(c *Config) {
+		c.Transport = gate
+		c.Access = Access{SelfAuth: true}
+	}, func(m *Mirror) {
+		m.upstreams[dockerHub].revalidations.onJoin = func() { joined <- struct{}{} }
+	})
+	_, alice := tm.login(t, "alice", "alice-pw", "alpine")
+	_, bob := tm.login(t, "bobby", "bobby-pw", "alpine")
+	for _, tok := range []string{alice, bob} {
+		if st := tm.pullWith(t, tok, "alpine", img); st != http.StatusOK {
+			t.Fatalf("pull: %d", st)
+		}
+	}
+	hub.ResetCounters()
+
+	gate.armed.Store(true)
+	statuses := make(chan int, 2*perUser)
+	for _, tok := range []string{alice, bob, alice, bob, alice, bob, alice, bob} {
+		go func() {
+			req, _ := http.NewRequest(http.MethodGet, tm.base+"/v2/alpine/manifests/latest", nil)
+			req.Header.Set("Accept", fullAccept)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	heads, waiters := 0, 0
+	for heads+waiters < 2*perUser {
+		select {
+		case <-gate.arrived:
+			heads++
+		case <-joined:
+			waiters++
+		case <-time.After(20 * time.Second):
+			t.Fatalf("only %d HEADs and %d waiters arrived", heads, waiters)
+		}
+	}
+	close(gate.opened)
+	for range 2 * perUser {
+		if st := await(t, statuses, "a reply"); st != http.StatusOK {
+			t.Errorf("reply %d", st)
+		}
+	}
+	if heads != 2 {
+		t.Errorf("%d HEADs for two users' %d requests each, want one per user", heads, perUser)
+	}
+	auths := map[string]bool{}
+	for _, r := range hub.Requests() {
+		if r.Method == http.MethodHead && strings.Contains(r.Path, "/manifests/") {
+			auths[r.Authorization] = true
+		}
+	}
+	if len(auths) != 2 {
+		t.Errorf("the HEADs carried %d different tokens, want 2 (one per user)", len(auths))
+	}
+}

@@ -1,0 +1,264 @@
+package mirror
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// requestKind labels upstream requests in metrics.
+type requestKind int
+
+const (
+	kindToken requestKind = iota
+	kindManifestHead
+	kindManifestGet
+	kindBlobHead
+	kindBlobGet
+	kindTagsList
+	kindProbe // GET /v2/ while an upstream is degraded, to see it answer again
+	numKinds
+)
+
+var kindNames = [numKinds]string{"token", "manifest_head", "manifest_get", "blob_head", "blob_get", "tags_list", "probe"}
+
+func (k requestKind) String() string { return kindNames[k] }
+
+// stats are the mirror's counters. They are safe for concurrent use. The
+// client counters are apart from the engine's, so that the mirror's own
+// requests (pinned images, prefetches) can be served with a view that
+// shares everything but them (appView): they are not clients' requests.
+type stats struct {
+	*clientCounters
+	*engineCounters
+}
+
+// clientCounters count what clients asked for and were given.
+type clientCounters struct {
+	requests          atomic.Int64
+	cacheHits         atomic.Int64
+	cacheMisses       atomic.Int64
+	offlineServes     atomic.Int64
+	bytesFromCache    atomic.Int64
+	bytesFromUpstream atomic.Int64
+}
+
+// engineCounters are the state of the cache and the upstreams, whoever
+// asked.
+type engineCounters struct {
+	upstreamBytes   atomic.Int64
+	inFlight        atomic.Int64
+	cacheBytes      atomic.Int64
+	upstreamReqs    [numKinds]atomic.Int64
+	damagedBlobs    atomic.Int64 // cached blobs found not to match their digest
+	uncachedStreams atomic.Int64 // blobs streamed without keeping: the disk was full
+
+	mu        sync.Mutex
+	rateLeft  map[string]int64      // registry → last ratelimit-remaining
+	problems  map[string]string     // registry (or a local part) → what is wrong
+	onProblem func(registry string) // a problem was noted for registry
+	onChange  func()                // the problems changed
+}
+
+// diskProblem and keyringProblem key the problems that are not an
+// upstream's.
+const (
+	diskProblem    = "\x00disk"
+	keyringProblem = "\x00keyring"
+)
+
+func newStats() *stats {
+	return &stats{clientCounters: &clientCounters{}, engineCounters: &engineCounters{}}
+}
+
+// appView returns stats that share s's engine counters but count requests
+// in counters of their own that nobody reads.
+func (s *stats) appView() *stats {
+	return &stats{clientCounters: &clientCounters{}, engineCounters: s.engineCounters}
+}
+
+func (s *stats) upstreamRequest(k requestKind) { s.upstreamReqs[k].Add(1) }
+
+func (s *stats) rateLimitFor(registry string) (int64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, ok := s.rateLeft[registry]
+	return n, ok
+}
+
+func (s *stats) rateLimit(registry string, n int64) {
+	s.mu.Lock()
+	if s.rateLeft == nil {
+		s.rateLeft = map[string]int64{}
+	}
+	s.rateLeft[registry] = n
+	s.mu.Unlock()
+}
+
+// upstreamProblem notes why a registry's last request failed, or clears it
+// with "" once the registry answers again. A new problem is told to
+// onProblem, which starts the probe that will clear it.
+func (s *stats) upstreamProblem(registry, problem string) {
+	s.setProblem(registry, problem, true)
+}
+
+// upstreamFailure notes a problem for registry unless one is noted: a
+// more telling one (429, 5xx) may already be there.
+func (s *stats) upstreamFailure(registry, problem string) {
+	s.setProblem(registry, problem, false)
+}
+
+func (s *stats) setProblem(key, problem string, replace bool) {
+	s.mu.Lock()
+	old, had := s.problems[key]
+	switch {
+	case problem == "":
+		delete(s.problems, key)
+	case had && !replace:
+		problem = old
+	default:
+		if s.problems == nil {
+			s.problems = map[string]string{}
+		}
+		s.problems[key] = problem
+	}
+	onProblem, onChange := s.onProblem, s.onChange
+	s.mu.Unlock()
+	if problem != "" && onProblem != nil && key[0] != 0 {
+		onProblem(key)
+	}
+	if problem != old && onChange != nil {
+		onChange()
+	}
+}
+
+// hasProblem reports whether a problem is noted for registry.
+func (s *stats) hasProblem(registry string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.problems[registry]
+	return ok
+}
+
+// streamedUncached counts a blob sent without being kept because the disk
+// was full, and shows it as a problem until a blob is kept again.
+func (s *stats) streamedUncached() {
+	s.uncachedStreams.Add(1)
+	s.setProblem(diskProblem, "The cache's disk is full: images still pull, straight from upstream, but are not kept. Free some space or lower cache_max.", true)
+}
+
+// blobCommitted counts a blob kept in the cache: the disk is not full.
+func (s *stats) blobCommitted(size int64) {
+	s.cacheBytes.Add(size)
+	s.setProblem(diskProblem, "", true)
+}
+
+// problem returns the upstream problems, sorted, one line each.
+func (s *stats) problem() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	lines := make([]string, 0, len(s.problems))
+	for _, p := range s.problems {
+		lines = append(lines, p)
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+// Counters is a snapshot of the mirror's figures since it started.
+type Counters struct {
+	Requests          int64            // client requests answered
+	CacheHits         int64            // blobs and manifests served from the cache
+	CacheMisses       int64            // blobs and manifests fetched from upstream
+	OfflineServes     int64            // tags served from the cache because upstream failed
+	BytesFromCache    int64            // blob bytes sent to clients from the cache
+	BytesFromUpstream int64            // blob bytes sent to clients while being downloaded
+	UpstreamBytes     int64            // blob bytes read from upstream
+	DownloadsInFlight int64            // blob downloads running now
+	CacheBytes        int64            // bytes of blobs and manifests on disk
+	UpstreamRequests  map[string]int64 // upstream requests by kind
+	// DockerHubPullsLeft is the last ratelimit-remaining Docker Hub sent,
+	// or -1 before it sent one.
+	DockerHubPullsLeft int64
+	// UpstreamProblem says, for people, why requests to an upstream fail
+	// right now (unreachable, 5xx, rate limited), or what else keeps the
+	// mirror from working fully (the disk is full, the keyring cannot be
+	// read), and what still works; "" when all is well.
+	UpstreamProblem string
+}
+
+func (s *stats) snapshot() Counters {
+	c := Counters{
+		Requests:           s.requests.Load(),
+		CacheHits:          s.cacheHits.Load(),
+		CacheMisses:        s.cacheMisses.Load(),
+		OfflineServes:      s.offlineServes.Load(),
+		BytesFromCache:     s.bytesFromCache.Load(),
+		BytesFromUpstream:  s.bytesFromUpstream.Load(),
+		UpstreamBytes:      s.upstreamBytes.Load(),
+		DownloadsInFlight:  s.inFlight.Load(),
+		CacheBytes:         s.cacheBytes.Load(),
+		UpstreamRequests:   map[string]int64{},
+		DockerHubPullsLeft: -1,
+	}
+	for k := range numKinds {
+		c.UpstreamRequests[k.String()] = s.upstreamReqs[k].Load()
+	}
+	if n, ok := s.rateLimitFor(dockerHub); ok {
+		c.DockerHubPullsLeft = n
+	}
+	c.UpstreamProblem = s.problem()
+	return c
+}
+
+// writePrometheus writes the counters in the Prometheus text format 0.0.4.
+func (s *stats) writePrometheus(w io.Writer) {
+	c := s.snapshot()
+	metric := func(name, typ, help string) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+	}
+	metric("hubmirror_requests_total", "counter", "Client requests answered.")
+	fmt.Fprintf(w, "hubmirror_requests_total %d\n", c.Requests)
+	metric("hubmirror_cache_hits_total", "counter", "Blobs and manifests served from the cache.")
+	fmt.Fprintf(w, "hubmirror_cache_hits_total %d\n", c.CacheHits)
+	metric("hubmirror_cache_misses_total", "counter", "Blobs and manifests fetched from upstream.")
+	fmt.Fprintf(w, "hubmirror_cache_misses_total %d\n", c.CacheMisses)
+	metric("hubmirror_offline_serves_total", "counter", "Tags served from the cache because upstream failed.")
+	fmt.Fprintf(w, "hubmirror_offline_serves_total %d\n", c.OfflineServes)
+	metric("hubmirror_served_bytes_total", "counter", "Blob bytes sent to clients, by source.")
+	fmt.Fprintf(w, "hubmirror_served_bytes_total{source=\"cache\"} %d\n", c.BytesFromCache)
+	fmt.Fprintf(w, "hubmirror_served_bytes_total{source=\"upstream\"} %d\n", c.BytesFromUpstream)
+	metric("hubmirror_upstream_bytes_total", "counter", "Blob bytes read from upstream registries.")
+	fmt.Fprintf(w, "hubmirror_upstream_bytes_total %d\n", c.UpstreamBytes)
+	metric("hubmirror_upstream_requests_total", "counter", "Requests sent to upstream registries, by kind.")
+	kinds := make([]string, 0, len(c.UpstreamRequests))
+	for k := range c.UpstreamRequests {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		fmt.Fprintf(w, "hubmirror_upstream_requests_total{kind=%q} %d\n", k, c.UpstreamRequests[k])
+	}
+	metric("hubmirror_cache_damaged_blobs_total", "counter", "Cached blobs whose bytes no longer matched their digest; removed and fetched again.")
+	fmt.Fprintf(w, "hubmirror_cache_damaged_blobs_total %d\n", s.damagedBlobs.Load())
+	metric("hubmirror_uncached_streams_total", "counter", "Blobs streamed to a client without being kept, because the cache's disk was full.")
+	fmt.Fprintf(w, "hubmirror_uncached_streams_total %d\n", s.uncachedStreams.Load())
+	metric("hubmirror_downloads_in_flight", "gauge", "Blob downloads from upstream running now.")
+	fmt.Fprintf(w, "hubmirror_downloads_in_flight %d\n", c.DownloadsInFlight)
+	metric("hubmirror_cache_bytes", "gauge", "Bytes of blobs and manifests in the cache.")
+	fmt.Fprintf(w, "hubmirror_cache_bytes %d\n", c.CacheBytes)
+	metric("hubmirror_upstream_ratelimit_remaining", "gauge", "Last ratelimit-remaining an upstream sent.")
+	s.mu.Lock()
+	regs := make([]string, 0, len(s.rateLeft))
+	for r := range s.rateLeft {
+		regs = append(regs, r)
+	}
+	sort.Strings(regs)
+	for _, r := range regs {
+		fmt.Fprintf(w, "hubmirror_upstream_ratelimit_remaining{registry=%q} %d\n", r, s.rateLeft[r])
+	}
+	s.mu.Unlock()
+}
