@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hubmirror/hubmirror/internal/fakehub"
+	"github.com/hubmirror/hubmirror/internal/testutil"
 )
 
 // TestCacheCommandsWhileServing: `hubmirror cache ls|verify|prune|clear`
@@ -23,7 +24,7 @@ func TestCacheCommandsWhileServing(t *testing.T) {
 		fetchBlobOK(t, m, "library/alpine", l)
 	}
 	status(t, m.URL("/v2/alpine/manifests/3.20"))
-	eventually(t, "the layers committed", func() bool {
+	testutil.Eventually(t, "the layers committed", func() bool {
 		return blobCached(m.CacheDir, img.Layers[0].Digest) && blobCached(m.CacheDir, img.Layers[1].Digest)
 	})
 	cache := func(args ...string) (string, int) {
@@ -47,7 +48,7 @@ func TestCacheCommandsWhileServing(t *testing.T) {
 		t.Errorf("cache prune --to 0 while serving: exit %d:\n%s", code, out)
 	}
 	fetchBlobOK(t, m, "library/alpine", img.Layers[0]) // the mirror serves on, downloading again
-	eventually(t, "the layer cached again", func() bool { return blobCached(m.CacheDir, img.Layers[0].Digest) })
+	testutil.Eventually(t, "the layer cached again", func() bool { return blobCached(m.CacheDir, img.Layers[0].Digest) })
 	out, code = cache("clear", "--yes")
 	if code != 0 || !strings.Contains(out, "The cache is empty.") || blobCached(m.CacheDir, img.Layers[0].Digest) {
 		t.Errorf("cache clear --yes while serving: exit %d:\n%s", code, out)
@@ -90,7 +91,7 @@ func TestPrefetchThroughSelfAuthServe(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "alpine:3.20") {
 		t.Fatalf("prefetch through the self_auth mirror: exit %d:\n%s\n%s", code, out, m.log)
 	}
-	eventually(t, "the layer in the mirror's cache", func() bool { return blobCached(m.CacheDir, img.Layers[0].Digest) })
+	testutil.Eventually(t, "the layer in the mirror's cache", func() bool { return blobCached(m.CacheDir, img.Layers[0].Digest) })
 	if strings.Contains(out+m.log.String(), password) {
 		t.Errorf("the password appears in the output or the log")
 	}

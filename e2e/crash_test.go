@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/hubmirror/hubmirror/internal/fakehub"
+	"github.com/hubmirror/hubmirror/internal/testutil"
 )
 
 // TestKilledDuringDownloadsStaysConsistent kills `hubmirror serve` with
@@ -60,7 +61,7 @@ func TestKilledDuringDownloadsStaysConsistent(t *testing.T) {
 			// Whole layers were read: crash once some are committed, while
 			// the others are being fsynced and renamed.
 			wg.Wait()
-			eventually(t, "a committed blob", func() bool {
+			testutil.Eventually(t, "a committed blob", func() bool {
 				blobs, _ := filepath.Glob(filepath.Join(cacheDir, "blobs", "sha256", "*", "*"))
 				return len(blobs) > 0
 			})

@@ -3,19 +3,13 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"maps"
 	"testing"
 
 	"github.com/hubmirror/hubmirror/internal/fakehub"
+	"github.com/hubmirror/hubmirror/internal/testutil"
 )
-
-func sha256Digest(b []byte) string {
-	sum := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
 
 // TestHubClientPull checks the benchmarks' direct client against the fake
 // hub: it must authenticate, follow the CDN redirect without Authorization
@@ -38,7 +32,7 @@ func TestHubClientPull(t *testing.T) {
 		{"whole blob", blob.Digest, blob.Size, nil},
 		{"wrong size", blob.Digest, blob.Size + 1, errDigestMismatch},
 		{"bytes of another blob", other.Digest, blob.Size, errDigestMismatch},
-		{"unknown blob", sha256Digest([]byte("not in the hub")), 14, errAny},
+		{"unknown blob", testutil.Digest([]byte("not in the hub")), 14, errAny},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,10 +70,10 @@ func TestVerifyBody(t *testing.T) {
 		size    int64
 		wantErr bool
 	}{
-		{"match", data, sha256Digest(data), int64(len(data)), false},
-		{"empty blob", nil, sha256Digest(nil), 0, false},
-		{"truncated", data[:4], sha256Digest(data), int64(len(data)), true},
-		{"wrong digest", data, sha256Digest([]byte("other")), int64(len(data)), true},
+		{"match", data, testutil.Digest(data), int64(len(data)), false},
+		{"empty blob", nil, testutil.Digest(nil), 0, false},
+		{"truncated", data[:4], testutil.Digest(data), int64(len(data)), true},
+		{"wrong digest", data, testutil.Digest([]byte("other")), int64(len(data)), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hubmirror/hubmirror/internal/fakehub"
+	"github.com/hubmirror/hubmirror/internal/testutil"
 )
 
 // TestSecondLaunch: `hubmirror` while the desktop app runs shows the
@@ -34,7 +35,7 @@ func TestSecondLaunch(t *testing.T) {
 			t.Logf("first app's log:\n%s", log)
 		}
 	}()
-	eventually(t, "the first app's mirror to listen", func() bool { return portOpen(addr) })
+	testutil.Eventually(t, "the first app's mirror to listen", func() bool { return portOpen(addr) })
 	visible := func() bool {
 		search := exec.Command(xdotool, "search", "--onlyvisible", "--name", "hubmirror")
 		search.Env = env
@@ -43,7 +44,7 @@ func TestSecondLaunch(t *testing.T) {
 	}
 	// Without a tray host the first app opens its main window: hide it, so
 	// that a window shown below is the second launch's doing.
-	eventually(t, "no window of the first app to be visible", func() bool {
+	testutil.Eventually(t, "no window of the first app to be visible", func() bool {
 		unmap := exec.Command(xdotool, "search", "--onlyvisible", "--name", "hubmirror", "windowunmap", "%@")
 		unmap.Env = env
 		_ = unmap.Run()
@@ -70,7 +71,7 @@ func TestSecondLaunch(t *testing.T) {
 	if strings.Contains(out, "listening") || strings.Contains(out, "desktop app started") {
 		t.Errorf("the second launch started an app of its own:\n%s", out)
 	}
-	eventually(t, "the first app's window to be shown", visible)
+	testutil.Eventually(t, "the first app's window to be shown", visible)
 	if !portOpen(addr) {
 		t.Error("the first app's mirror stopped listening")
 	}
@@ -120,7 +121,7 @@ func TestOpenAtLoginFollowsFile(t *testing.T) {
 		}
 	}()
 	config := cmd.Args[slices.Index(cmd.Args, "--config")+1]
-	eventually(t, "the app to start", func() bool { return strings.Contains(log.String(), "desktop app started") })
+	testutil.Eventually(t, "the app to start", func() bool { return strings.Contains(log.String(), "desktop app started") })
 	if _, err := os.Stat(entry); !os.IsNotExist(err) {
 		t.Fatalf("an autostart entry with open_at_login off: %v", err)
 	}
@@ -144,7 +145,7 @@ func TestOpenAtLoginFollowsFile(t *testing.T) {
 	}
 	setOpenAtLogin(true)
 	var body string
-	eventually(t, "the autostart entry", func() bool {
+	testutil.Eventually(t, "the autostart entry", func() bool {
 		raw, err := os.ReadFile(entry)
 		body = string(raw)
 		return err == nil
@@ -153,7 +154,7 @@ func TestOpenAtLoginFollowsFile(t *testing.T) {
 		t.Errorf("the entry has no line %q:\n%s", strings.TrimSpace(want), body)
 	}
 	setOpenAtLogin(false)
-	eventually(t, "the autostart entry to go", func() bool {
+	testutil.Eventually(t, "the autostart entry to go", func() bool {
 		_, err := os.Stat(entry)
 		return os.IsNotExist(err)
 	})

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hubmirror/hubmirror/internal/fakehub"
+	"github.com/hubmirror/hubmirror/internal/testutil"
 )
 
 // TestDesktopAppFollowsSettingsFile: `hubmirror pin add` while the
@@ -58,7 +59,7 @@ func TestDesktopAppFollowsSettingsFile(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the app's mirror did not start")
 	}
-	eventually(t, "the settings window", func() bool {
+	testutil.Eventually(t, "the settings window", func() bool {
 		search := exec.Command(xdotool, "search", "--onlyvisible", "--name", "hubmirror")
 		search.Env = env
 		out, _ := search.Output()
@@ -68,7 +69,7 @@ func TestDesktopAppFollowsSettingsFile(t *testing.T) {
 	if out, code := hubmirror(t, env, "", "pin", "add", "--config", config, "alpine:3.20"); code != 0 {
 		t.Fatalf("pin add: %d %s", code, out)
 	}
-	eventually(t, "the pinned image fetched by the desktop app's mirror", func() bool {
+	testutil.Eventually(t, "the pinned image fetched by the desktop app's mirror", func() bool {
 		return blobCached(cacheDir, img.Layers[0].Digest)
 	})
 

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hubmirror/hubmirror/internal/testutil"
 )
 
 // noiseLine matches what Fyne, GLFW or the GL stack print on their own:
@@ -127,7 +129,7 @@ func TestQuietWindow(t *testing.T) {
 			cmd, log, exited, _ := startWindowed(t, ctx, xdotool, bin, env)
 			// With no D-Bus there is no keyring (and the upstream is
 			// unreachable), so the app notifies the user, with no bus to do so.
-			eventually(t, "the app to have sent a notification", func() bool {
+			testutil.Eventually(t, "the app to have sent a notification", func() bool {
 				s := log.String()
 				return strings.Contains(s, "msg=\"notification") || strings.Contains(s, "Unable to connect to session D-Bus")
 			})
@@ -176,7 +178,7 @@ func startWindowed(t *testing.T, ctx context.Context, xdotool, bin string, env [
 		}
 	})
 	var window string
-	eventually(t, "a window of the app to be mapped", func() bool {
+	testutil.Eventually(t, "a window of the app to be mapped", func() bool {
 		// The windows are the window process's, a child of cmd's; each
 		// test has a display of its own.
 		search := exec.Command(xdotool, "search", "--onlyvisible", "--classname", "io.github.hubmirror")

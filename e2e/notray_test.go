@@ -19,6 +19,7 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/hubmirror/hubmirror/internal/fakehub"
+	"github.com/hubmirror/hubmirror/internal/testutil"
 )
 
 // startBus starts a private D-Bus session bus, with no tray host on it
@@ -121,14 +122,14 @@ func TestNoTrayHostOpensWindow(t *testing.T) {
 	}()
 
 	var win string
-	eventually(t, "the main window to be mapped", func() bool {
+	testutil.Eventually(t, "the main window to be mapped", func() bool {
 		ids := visibleWindows(t, xdotool, display, "hubmirror")
 		if len(ids) > 0 {
 			win = ids[0]
 		}
 		return win != ""
 	})
-	eventually(t, "the mirror to start (start_on_launch)", func() bool { return portOpen(addr) })
+	testutil.Eventually(t, "the mirror to start (start_on_launch)", func() bool { return portOpen(addr) })
 	if !strings.Contains(log.String(), "no tray host") {
 		t.Errorf("the log does not say why the window is open")
 	}
@@ -159,7 +160,7 @@ func TestNoTrayHostOpensWindow(t *testing.T) {
 	toggle("Start", true)
 
 	shot := filepath.Join(t.TempDir(), "notray.png")
-	eventually(t, "a screenshot showing the main window", func() bool {
+	testutil.Eventually(t, "a screenshot showing the main window", func() bool {
 		out, err := exec.Command(importBin, "-display", display, "-window", "root", shot).CombinedOutput()
 		if err != nil {
 			t.Logf("import: %v %s", err, out)
@@ -324,18 +325,18 @@ func TestTrayHostNoWindow(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the tray item did not register with the watcher")
 	}
-	eventually(t, "the mirror to start (start_on_launch)", func() bool { return portOpen(addr) })
+	testutil.Eventually(t, "the mirror to start (start_on_launch)", func() bool { return portOpen(addr) })
 	menu := &trayMenu{t: t, busctl: busctl, name: fmt.Sprintf("org.kde.StatusNotifierItem-%d-1", cmd.Process.Pid), log: log}
-	eventually(t, "the status line to say Running", func() bool {
+	testutil.Eventually(t, "the status line to say Running", func() bool {
 		_, _, ok := menu.find("Running on " + addr)
 		return ok
 	})
 	menu.click("Stop")
-	eventually(t, "the port to close after Stop", func() bool { return !portOpen(addr) })
+	testutil.Eventually(t, "the port to close after Stop", func() bool { return !portOpen(addr) })
 	// A window opened now is mapped after any window shown at start:
 	// once it is visible, a main window shown at start would be too.
 	menu.click("Settings")
-	eventually(t, "the settings window to be mapped", func() bool {
+	testutil.Eventually(t, "the settings window to be mapped", func() bool {
 		return len(visibleWindows(t, xdotool, display, "hubmirror settings")) > 0
 	})
 	if ids := visibleWindows(t, xdotool, display, "hubmirror"); len(ids) != 0 {
@@ -359,14 +360,14 @@ func TestTrayHostNoWindow(t *testing.T) {
 	if out, err := closeCmd.CombinedOutput(); err != nil {
 		t.Fatalf("wmclose: %v %s", err, out)
 	}
-	eventually(t, "the window process to exit after its last window closed", func() bool {
+	testutil.Eventually(t, "the window process to exit after its last window closed", func() bool {
 		return len(childProcesses(t, cmd.Process.Pid)) == 0
 	})
 	if !processAlive(cmd.Process.Pid) {
 		t.Fatal("the app exited with its window")
 	}
 	menu.click("Cache")
-	eventually(t, "the cache window to be mapped by a new window process", func() bool {
+	testutil.Eventually(t, "the cache window to be mapped by a new window process", func() bool {
 		return len(visibleWindows(t, xdotool, display, "hubmirror cache")) > 0
 	})
 	if again := childProcesses(t, cmd.Process.Pid); len(again) != 1 || again[0] == windows[0] {

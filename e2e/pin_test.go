@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hubmirror/hubmirror/internal/fakehub"
+	"github.com/hubmirror/hubmirror/internal/testutil"
 )
 
 func blobCached(cacheDir, d string) bool {
@@ -63,7 +64,7 @@ func TestPinCommands(t *testing.T) {
 	if out, code := hubmirror(t, env, "", append(append([]string{"pin", "add"}, args...), "alpine:3.20")...); code != 0 {
 		t.Fatalf("pin add: %d %s", code, out)
 	}
-	eventually(t, "the pinned image fetched by the running mirror", func() bool { return blobCached(cacheDir, img.Layers[0].Digest) })
+	testutil.Eventually(t, "the pinned image fetched by the running mirror", func() bool { return blobCached(cacheDir, img.Layers[0].Digest) })
 	if out, _ := hubmirror(t, env, "", append([]string{"pin", "ls"}, args...)...); strings.TrimSpace(out) != "alpine:3.20" {
 		t.Errorf("pin ls: %q", out)
 	}

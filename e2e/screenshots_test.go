@@ -13,6 +13,7 @@ import (
 
 	"github.com/hubmirror/hubmirror/internal/fakehub"
 	"github.com/hubmirror/hubmirror/internal/i18n"
+	"github.com/hubmirror/hubmirror/internal/testutil"
 )
 
 // TestWindowScreenshots opens each of the desktop app's windows from the
@@ -67,7 +68,7 @@ func TestWindowScreenshots(t *testing.T) {
 				case <-ctx.Done():
 					t.Fatal("the tray item did not register")
 				}
-				eventually(t, "the mirror to listen", func() bool { return portOpen(addr) })
+				testutil.Eventually(t, "the mirror to listen", func() bool { return portOpen(addr) })
 				// Some figures to show: one pull through the mirror.
 				for _, b := range append([]fakehub.Blob{img.Config}, img.Layers...) {
 					if err := fetchMirrorBlob(ctx, http.DefaultClient, addr, img.Repo, b.Digest, int64(len(b.Data))); err != nil {
@@ -78,7 +79,7 @@ func TestWindowScreenshots(t *testing.T) {
 				for _, win := range windows {
 					menu.click(lang.l.T(win.item))
 					var id string
-					eventually(t, "the "+win.file+" window to be mapped", func() bool {
+					testutil.Eventually(t, "the "+win.file+" window to be mapped", func() bool {
 						ids := visibleClassWindows(t, xdotool, display)
 						if len(ids) == 1 {
 							id = ids[0]
@@ -98,7 +99,7 @@ func TestWindowScreenshots(t *testing.T) {
 					if b, err := closeCmd.CombinedOutput(); err != nil {
 						t.Fatalf("wmclose: %v %s", err, b)
 					}
-					eventually(t, "the "+win.file+" window to close", func() bool {
+					testutil.Eventually(t, "the "+win.file+" window to close", func() bool {
 						return len(visibleClassWindows(t, xdotool, display)) == 0
 					})
 				}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hubmirror/hubmirror/internal/fakehub"
+	"github.com/hubmirror/hubmirror/internal/testutil"
 )
 
 // desktopBinary builds hubmirror with the desktop app (cgo and Fyne),
@@ -103,7 +104,7 @@ func startXvfb(t *testing.T) string {
 			t.Fatalf("Xvfb gave no display number: %q", n)
 		}
 		// Wait until the display takes connections.
-		eventually(t, "Xvfb on :"+n+" to take connections", func() bool {
+		testutil.Eventually(t, "Xvfb on :"+n+" to take connections", func() bool {
 			c, err := net.Dial("unix", "/tmp/.X11-unix/X"+n)
 			if err == nil {
 				c.Close()
@@ -215,7 +216,7 @@ func (m *trayMenu) click(prefix string) {
 	for attempt := 1; ; attempt++ {
 		var label string
 		var id int
-		eventually(m.t, fmt.Sprintf("a tray item %q", prefix), func() bool {
+		testutil.Eventually(m.t, fmt.Sprintf("a tray item %q", prefix), func() bool {
 			var ok bool
 			label, id, ok = m.find(prefix)
 			return ok
@@ -263,18 +264,6 @@ func (m *trayMenu) unknownIDLogged(id int) bool {
 	return true
 }
 
-// eventually polls cond until it holds or 20 s pass.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func portOpen(addr string) bool {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
@@ -309,22 +298,22 @@ func TestTrayApp(t *testing.T) {
 	}()
 
 	menu := &trayMenu{t: t, busctl: busctl, name: fmt.Sprintf("org.kde.StatusNotifierItem-%d-1", cmd.Process.Pid), log: log}
-	eventually(t, "the tray item on D-Bus", func() bool {
+	testutil.Eventually(t, "the tray item on D-Bus", func() bool {
 		out, _ := exec.Command(busctl, "--user", "list", "--no-legend").Output()
 		return strings.Contains(string(out), menu.name)
 	})
-	eventually(t, "the mirror to start (start_on_launch)", func() bool { return portOpen(addr) })
-	eventually(t, "the status line to say Running", func() bool {
+	testutil.Eventually(t, "the mirror to start (start_on_launch)", func() bool { return portOpen(addr) })
+	testutil.Eventually(t, "the status line to say Running", func() bool {
 		_, _, ok := menu.find("Running on " + addr)
 		return ok
 	})
 
 	menu.click("Stop")
-	eventually(t, "the port to close after Stop", func() bool { return !portOpen(addr) })
-	eventually(t, "the menu to offer Start", func() bool { _, _, ok := menu.find("Start"); return ok })
+	testutil.Eventually(t, "the port to close after Stop", func() bool { return !portOpen(addr) })
+	testutil.Eventually(t, "the menu to offer Start", func() bool { _, _, ok := menu.find("Start"); return ok })
 
 	menu.click("Start")
-	eventually(t, "the port to open after Start", func() bool { return portOpen(addr) })
+	testutil.Eventually(t, "the port to open after Start", func() bool { return portOpen(addr) })
 	resp, err := http.Get("http://" + addr + "/v2/library/alpine/manifests/3.20")
 	if err != nil {
 		t.Fatal(err)
@@ -336,7 +325,7 @@ func TestTrayApp(t *testing.T) {
 
 	menu.click("Settings")
 	shot := filepath.Join(t.TempDir(), "settings.png")
-	eventually(t, "a screenshot showing the settings window", func() bool {
+	testutil.Eventually(t, "a screenshot showing the settings window", func() bool {
 		out, err := exec.Command(importBin, "-display", display, "-window", "root", shot).CombinedOutput()
 		if err != nil {
 			t.Logf("import: %v %s", err, out)

@@ -332,18 +332,6 @@ func dialClient(sock string) *Client {
 	})
 }
 
-// waitFor polls cond until it holds, failing the test after patience.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(patience)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // recv receives from ch, failing the test after patience; ok is false when
 // ch closed.
 func recv[T any](t *testing.T, ch <-chan T) (v T, ok bool) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hubmirror/hubmirror/internal/mirror"
 	"github.com/hubmirror/hubmirror/internal/settings"
+	"github.com/hubmirror/hubmirror/internal/testutil"
 	"github.com/hubmirror/hubmirror/internal/ui"
 )
 
@@ -332,7 +333,7 @@ func streamTests[T any](t *testing.T, sc streamCase[T]) {
 		if cap(ch) != 1 {
 			t.Errorf("the channel holds %d values, want 1: the latest", cap(ch))
 		}
-		waitFor(t, "the subscription", func() bool { return subCount(f, sc.subs(f)) == 1 })
+		testutil.Eventually(t, "the subscription", func() bool { return subCount(f, sc.subs(f)) == 1 })
 		for i := 1; i <= 3; i++ {
 			publish(f, sc.subs(f), sc.value(i))
 			v, ok := recv(t, ch)
@@ -354,7 +355,7 @@ func streamTests[T any](t *testing.T, sc streamCase[T]) {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		waitFor(t, "the subscription", func() bool { return subCount(f, sc.subs(f)) == 1 })
+		testutil.Eventually(t, "the subscription", func() bool { return subCount(f, sc.subs(f)) == 1 })
 		for i := 1; i <= 50; i++ {
 			publish(f, sc.subs(f), sc.value(i))
 		}
@@ -374,10 +375,10 @@ func streamTests[T any](t *testing.T, sc streamCase[T]) {
 		f := newFake()
 		c := newRig(t, NewHandler(f, nil, nil)).c
 		ch, cancel := sc.open(c)
-		waitFor(t, "the subscription", func() bool { return subCount(f, sc.subs(f)) == 1 })
+		testutil.Eventually(t, "the subscription", func() bool { return subCount(f, sc.subs(f)) == 1 })
 		cancel()
 		waitClosed(t, ch)
-		waitFor(t, "the server to cancel the backend's subscription", func() bool { return subCount(f, sc.subs(f)) == 0 })
+		testutil.Eventually(t, "the server to cancel the backend's subscription", func() bool { return subCount(f, sc.subs(f)) == 0 })
 		cancel()
 	})
 	t.Run("server gone", func(t *testing.T) {
@@ -385,10 +386,10 @@ func streamTests[T any](t *testing.T, sc streamCase[T]) {
 		r := newRig(t, NewHandler(f, nil, nil))
 		ch, cancel := sc.open(r.c)
 		defer cancel()
-		waitFor(t, "the subscription", func() bool { return subCount(f, sc.subs(f)) == 1 })
+		testutil.Eventually(t, "the subscription", func() bool { return subCount(f, sc.subs(f)) == 1 })
 		r.srv.Close()
 		waitClosed(t, ch)
-		waitFor(t, "the server to cancel the backend's subscription", func() bool { return subCount(f, sc.subs(f)) == 0 })
+		testutil.Eventually(t, "the server to cancel the backend's subscription", func() bool { return subCount(f, sc.subs(f)) == 0 })
 	})
 }
 

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/hubmirror/hubmirror/internal/testutil"
 )
 
 // spawner starts a real child process per spawn and keeps them.
@@ -170,12 +172,12 @@ func TestWindowsReplace(t *testing.T) {
 func TestWindowsChildDiesBeforeAttach(t *testing.T) {
 	r := newWindowsRig(t, "true")
 	r.w.Open("settings")
-	waitFor(t, "the state to clear", r.w.noProcess)
+	testutil.Eventually(t, "the state to clear", r.w.noProcess)
 	if n := r.sp.count(); n != 1 {
 		t.Errorf("%d processes spawned, want 1", n)
 	}
 	// The line is written just after the state clears.
-	waitFor(t, "the log to tell of the dropped request", func() bool {
+	testutil.Eventually(t, "the log to tell of the dropped request", func() bool {
 		log := r.log.String()
 		return strings.Contains(log, "dropped") && strings.Contains(log, "settings")
 	})
