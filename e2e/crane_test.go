@@ -43,49 +43,33 @@ func TestCranePull(t *testing.T) {
 	im := newImages(t)
 	m := startMirror(t, im.hub.URL())
 
-	tests := []struct {
-		name   string
-		ref    string
-		format string
-		// wantTop is the digest an OCI layout's index.json points at; crane
-		// stores manifests unchanged.
-		wantTop string
-		// wantConfig is the config a tarball holds.
-		wantConfig string
-		wantLayers []string
-	}{
-		{name: "schema2 tarball", ref: "library/alpine:3.20", format: "tarball", wantConfig: im.Schema2.Config.Digest, wantLayers: layerDigests(im.Schema2)},
-		{name: "schema2 short name tarball", ref: "alpine:3.20", format: "tarball", wantConfig: im.Schema2.Config.Digest, wantLayers: layerDigests(im.Schema2)},
-		{name: "oci tarball", ref: "library/busybox:1.36", format: "tarball", wantConfig: im.OCI.Config.Digest, wantLayers: layerDigests(im.OCI)},
-		{name: "oci index tarball", ref: "library/multi:latest", format: "tarball", wantConfig: im.Amd64.Config.Digest, wantLayers: layerDigests(im.Amd64)},
-		{name: "schema2 layout", ref: "library/alpine:3.20", format: "oci", wantTop: im.Schema2.Digest, wantLayers: layerDigests(im.Schema2)},
-		{name: "oci layout", ref: "library/busybox:1.36", format: "oci", wantTop: im.OCI.Digest, wantLayers: layerDigests(im.OCI)},
-		{name: "oci by digest layout", ref: "library/busybox@" + im.OCI.Digest, format: "oci", wantTop: im.OCI.Digest, wantLayers: layerDigests(im.OCI)},
-		{name: "oci index layout", ref: "library/multi:latest", format: "oci", wantTop: im.Index.Digest, wantLayers: layerDigests(im.Amd64, im.Arm64)},
-		{name: "docker list layout", ref: "library/dlist:latest", format: "oci", wantTop: im.List.Digest, wantLayers: layerDigests(im.ListAmd64, im.ListArm64)},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			out := cr.pull(t, m.Addr+"/"+tt.ref, tt.format)
-			var layers []string
-			switch tt.format {
-			case "tarball":
-				tc := readTarball(t, out)
-				if !slices.Equal(tc.Configs, []string{tt.wantConfig}) {
-					t.Errorf("tarball configs = %v, want [%s]", tc.Configs, tt.wantConfig)
+	for _, c := range im.cases() {
+		for _, format := range []string{"tarball", "oci"} {
+			t.Run(c.name+" "+format, func(t *testing.T) {
+				out := cr.pull(t, m.Addr+"/"+c.ref, format)
+				var layers, want []string
+				switch format {
+				case "tarball":
+					// A tarball holds the linux/amd64 image.
+					tc := readTarball(t, out)
+					if !slices.Equal(tc.Configs, []string{c.platform.Config.Digest}) {
+						t.Errorf("tarball configs = %v, want [%s]", tc.Configs, c.platform.Config.Digest)
+					}
+					layers, want = tc.Layers, layerDigests(c.platform)
+				case "oci":
+					// An OCI layout holds what the reference names, unchanged
+					// (crane stores manifests as they are), with every platform.
+					lc := readLayout(t, out)
+					if len(lc.Top) != 1 || lc.Top[0].Digest != c.top.Digest {
+						t.Errorf("index.json manifests = %+v, want one with digest %s", lc.Top, c.top.Digest)
+					}
+					layers, want = lc.Layers, layerDigests(c.all...)
 				}
-				layers = tc.Layers
-			case "oci":
-				lc := readLayout(t, out)
-				if len(lc.Top) != 1 || lc.Top[0].Digest != tt.wantTop {
-					t.Errorf("index.json manifests = %+v, want one with digest %s", lc.Top, tt.wantTop)
+				if !sameSet(layers, want) {
+					t.Errorf("layers = %v, want %v", layers, want)
 				}
-				layers = lc.Layers
-			}
-			if !sameSet(layers, tt.wantLayers) {
-				t.Errorf("layers = %v, want %v", layers, tt.wantLayers)
-			}
-		})
+			})
+		}
 	}
 }
 
@@ -96,29 +80,19 @@ func TestCraneDigestManifest(t *testing.T) {
 	im := newImages(t)
 	m := startMirror(t, im.hub.URL())
 
-	tests := []struct {
-		name     string
-		repo     string
-		tag      string
-		manifest []byte
-		digest   string
-	}{
-		{"schema2", "library/alpine", "3.20", im.Schema2.Manifest, im.Schema2.Digest},
-		{"oci", "library/busybox", "1.36", im.OCI.Manifest, im.OCI.Digest},
-		{"oci index", "library/multi", "latest", im.Index.Manifest, im.Index.Digest},
-		{"oci index child", "library/multi", "arm64", im.Arm64.Manifest, im.Arm64.Digest},
-		{"docker list", "library/dlist", "latest", im.List.Manifest, im.List.Digest},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			byTag := m.Addr + "/" + tt.repo + ":" + tt.tag
-			byDigest := m.Addr + "/" + tt.repo + "@" + tt.digest
-			if got := strings.TrimSpace(string(cr.run(t, "digest", byTag))); got != tt.digest {
-				t.Errorf("crane digest %s = %s, want %s", byTag, got, tt.digest)
+	for _, c := range im.cases() {
+		if c.tag == "" || c.repo != c.top.Repo {
+			continue // by tag, under the full name: the by-digest name is made here
+		}
+		t.Run(c.name, func(t *testing.T) {
+			byTag := m.Addr + "/" + c.ref
+			byDigest := m.Addr + "/" + c.repo + "@" + c.top.Digest
+			if got := strings.TrimSpace(string(cr.run(t, "digest", byTag))); got != c.top.Digest {
+				t.Errorf("crane digest %s = %s, want %s", byTag, got, c.top.Digest)
 			}
 			for _, ref := range []string{byTag, byDigest} {
-				if got := cr.run(t, "manifest", ref); !bytes.Equal(got, tt.manifest) {
-					t.Errorf("crane manifest %s differs from upstream:\n got %s\nwant %s", ref, got, tt.manifest)
+				if got := cr.run(t, "manifest", ref); !bytes.Equal(got, c.top.Manifest) {
+					t.Errorf("crane manifest %s differs from upstream:\n got %s\nwant %s", ref, got, c.top.Manifest)
 				}
 			}
 		})

@@ -78,36 +78,43 @@ func TestSkopeoCopy(t *testing.T) {
 	im := newImages(t)
 	m := startMirror(t, im.hub.URL())
 
-	tests := []struct {
-		name string
-		ref  string
-		all  bool
-		// wantTop is the digest index.json must point at, or "" when
-		// skopeo converts the manifest (Docker types into an OCI layout).
-		wantTop    string
-		wantLayers []string
-	}{
-		{name: "schema2", ref: "library/alpine:3.20", wantLayers: layerDigests(im.Schema2)},
-		{name: "schema2 short name", ref: "alpine:3.20", wantLayers: layerDigests(im.Schema2)},
-		{name: "oci", ref: "library/busybox:1.36", wantTop: im.OCI.Digest, wantLayers: layerDigests(im.OCI)},
-		{name: "oci by digest", ref: "library/busybox@" + im.OCI.Digest, wantTop: im.OCI.Digest, wantLayers: layerDigests(im.OCI)},
-		{name: "oci index default platform", ref: "library/multi:latest", wantTop: im.Amd64.Digest, wantLayers: layerDigests(im.Amd64)},
-		{name: "oci index all", ref: "library/multi:latest", all: true, wantTop: im.Index.Digest, wantLayers: layerDigests(im.Amd64, im.Arm64)},
-		{name: "docker list default platform", ref: "library/dlist:latest", wantLayers: layerDigests(im.ListAmd64)},
-		{name: "docker list all", ref: "library/dlist:latest", all: true, wantLayers: layerDigests(im.ListAmd64, im.ListArm64)},
+	type copyCase struct {
+		imageCase
+		every bool // skopeo copy --all: every platform of an index
+	}
+	var tests []copyCase
+	for _, c := range im.cases() {
+		if c.name == "oci index child" {
+			continue // a plain OCI image by tag, as "oci" already is
+		}
+		tests = append(tests, copyCase{imageCase: c})
+		if c.isIndex() {
+			tests = append(tests, copyCase{imageCase: c, every: true})
+		}
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := sk.copyToLayout(t, m.Addr+"/"+tt.ref, tt.all)
+		name := tt.name
+		if tt.every {
+			name += " all"
+		}
+		t.Run(name, func(t *testing.T) {
+			dir := sk.copyToLayout(t, m.Addr+"/"+tt.ref, tt.every)
 			lc := readLayout(t, dir)
 			if len(lc.Top) != 1 {
 				t.Fatalf("index.json has %d manifests, want 1", len(lc.Top))
 			}
-			if tt.wantTop != "" && lc.Top[0].Digest != tt.wantTop {
-				t.Errorf("index.json points at %s, want %s", lc.Top[0].Digest, tt.wantTop)
+			// Without --all skopeo copies the linux/amd64 image; with it,
+			// what the reference names. Docker types it converts to OCI, so
+			// only OCI manifests keep upstream's digest.
+			want, wantLayers := tt.platform, layerDigests(tt.platform)
+			if tt.every {
+				want, wantLayers = tt.top, layerDigests(tt.all...)
 			}
-			if !sameSet(lc.Layers, tt.wantLayers) {
-				t.Errorf("layout layers = %v, want %v", lc.Layers, tt.wantLayers)
+			if !tt.docker && lc.Top[0].Digest != want.Digest {
+				t.Errorf("index.json points at %s, want %s", lc.Top[0].Digest, want.Digest)
+			}
+			if !sameSet(lc.Layers, wantLayers) {
+				t.Errorf("layout layers = %v, want %v", lc.Layers, wantLayers)
 			}
 		})
 	}
@@ -120,26 +127,15 @@ func TestSkopeoInspect(t *testing.T) {
 	im := newImages(t)
 	m := startMirror(t, im.hub.URL())
 
-	tests := []struct {
-		name     string
-		repo     string
-		tag      string
-		manifest []byte
-		digest   string
-		// layers are those of the image skopeo picks for linux/amd64.
-		layers []string
-	}{
-		{"schema2", "library/alpine", "3.20", im.Schema2.Manifest, im.Schema2.Digest, layerDigests(im.Schema2)},
-		{"oci", "library/busybox", "1.36", im.OCI.Manifest, im.OCI.Digest, layerDigests(im.OCI)},
-		{"oci index", "library/multi", "latest", im.Index.Manifest, im.Index.Digest, layerDigests(im.Amd64)},
-		{"docker list", "library/dlist", "latest", im.List.Manifest, im.List.Digest, layerDigests(im.ListAmd64)},
-	}
-	for _, tt := range tests {
+	for _, tt := range im.cases() {
+		if tt.tag == "" || tt.repo != tt.top.Repo || tt.name == "oci index child" {
+			continue // by tag, under the full name, one case a kind
+		}
 		t.Run(tt.name, func(t *testing.T) {
 			ref := "docker://" + m.Addr + "/" + tt.repo + ":" + tt.tag
 			raw := sk.run(t, "inspect", "--raw", "--tls-verify=false", "--no-creds", ref)
-			if !bytes.Equal(raw, tt.manifest) {
-				t.Errorf("raw manifest differs from upstream:\n got %s\nwant %s", raw, tt.manifest)
+			if !bytes.Equal(raw, tt.top.Manifest) {
+				t.Errorf("raw manifest differs from upstream:\n got %s\nwant %s", raw, tt.top.Manifest)
 			}
 			out := sk.run(t, "inspect", "--tls-verify=false", "--no-creds", ref)
 			var info struct {
@@ -150,11 +146,12 @@ func TestSkopeoInspect(t *testing.T) {
 			if err := json.Unmarshal(out, &info); err != nil {
 				t.Fatalf("skopeo inspect output: %v\n%s", err, out)
 			}
-			if info.Digest != tt.digest {
-				t.Errorf("Digest = %s, want %s", info.Digest, tt.digest)
+			if info.Digest != tt.top.Digest {
+				t.Errorf("Digest = %s, want %s", info.Digest, tt.top.Digest)
 			}
-			if !slices.Equal(info.Layers, tt.layers) {
-				t.Errorf("Layers = %v, want %v", info.Layers, tt.layers)
+			// The layers are those of the image skopeo picks for linux/amd64.
+			if layers := layerDigests(tt.platform); !slices.Equal(info.Layers, layers) {
+				t.Errorf("Layers = %v, want %v", info.Layers, layers)
 			}
 			if !slices.Contains(info.RepoTags, tt.tag) {
 				t.Errorf("RepoTags = %v, want it to include %q", info.RepoTags, tt.tag)
