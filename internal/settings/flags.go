@@ -27,6 +27,7 @@ type Flags struct {
 	aliases   aliasList
 	tls       optString
 	insecure  optBool
+	conns     optInt
 }
 
 // Register adds every flag to fs: --config, --listen, --cache-dir,
@@ -40,6 +41,7 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.Var(&f.allow, "allow-user", "with --self-auth, only this Docker Hub user may pull (repeatable)")
 	fs.Var(&f.tls, "tls", "off or auto: serve HTTPS with a local CA kept next to the settings file (hubmirror setup ca prints it)")
 	fs.Var(&f.insecure, "insecure-login", "let other machines log in over plain HTTP (their passwords cross the network in clear)")
+	fs.Var(&f.conns, "download-connections", "fetch each large blob from upstream over this many connections at once, 1 to 16 (default 4)")
 }
 
 // RegisterUpstreams adds only --config and --upstream, for commands that
@@ -94,6 +96,10 @@ func (f *Flags) Apply(s *Settings) {
 	if f.insecure.set {
 		s.InsecureLogin = f.insecure.value
 	}
+	if f.conns.set {
+		n := f.conns.value
+		s.DownloadConnections = &n
+	}
 	if len(f.allow) > 0 {
 		s.AllowedUsers = append([]string(nil), f.allow...)
 	}
@@ -127,6 +133,23 @@ func (o *optString) String() string { return o.value }
 
 func (o *optString) Set(v string) error {
 	o.value, o.set = v, true
+	return nil
+}
+
+// optInt is an integer flag that knows whether it was given.
+type optInt struct {
+	value int
+	set   bool
+}
+
+func (o *optInt) String() string { return strconv.Itoa(o.value) }
+
+func (o *optInt) Set(v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return errors.New(i18n.Key("want a whole number"))
+	}
+	o.value, o.set = n, true
 	return nil
 }
 

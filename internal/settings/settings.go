@@ -60,6 +60,57 @@ type Settings struct {
 	// InsecureLogin lets other machines log in over plain HTTP, where
 	// their passwords cross the network in clear.
 	InsecureLogin bool `json:"insecure_login"`
+	// DownloadConnections is how many parallel Range requests fetch one
+	// large blob from upstream; absent is DefaultDownloadConnections, 1
+	// fetches every blob over one connection.
+	DownloadConnections *int `json:"download_connections,omitempty"`
+	// DownloadChunk is the size of each of those requests, e.g. "8MiB";
+	// "" is DefaultDownloadChunk.
+	DownloadChunk string `json:"download_chunk,omitempty"`
+	// PrefetchLayers is how many of the layers a client's manifest names
+	// the mirror fetches ahead at once; absent is DefaultPrefetchLayers, 0
+	// turns fetching ahead off.
+	PrefetchLayers *int `json:"prefetch_layers,omitempty"`
+}
+
+// Download defaults: a blob is fetched in chunks of DefaultDownloadChunk
+// over DefaultDownloadConnections connections, and DefaultPrefetchLayers
+// layers of a manifest are fetched ahead at once.
+const (
+	DefaultDownloadConnections = 4
+	DefaultDownloadChunk       = 8 << 20
+	DefaultPrefetchLayers      = 3
+	// MaxDownloadConnections and MaxPrefetchLayers bound what a settings
+	// file may ask for: more would only crowd the upstream.
+	MaxDownloadConnections = 16
+	MaxPrefetchLayers      = 16
+)
+
+// DownloadConnectionsOrDefault returns download_connections, or the
+// default when it is absent.
+func (s Settings) DownloadConnectionsOrDefault() int {
+	if s.DownloadConnections == nil {
+		return DefaultDownloadConnections
+	}
+	return *s.DownloadConnections
+}
+
+// DownloadChunkBytes returns download_chunk in bytes, or the default when
+// it is absent or unreadable (Validate refuses the latter).
+func (s Settings) DownloadChunkBytes() int64 {
+	if n, err := ParseSize(s.DownloadChunk); err == nil && s.DownloadChunk != "" {
+		return n
+	}
+	return DefaultDownloadChunk
+}
+
+// PrefetchLayersOrDefault returns prefetch_layers, or the default when it
+// is absent.
+func (s Settings) PrefetchLayersOrDefault() int {
+	if s.PrefetchLayers == nil {
+		return DefaultPrefetchLayers
+	}
+	return *s.PrefetchLayers
 }
 
 // CacheMaxBytes returns cache_max in bytes, or the default for the disk
@@ -207,12 +258,14 @@ func kindName(k string) string {
 		return i18n.Key("a string")
 	case "bool":
 		return i18n.Key("a bool")
+	case "int":
+		return i18n.Key("a whole number")
 	}
 	return "a " + k
 }
 
 func knownFields() []string {
-	return []string{`"listen"`, `"cache_dir"`, `"upstreams"`, `"self_auth"`, `"allowed_users"`, `"start_on_launch"`, `"open_at_login"`, `"aliases"`, `"cache_max"`, `"pinned"`, `"tls"`, `"insecure_login"`}
+	return []string{`"listen"`, `"cache_dir"`, `"upstreams"`, `"self_auth"`, `"allowed_users"`, `"start_on_launch"`, `"open_at_login"`, `"aliases"`, `"cache_max"`, `"pinned"`, `"tls"`, `"insecure_login"`, `"download_connections"`, `"download_chunk"`, `"prefetch_layers"`}
 }
 
 // Save writes s to path atomically with mode 0600, creating its directory.
@@ -269,6 +322,21 @@ func (s Settings) Validate() error {
 		if _, err := ParseSize(s.CacheMax); err != nil {
 			return &FieldError{Field: "cache_max", Value: s.CacheMax, Problem: err.Error()}
 		}
+	}
+	if n := s.DownloadConnections; n != nil && (*n < 1 || *n > MaxDownloadConnections) {
+		return &FieldError{Field: "download_connections", Value: strconv.Itoa(*n), Problem: fmt.Sprintf(i18n.Key("must be 1 to %d (1 fetches each blob over one connection)"), MaxDownloadConnections)}
+	}
+	if s.DownloadChunk != "" {
+		n, err := ParseSize(s.DownloadChunk)
+		if err != nil {
+			return &FieldError{Field: "download_chunk", Value: s.DownloadChunk, Problem: err.Error()}
+		}
+		if n < 1<<20 || n > 1<<30 {
+			return &FieldError{Field: "download_chunk", Value: s.DownloadChunk, Problem: i18n.Key("must be 1MiB to 1GiB, for example 8MiB")}
+		}
+	}
+	if n := s.PrefetchLayers; n != nil && (*n < 0 || *n > MaxPrefetchLayers) {
+		return &FieldError{Field: "prefetch_layers", Value: strconv.Itoa(*n), Problem: fmt.Sprintf(i18n.Key("must be 0 to %d (0 turns fetching ahead off)"), MaxPrefetchLayers)}
 	}
 	seen := map[string]bool{}
 	for _, u := range s.AllowedUsers {
