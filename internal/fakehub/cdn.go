@@ -81,16 +81,24 @@ func (h *Hub) serveCDN(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rangeOn := h.cdnRange
-	cw := &cdnWriter{ResponseWriter: w, h: h, ctx: r.Context(), dropAt: -1, rate: h.cdnRate, start: time.Now()}
+	cw := &cdnWriter{ResponseWriter: w, h: h, ctx: r.Context(), dropAt: -1, rate: h.cdnRate, start: time.Now(),
+		digest: digest, noLength: h.cdnNoLength}
 	var shift int64
 	if r.Method == http.MethodGet {
 		h.counters.CDNGets++
 		h.counters.BlobGetsByDigest[digest]++
 		cw.dropAt, cw.pause = h.takeFaults(digest)
-		if rangeOn && r.Header.Get("Range") != "" {
-			shift = h.takeRangeShift()
+		if rng := r.Header.Get("Range"); rng != "" {
+			h.counters.CDNRangeGets++
+			if rangeOn && h.takeIgnoreRange(rangeStart(rng, b.size)) {
+				rangeOn = false
+			}
+			if rangeOn {
+				shift = h.takeRangeShift()
+			}
 		}
 	}
+	corruptAt, corrupt := h.corrupt[digest]
 	h.mu.Unlock()
 
 	body, err := b.open()
@@ -99,11 +107,19 @@ func (h *Hub) serveCDN(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer body.Close()
+	if corrupt {
+		body = &corruptReader{ReadSeekCloser: body, at: corruptAt}
+	}
 	etag := `"` + digest + `"`
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("ETag", etag)
 	if !rangeOn {
-		w.Header().Set("Content-Length", strconv.FormatInt(b.size, 10))
+		if !cw.noLength {
+			w.Header().Set("Content-Length", strconv.FormatInt(b.size, 10))
+		}
+		if cw.pause != nil {
+			cw.pauseAt = cw.pause.at // the whole blob, whatever was asked
+		}
 		cw.WriteHeader(http.StatusOK)
 		if r.Method == http.MethodGet {
 			io.CopyN(cw, body, b.size)
@@ -191,6 +207,9 @@ type cdnWriter struct {
 	pauseAt int64 // body offset at which to pause
 	rate    int64 // bytes per second; 0 is unlimited
 	start   time.Time
+	digest  string // the blob, for CDNBytesByDigest
+	// noLength drops Content-Length from the answer (OmitCDNLength).
+	noLength bool
 }
 
 // paceChunk is how many bytes a bandwidth-limited response writes at once.
@@ -211,11 +230,21 @@ func (c *cdnWriter) pace() {
 func (c *cdnWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 // WriteHeader records the status: only 200 and 206 bodies are blob bytes.
+// It drops Content-Length from a blob answer when OmitCDNLength is on.
 func (c *cdnWriter) WriteHeader(code int) {
 	if c.status == 0 {
 		c.status = code
 	}
+	noLength := c.noLength && (code == http.StatusOK || code == http.StatusPartialContent)
+	if noLength {
+		c.Header().Del("Content-Length")
+	}
 	c.ResponseWriter.WriteHeader(code)
+	if noLength {
+		// Sent now, the header cannot get the length net/http would work
+		// out for a short body.
+		http.NewResponseController(c.ResponseWriter).Flush()
+	}
 }
 
 func (c *cdnWriter) isBlob() bool {
@@ -225,7 +254,13 @@ func (c *cdnWriter) isBlob() bool {
 // addBytes counts n more body bytes. Bytes are counted before they are
 // written, so a client that has read them sees them counted.
 func (c *cdnWriter) addBytes(n int64) {
-	c.h.count(func(k *Counters) { k.CDNBytes += n })
+	if n == 0 {
+		return
+	}
+	c.h.count(func(k *Counters) {
+		k.CDNBytes += n
+		addTo(&k.CDNBytesByDigest, c.digest, n)
+	})
 }
 
 // Write writes p, stopping at the pause offset to wait and at the drop
@@ -316,4 +351,29 @@ func (c *cdnWriter) finish() {
 	if c.pause != nil && c.isBlob() {
 		c.wait()
 	}
+}
+
+// corruptReader is a blob's bytes with the byte at offset at changed (see
+// CorruptBlob).
+type corruptReader struct {
+	io.ReadSeekCloser
+	pos int64 // offset of the next byte Read returns
+	at  int64
+}
+
+func (c *corruptReader) Read(p []byte) (int, error) {
+	n, err := c.ReadSeekCloser.Read(p)
+	if i := c.at - c.pos; i >= 0 && i < int64(n) {
+		p[i] ^= 0x01
+	}
+	c.pos += int64(n)
+	return n, err
+}
+
+func (c *corruptReader) Seek(offset int64, whence int) (int64, error) {
+	pos, err := c.ReadSeekCloser.Seek(offset, whence)
+	if err == nil {
+		c.pos = pos
+	}
+	return pos, err
 }

@@ -14,6 +14,8 @@
 package fakehub
 
 import (
+	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -49,6 +51,7 @@ type Hub struct {
 	Now func() time.Time
 
 	down      atomic.Bool
+	latency   atomic.Int64 // nanoseconds every request waits; see SetLatency
 	closed    chan struct{}
 	closeOnce sync.Once
 
@@ -83,6 +86,9 @@ type Counters struct {
 	// CDNGets counts CDN GETs that served a blob (200 or 206), including
 	// those cut short by DropBlobAfter.
 	CDNGets int64
+	// CDNRangeGets counts the CDNGets that carried a Range header, whether
+	// the CDN honoured it or not (SetCDNRange, IgnoreRange).
+	CDNRangeGets int64
 	// CDNBytes counts blob body bytes the CDN wrote.
 	CDNBytes int64
 	// CDNAuthRejected counts CDN requests refused for carrying Authorization.
@@ -99,6 +105,23 @@ type Counters struct {
 	RateLimited int64
 	// BlobGetsByDigest counts CDNGets per blob digest.
 	BlobGetsByDigest map[string]int
+	// CDNBytesByDigest counts CDNBytes per blob digest; nil until the CDN
+	// has sent a byte.
+	CDNBytesByDigest map[string]int64
+	// Connections counts the TCP connections each server accepted, by
+	// ServerRegistry, ServerAuth and ServerCDN; nil until one was.
+	Connections map[string]int64
+}
+
+// newCounters returns zero counters.
+func newCounters() Counters { return Counters{BlobGetsByDigest: map[string]int{}} }
+
+// addTo adds n to (*m)[key], making the map when it is nil.
+func addTo(m *map[string]int64, key string, n int64) {
+	if *m == nil {
+		*m = map[string]int64{}
+	}
+	(*m)[key] += n
 }
 
 // Request is one request seen by one of the hub's servers.
@@ -127,12 +150,25 @@ func New() *Hub {
 		auth:    newAuth(),
 		faults:  newFaults(),
 	}
-	h.counters.BlobGetsByDigest = map[string]int{}
+	h.counters = newCounters()
 	// Auth and CDN first: the registry's challenges and redirects name them.
-	h.Auth = httptest.NewServer(h.handler(ServerAuth, h.serveToken))
-	h.CDN = httptest.NewServer(h.handler(ServerCDN, h.serveCDN))
-	h.Registry = httptest.NewServer(h.handler(ServerRegistry, h.serveRegistry))
+	h.Auth = h.start(ServerAuth, h.serveToken)
+	h.CDN = h.start(ServerCDN, h.serveCDN)
+	h.Registry = h.start(ServerRegistry, h.serveRegistry)
 	return h
+}
+
+// start starts one of the hub's servers, counting the connections it
+// accepts.
+func (h *Hub) start(server string, serve http.HandlerFunc) *httptest.Server {
+	s := httptest.NewUnstartedServer(h.handler(server, serve))
+	s.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			h.count(func(c *Counters) { addTo(&c.Connections, server, 1) })
+		}
+	}
+	s.Start()
+	return s
 }
 
 // Close releases every paused blob and shuts the three servers down. It is
@@ -160,10 +196,9 @@ func (h *Hub) Counters() Counters {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	c := h.counters
-	c.BlobGetsByDigest = make(map[string]int, len(h.counters.BlobGetsByDigest))
-	for d, n := range h.counters.BlobGetsByDigest {
-		c.BlobGetsByDigest[d] = n
-	}
+	c.BlobGetsByDigest = maps.Clone(h.counters.BlobGetsByDigest)
+	c.CDNBytesByDigest = maps.Clone(h.counters.CDNBytesByDigest)
+	c.Connections = maps.Clone(h.counters.Connections)
 	return c
 }
 
@@ -171,7 +206,7 @@ func (h *Hub) Counters() Counters {
 func (h *Hub) ResetCounters() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.counters = Counters{BlobGetsByDigest: map[string]int{}}
+	h.counters = newCounters()
 	h.requests = nil
 }
 
@@ -202,12 +237,13 @@ func (h *Hub) count(f func(c *Counters)) {
 	f(&h.counters)
 }
 
-// handler wraps one server's handler: it logs the request, drops the
-// connection when the hub is down and marks registry responses with the API
-// version header.
+// handler wraps one server's handler: it logs the request, waits the
+// latency SetLatency set, drops the connection when the hub is down and
+// marks registry responses with the API version header.
 func (h *Hub) handler(server string, serve http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.record(server, r)
+		h.delay(r)
 		if h.down.Load() {
 			hangUp(w)
 			return
@@ -241,4 +277,25 @@ func hangUp(w http.ResponseWriter) {
 		panic(http.ErrAbortHandler)
 	}
 	conn.Close()
+}
+
+// SetLatency makes every request to the registry, the token service and the
+// CDN wait d before it is answered (after it is logged), like an upstream
+// far away; 0 (the default) answers at once. The wait ends early when the
+// client goes away or the hub closes.
+func (h *Hub) SetLatency(d time.Duration) { h.latency.Store(int64(max(d, 0))) }
+
+// delay waits the latency SetLatency set.
+func (h *Hub) delay(r *http.Request) {
+	d := time.Duration(h.latency.Load())
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+	case <-h.closed:
+	}
 }

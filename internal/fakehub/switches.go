@@ -25,6 +25,11 @@ type faults struct {
 	rangeShiftTimes  int   // CDN Range GETs still to shift
 	cdnStatus        int   // every CDN request answers this; 0 is off
 	cdnDown          bool  // the CDN closes every connection unanswered
+
+	cdnNoLength      bool             // CDN blob answers omit Content-Length
+	ignoreRangeFrom  int64            // Range GETs from this byte on may answer 200
+	ignoreRangeTimes int              // such GETs still to answer 200
+	corrupt          map[string]int64 // digest -> offset of the byte the CDN flips
 }
 
 func newFaults() faults {
@@ -33,6 +38,7 @@ func newFaults() faults {
 		remaining: DefaultRateLimit,
 		cdnRange:  true,
 		pauses:    map[string][]*pause{},
+		corrupt:   map[string]int64{},
 	}
 }
 
@@ -189,4 +195,48 @@ func (h *Hub) takeRangeShift() int64 {
 	}
 	h.rangeShiftTimes--
 	return h.rangeShift
+}
+
+// OmitCDNLength makes CDN blob answers (200 and 206) go without
+// Content-Length, in chunked encoding, like an upstream that does not say
+// how long a body is; a 206 still names the size in its Content-Range.
+// false turns it off.
+func (h *Hub) OmitCDNLength(on bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.cdnNoLength = on
+}
+
+// IgnoreRange makes the next times CDN GETs whose Range starts at byte from
+// or later answer 200 with the whole blob, like a CDN node that does not
+// support Range; GETs from earlier bytes still get 206. IgnoreRange(1, n)
+// leaves the first request of a download alone and refuses the ranges of
+// the next n chunks or resumes. times 0 turns it off.
+func (h *Hub) IgnoreRange(from int64, times int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.ignoreRangeFrom, h.ignoreRangeTimes = from, max(times, 0)
+}
+
+// CorruptBlob makes every CDN GET of digest send the byte at offset at
+// changed (same length), while the digest and the registry's answers stay
+// as they were: a damaged copy on the CDN. A negative at turns it off.
+func (h *Hub) CorruptBlob(digest string, at int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if at < 0 {
+		delete(h.corrupt, digest)
+		return
+	}
+	h.corrupt[digest] = at
+}
+
+// takeIgnoreRange reports whether a CDN GET with a Range header starting at
+// start answers 200 (see IgnoreRange), using one up. The caller holds h.mu.
+func (h *Hub) takeIgnoreRange(start int64) bool {
+	if h.ignoreRangeTimes <= 0 || start < h.ignoreRangeFrom {
+		return false
+	}
+	h.ignoreRangeTimes--
+	return true
 }
