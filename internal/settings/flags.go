@@ -34,22 +34,22 @@ type Flags struct {
 // --upstream, --self-auth, --allow-user, --tls and --insecure-login.
 func (f *Flags) Register(fs *flag.FlagSet) {
 	f.RegisterUpstreams(fs)
-	fs.Var(&f.listen, "listen", "address to serve on, host:port (default "+DefaultListen+")")
-	fs.Var(&f.cacheDir, "cache-dir", "cache directory (default: the user cache dir + /hubmirror)")
-	fs.Var(&f.cacheMax, "cache-max", "keep at most this much, e.g. 20GiB (default: a fifth of the disk, 5 to 100 GiB)")
-	fs.Var(&f.selfAuth, "self-auth", "be a token realm: clients docker login to the mirror, Docker Hub checks passwords")
-	fs.Var(&f.allow, "allow-user", "with --self-auth, only this Docker Hub user may pull (repeatable)")
-	fs.Var(&f.tls, "tls", "off or auto: serve HTTPS with a local CA kept next to the settings file (hubmirror setup ca prints it)")
-	fs.Var(&f.insecure, "insecure-login", "let other machines log in over plain HTTP (their passwords cross the network in clear)")
-	fs.Var(&f.conns, "download-connections", "fetch each large blob from upstream over this many connections at once, 1 to 16 (default 4)")
+	fs.Var(&f.listen, "listen", fmt.Sprintf(i18n.Key("address to serve on, host:port (default %s)"), DefaultListen))
+	fs.Var(&f.cacheDir, "cache-dir", i18n.Key("cache directory (default: the user cache dir + /hubmirror)"))
+	fs.Var(&f.cacheMax, "cache-max", i18n.Key("keep at most this much, e.g. 20GiB (default: a fifth of the disk, 5 to 100 GiB)"))
+	fs.Var(&f.selfAuth, "self-auth", i18n.Key("be a token realm: clients docker login to the mirror, Docker Hub checks passwords"))
+	fs.Var(&f.allow, "allow-user", i18n.Key("with --self-auth, only this Docker Hub user may pull (repeatable)"))
+	fs.Var(&f.tls, "tls", i18n.Key("off or auto: serve HTTPS with a local CA kept next to the settings file (hubmirror setup ca prints it)"))
+	fs.Var(&f.insecure, "insecure-login", i18n.Key("let other machines log in over plain HTTP (their passwords cross the network in clear)"))
+	fs.Var(&f.conns, "download-connections", i18n.Key("fetch each large blob from upstream over this many connections at once, 1 to 16 (default 4)"))
 }
 
 // RegisterUpstreams adds only --config and --upstream, for commands that
 // talk to upstream registries but run no mirror.
 func (f *Flags) RegisterUpstreams(fs *flag.FlagSet) {
-	fs.StringVar(&f.Config, "config", f.Config, "settings file (default: the user config dir + /hubmirror/settings.json)")
-	fs.Var(&f.upstreams, "upstream", "REGISTRY=URL: send a registry's traffic to another endpoint (repeatable)")
-	fs.Var(&f.aliases, "alias", "HOST=REGISTRY: requests to the mirror by this host name go to REGISTRY (repeatable)")
+	fs.StringVar(&f.Config, "config", f.Config, i18n.Key("settings file (default: the user config dir + /hubmirror/settings.json)"))
+	fs.Var(&f.upstreams, "upstream", "REGISTRY=URL: "+i18n.Key("send a registry's traffic to another endpoint (repeatable)"))
+	fs.Var(&f.aliases, "alias", "HOST=REGISTRY: "+i18n.Key("requests to the mirror by this host name go to REGISTRY (repeatable)"))
 }
 
 // Load reads the settings file (creating it when missing), applies the

@@ -1,0 +1,141 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/hubmirror/hubmirror/internal/i18n"
+	"github.com/hubmirror/hubmirror/internal/mirror"
+	"github.com/hubmirror/hubmirror/internal/settings"
+)
+
+// cacheFlags is `hubmirror cache ls|prune|verify|clear` on the cache
+// directory of the settings (or --cache-dir): on the directory itself
+// when no mirror runs on it, through the running mirror (its cache API)
+// when one does.
+func cacheFlags(fs *flag.FlagSet, e *env) func([]string) error {
+	var flags settings.Flags
+	flags.Register(fs)
+	to := fs.String("to", "", i18n.Key("prune: the size to keep at most, e.g. 5GiB"))
+	yes := fs.Bool("yes", false, i18n.Key("clear: do not ask"))
+	return func(args []string) error {
+		sub := ""
+		if len(args) > 0 {
+			sub = args[0]
+		}
+		switch sub {
+		case "ls", "verify", "prune", "clear":
+		default:
+			return errUsage{lookup("cache")}
+		}
+		limit, err := settings.ParseSize(*to)
+		if *to == "0" {
+			limit, err = 0, nil
+		}
+		if sub == "prune" && err != nil {
+			return fmt.Errorf(i18n.Key("--%s %q %v"), "to", *to, err)
+		}
+		s, _, err := flags.Load()
+		if err != nil {
+			return fmt.Errorf(i18n.Key("settings: %w"), err)
+		}
+		c, via, err := mirror.OpenCacheStore(s.CacheDir)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		if via != "" {
+			fmt.Fprintf(e.stderr, e.T("A mirror runs on %s (listening on %s): asking it.")+"\n", s.CacheDir, via)
+		}
+		switch sub {
+		case "ls":
+			return cacheList(e, c)
+		case "verify":
+			return cacheVerify(e, c)
+		case "prune":
+			return cachePrune(e, c, limit)
+		}
+		return cacheClear(e, c, s.CacheDir, *yes)
+	}
+}
+
+// cacheList prints the cached images, one a line, and the cache's size.
+func cacheList(e *env, c mirror.CacheStore) error {
+	imgs, err := c.Images()
+	if err != nil {
+		return err
+	}
+	size, err := c.Bytes()
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, e.T("IMAGE\tDIGEST\tSIZE\t"))
+	for _, im := range imgs {
+		partial := ""
+		if !im.Complete {
+			partial = e.T("(partly cached)")
+		}
+		fmt.Fprintf(w, "%s/%s:%s\t%s\t%s\t%s\n", im.Registry, im.Repo, im.Tag, im.Digest[:19], settings.FormatSize(im.Size), partial)
+	}
+	fmt.Fprintf(w, e.T("\t\t%s\tin all\n"), settings.FormatSize(size))
+	return w.Flush()
+}
+
+// cachePrune evicts the least recently used blobs down to limit bytes and
+// says what it freed and what is left, also when it could remove only
+// some.
+func cachePrune(e *env, c mirror.CacheStore, limit int64) error {
+	n, freed, err := c.Prune(limit)
+	left, sizeErr := c.Bytes()
+	if sizeErr == nil { // what was removed, also when removing some failed
+		fmt.Fprintf(e.stdout, e.T("Removed %d blobs (%s); %s left.\n"), n, settings.FormatSize(freed), settings.FormatSize(left))
+	}
+	if err != nil {
+		return err
+	}
+	return sizeErr
+}
+
+// cacheClear empties the cache, asking first on a terminal unless yes.
+func cacheClear(e *env, c mirror.CacheStore, dir string, yes bool) error {
+	size, err := c.Bytes()
+	if err != nil {
+		return err
+	}
+	if !yes && !confirm(e, e.F("Remove everything in %s (%s)?", dir, settings.FormatSize(size))) {
+		return errors.New(i18n.Key("nothing removed (use --yes to clear without asking)"))
+	}
+	if err := c.Clear(); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, e.T("The cache is empty."))
+	return nil
+}
+
+// cacheVerify checks every blob against its digest, removing the corrupt
+// ones, with a progress bar on a terminal.
+func cacheVerify(e *env, c mirror.CacheStore) error {
+	tty := isTerminal(e.stderr)
+	bad, err := c.Verify(func(done, total int) {
+		if tty {
+			fmt.Fprintf(e.stderr, "\r"+e.T("%s verifying %d/%d blobs"), bar(done, total), done, total)
+		}
+	})
+	if tty {
+		fmt.Fprintln(e.stderr)
+	}
+	if err != nil {
+		return err
+	}
+	if len(bad) == 0 {
+		fmt.Fprintln(e.stdout, e.T("Every cached blob matches its digest."))
+		return nil
+	}
+	for _, d := range bad {
+		fmt.Fprintln(e.stdout, e.T("corrupt, removed:"), d)
+	}
+	return fmt.Errorf(i18n.Key("%d corrupt blobs removed; they will be downloaded again when pulled"), len(bad))
+}
