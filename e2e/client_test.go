@@ -100,6 +100,11 @@ func (c *hubClient) pullBlob(ctx context.Context, repo, digest string, size int6
 	if err != nil {
 		return err
 	}
+	return c.pullBlobWithToken(ctx, repo, tok, digest, size)
+}
+
+// pullBlobWithToken is pullBlob with a pull token the caller already has.
+func (c *hubClient) pullBlobWithToken(ctx context.Context, repo, tok, digest string, size int64) error {
 	resp, err := c.get(ctx, c.registry+"/v2/"+repo+"/blobs/"+digest, "Bearer "+tok)
 	if err != nil {
 		return err
