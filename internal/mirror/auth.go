@@ -13,7 +13,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/hubmirror/hubmirror/internal/i18n"
+	"github.com/hubmirror/hubmirror/internal/oci"
+	"github.com/hubmirror/hubmirror/internal/store"
 )
 
 // Access is who may pull. It can change while the mirror runs.
@@ -351,7 +355,7 @@ const maxLinks = 1 << 15
 // link is one digest in one registry's repository.
 type link struct {
 	repoKey
-	digest digest
+	digest digest.Digest
 }
 
 // newLinkSet returns an empty set that keeps at most limit links (at
@@ -361,7 +365,7 @@ func newLinkSet(limit int) *linkSet {
 }
 
 // add records that d belongs to registry's repo, as its most recent link.
-func (l *linkSet) add(registry, repo string, d digest) {
+func (l *linkSet) add(registry, repo string, d digest.Digest) {
 	k := link{repoKey{registry, repo}, d}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -379,7 +383,7 @@ func (l *linkSet) add(registry, repo string, d digest) {
 
 // has reports whether d is known to belong to registry's repo; a link
 // found counts as used.
-func (l *linkSet) has(registry, repo string, d digest) bool {
+func (l *linkSet) has(registry, repo string, d digest.Digest) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	e, ok := l.m[link{repoKey{registry, repo}, d}]
@@ -405,12 +409,10 @@ func (l *linkSet) clear() {
 }
 
 // addManifest links a manifest and everything it references to repo.
-func (l *linkSet) addManifest(registry, repo string, cm cachedManifest) {
+func (l *linkSet) addManifest(registry, repo string, cm store.Manifest) {
 	l.add(registry, repo, cm.Digest)
-	blobs, children := manifestRefs(cm.Data)
-	for _, ref := range append(blobs, children...) {
-		if d, err := parseDigest(ref); err == nil {
-			l.add(registry, repo, d)
-		}
+	refs, _ := oci.ManifestRefs(cm.Data) // not JSON: names nothing
+	for _, d := range oci.Digests(refs.Blobs, refs.Children) {
+		l.add(registry, repo, d)
 	}
 }

@@ -8,6 +8,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/hubmirror/hubmirror/internal/store"
 )
 
 // serveBlob answers OCI "end-2" (GET /v2/<name>/blobs/<digest>), with
@@ -20,54 +24,55 @@ func (s *server) serveBlob(w *recorder, r *http.Request, rt *route, sess *sessio
 	if r.Method == http.MethodHead {
 		return s.headBlob(w, r, rt, sess)
 	}
-	br, err := s.blobs.open(r.Context(), rt.digest, s.blobFetcher(rt, sess))
-	if errors.Is(err, errCacheWrite) {
+	br, err := s.blobs.Open(r.Context(), rt.digest, s.blobFetcher(rt, sess))
+	if errors.Is(err, store.ErrCacheWrite) {
 		return s.serveUncached(w, r, rt, sess)
 	}
 	if err != nil {
 		return blobError(rt, err)
 	}
 	defer br.Close()
-	if br.fromCache() {
-		if err := checkRange(w, r, br.size); err != nil {
+	size := br.Size()
+	if br.FromCache() {
+		if err := checkRange(w, r, size); err != nil {
 			return err
 		}
 	}
 	setBlobHeaders(w, rt.digest)
-	if br.fromCache() {
+	if br.FromCache() {
 		w.source = sourceHit
 		s.countSource(sourceHit)
 		w.Header().Set("X-Hubmirror-Cache", string(sourceHit))
-		http.ServeContent(w, r, "", time.Time{}, br.file)
+		http.ServeContent(w, r, "", time.Time{}, br.File())
 		s.stats.bytesFromCache.Add(w.bytes)
 		return nil
 	}
 	w.source = sourceMiss
 	s.countSource(sourceMiss)
 	w.Header().Set("X-Hubmirror-Cache", string(sourceMiss))
-	from, to, status := int64(0), br.size, http.StatusOK
-	if rng := r.Header.Get("Range"); rng != "" && br.size >= 0 {
+	from, to, status := int64(0), size, http.StatusOK
+	if rng := r.Header.Get("Range"); rng != "" && size >= 0 {
 		var partial, ok bool
-		if from, to, partial, ok = parseRange(rng, br.size); !ok {
-			w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(br.size, 10))
+		if from, to, partial, ok = parseRange(rng, size); !ok {
+			w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
 			return newError(codeRangeInvalid, "range "+rng+" is outside the blob")
 		}
 		if partial {
 			status = http.StatusPartialContent
-			w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", from, to-1, br.size))
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", from, to-1, size))
 		}
 	}
 	if to >= 0 {
 		w.Header().Set("Content-Length", strconv.FormatInt(to-from, 10))
 	}
 	w.WriteHeader(status)
-	n, err := br.dl.copyTo(r.Context(), w, br.file, from, to)
-	if errors.Is(err, errCacheWrite) {
+	n, err := br.CopyTo(r.Context(), w, from, to)
+	if errors.Is(err, store.ErrCacheWrite) {
 		// The disk filled up under the download: the rest comes straight
 		// from upstream, still verified before its last byte.
 		s.stats.streamedUncached()
 		var more int64
-		more, err = s.passThrough(r.Context(), w, rt, sess, br.file, from+n, to)
+		more, err = s.passThrough(r.Context(), w, rt, sess, br.File(), from+n, to)
 		n += more
 	}
 	s.stats.bytesFromUpstream.Add(n)
@@ -82,50 +87,92 @@ func (s *server) serveBlob(w *recorder, r *http.Request, rt *route, sess *sessio
 	return nil
 }
 
-// blobFetcher returns how the download of rt's blob reaches upstream.
-func (s *server) blobFetcher(rt *route, sess *session) openFunc {
-	return func(ctx context.Context, from int64) (*http.Response, error) {
+// blobFetcher returns how the download of rt's blob reaches upstream: a
+// GET, with a Range from byte from on when from > 0.
+func (s *server) blobFetcher(rt *route, sess *session) store.OpenFunc {
+	return func(ctx context.Context, from int64) (store.Body, error) {
 		resp, err := rt.registry.do(ctx, upstreamRequest{
 			kind: kindBlobGet, method: http.MethodGet, repo: rt.repo, from: from,
 			path: "/v2/" + rt.repo + "/blobs/" + string(rt.digest), token: sess.token(rt.registry.registry),
 		})
 		if err != nil {
-			return nil, err
+			return store.Body{}, err
 		}
 		if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusPartialContent ||
 			(from > 0 && resp.StatusCode == http.StatusRequestedRangeNotSatisfiable) {
 			if sess != nil {
 				s.links.add(rt.registry.registry, rt.repo, rt.digest)
 			}
-			return resp, nil
+			return blobBody(resp), nil
 		}
 		defer drain(resp)
-		return nil, rt.registry.statusError(resp, "blob "+string(rt.digest))
+		return store.Body{}, rt.registry.statusError(resp, "blob "+string(rt.digest))
 	}
+}
+
+// blobBody is what a 200, 206 or 416 answer to a blob GET says in the
+// store's terms: which byte of the blob the body starts at, and the blob's
+// size. A 416 with "Content-Range: bytes */N" says the range asked for
+// starts at the end of a blob of N bytes: an empty body there. A 206
+// whose Content-Range cannot be read starts at -1, which the store
+// refuses.
+func blobBody(resp *http.Response) store.Body {
+	cr := resp.Header.Get("Content-Range")
+	switch resp.StatusCode {
+	case http.StatusPartialContent:
+		start, size := parseContentRange(cr)
+		return store.Body{ReadCloser: resp.Body, Start: start, Size: size}
+	case http.StatusRequestedRangeNotSatisfiable:
+		drain(resp)
+		end := int64(-1)
+		if n, ok := strings.CutPrefix(cr, "bytes */"); ok {
+			end = parseBytePos(n)
+		}
+		return store.Body{ReadCloser: http.NoBody, Start: end, Size: end}
+	}
+	return store.Body{ReadCloser: resp.Body, Start: 0, Size: resp.ContentLength}
+}
+
+// parseContentRange reads "bytes N-M/T" and returns N and T: -1 for a
+// part that is missing or not a number ("*" for an unknown total).
+func parseContentRange(v string) (start, size int64) {
+	spec, ok := strings.CutPrefix(v, "bytes ")
+	if !ok {
+		return -1, -1
+	}
+	rng, total, _ := strings.Cut(spec, "/")
+	first, _, _ := strings.Cut(rng, "-")
+	return parseBytePos(first), parseBytePos(total)
+}
+
+// parseBytePos reads a decimal byte position; -1 for anything else.
+func parseBytePos(s string) int64 {
+	if s == "" || strings.Trim(s, "0123456789") != "" {
+		return -1
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
 }
 
 // headBlob answers OCI "end-2" HEAD: from the cache, from a running
 // download, or from upstream's HEAD.
 func (s *server) headBlob(w *recorder, r *http.Request, rt *route, sess *session) error {
 	setBlobHeaders(w, rt.digest)
-	if br, err := s.blobs.openCached(rt.digest); err == nil {
+	if br, err := s.blobs.OpenCached(rt.digest); err == nil {
 		br.Close()
 		w.source = sourceHit
-		w.Header().Set("Content-Length", strconv.FormatInt(br.size, 10))
+		w.Header().Set("Content-Length", strconv.FormatInt(br.Size(), 10))
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
-	if dl := s.blobs.inFlight(rt.digest); dl != nil {
-		select {
-		case <-dl.ready:
-			if dl.startErr == nil && dl.size >= 0 {
-				w.source = sourceMiss
-				w.Header().Set("Content-Length", strconv.FormatInt(dl.size, 10))
-				w.WriteHeader(http.StatusOK)
-				return nil
-			}
-		default:
-		}
+	if size, ok := s.blobs.DownloadSize(rt.digest); ok {
+		w.source = sourceMiss
+		w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+		w.WriteHeader(http.StatusOK)
+		return nil
 	}
 	resp, err := rt.registry.do(r.Context(), upstreamRequest{
 		kind: kindBlobHead, method: http.MethodHead, repo: rt.repo, token: sess.token(rt.registry.registry),
@@ -146,7 +193,7 @@ func (s *server) headBlob(w *recorder, r *http.Request, rt *route, sess *session
 	return nil
 }
 
-func setBlobHeaders(w http.ResponseWriter, d digest) {
+func setBlobHeaders(w http.ResponseWriter, d digest.Digest) {
 	h := w.Header()
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("Docker-Content-Digest", string(d))

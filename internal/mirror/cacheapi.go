@@ -31,8 +31,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/hubmirror/hubmirror/internal/clientsetup"
 	"github.com/hubmirror/hubmirror/internal/i18n"
+	"github.com/hubmirror/hubmirror/internal/store"
 )
 
 // cacheAPIPrefix is where the cache API's routes live.
@@ -87,13 +90,13 @@ func (s *server) serveCacheAPI(w *recorder, r *http.Request) error {
 	key := cacheKey(s.internalToken)
 	got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if subtle.ConstantTimeCompare([]byte(got), []byte(key)) != 1 {
-		if err := writeCacheKey(s.cache.root, key); err != nil {
+		if err := writeCacheKey(s.cache.Dir(), key); err != nil {
 			return err
 		}
 		return newError(codeUnauthorized,
-			"the cache API needs the key in "+filepath.Join(s.cache.root, cacheKeyFile))
+			"the cache API needs the key in "+filepath.Join(s.cache.Dir(), cacheKeyFile))
 	}
-	c := &Cache{c: s.cache}
+	c := s.cache
 	op := strings.TrimPrefix(r.URL.Path, cacheAPIPrefix)
 	method := http.MethodPost
 	if op == "images" || op == "usage" {
@@ -120,15 +123,12 @@ func (s *server) serveCacheAPI(w *recorder, r *http.Request) error {
 			return newError(codeSizeInvalid, "prune needs ?to= a number of bytes")
 		}
 		n, freed, err := c.Prune(to)
-		s.stats.cacheBytes.Store(s.cache.size())
 		if err != nil {
 			return err
 		}
 		return writeJSON(w, cachePruneReply{Blobs: n, Freed: freed})
 	case "clear":
-		err := clearRunning(c)
-		s.stats.cacheBytes.Store(s.cache.size())
-		if err != nil {
+		if err := clearRunning(c); err != nil {
 			return err
 		}
 		return writeJSON(w, struct{}{})
@@ -139,7 +139,7 @@ func (s *server) serveCacheAPI(w *recorder, r *http.Request) error {
 // clearRunning empties the running mirror's cache. A download that
 // finishes meanwhile puts its blob into a folder being removed, which then
 // is not empty; a second or third pass removes it too.
-func clearRunning(c *Cache) error {
+func clearRunning(c *store.Cache) error {
 	var err error
 	for range 3 {
 		if err = c.Clear(); err == nil {
@@ -152,7 +152,7 @@ func clearRunning(c *Cache) error {
 // streamVerify runs Verify on the running mirror's cache, sending its
 // progress as it goes (a large cache takes minutes) and then its result,
 // one cacheVerifyLine a line.
-func (s *server) streamVerify(w *recorder, c *Cache) error {
+func (s *server) streamVerify(w *recorder, c *store.Cache) error {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	rc := http.NewResponseController(w)
 	enc := json.NewEncoder(w)
@@ -161,8 +161,7 @@ func (s *server) streamVerify(w *recorder, c *Cache) error {
 		_ = rc.Flush()
 	}
 	bad, err := c.Verify(func(done, total int) { send(cacheVerifyLine{Done: done, Total: total}) })
-	s.stats.cacheBytes.Store(s.cache.size())
-	last := cacheVerifyLine{Finished: true, Bad: bad}
+	last := cacheVerifyLine{Finished: true, Bad: digestStrings(bad)}
 	if err != nil {
 		last.Error = err.Error()
 	}
@@ -202,15 +201,16 @@ type (
 // CacheStore is a cache directory as the cache commands use it: opened by
 // the command itself, or through the mirror that runs on it.
 type CacheStore interface {
-	// Images lists the cached tags, as Cache.Images.
+	// Images lists the cached tags, as store.Cache.Images.
 	Images() ([]CachedImage, error)
 	// Bytes is the bytes of blobs in the cache.
 	Bytes() (int64, error)
-	// Verify checks every blob, as Cache.Verify.
+	// Verify checks every blob, as store.Cache.Verify, and returns the
+	// digests of the corrupt ones, removed.
 	Verify(progress func(done, total int)) ([]string, error)
-	// Prune evicts down to bytes, as Cache.Prune.
+	// Prune evicts down to bytes, as store.Cache.Prune.
 	Prune(to int64) (blobs int, freed int64, err error)
-	// Clear empties the cache, as Cache.Clear.
+	// Clear empties the cache, as store.Cache.Clear.
 	Clear() error
 	// Close lets go of the directory.
 	Close()
@@ -219,16 +219,16 @@ type CacheStore interface {
 // OpenCacheStore opens the cache directory dir for the cache commands:
 // itself when no mirror runs on it; through the running mirror's cache API
 // when one does, whose address is then via. A directory held by anything
-// else (another cache command) is ErrCacheInUse, as for OpenCache.
-func OpenCacheStore(dir string) (store CacheStore, via string, err error) {
-	c, err := OpenCache(dir)
+// else (another cache command) is ErrCacheInUse.
+func OpenCacheStore(dir string) (cs CacheStore, via string, err error) {
+	c, err := store.Open(dir, store.Options{})
 	if err == nil {
 		return localCache{c}, "", nil
 	}
 	if !errors.Is(err, ErrCacheInUse) {
 		return nil, "", err
 	}
-	addr := lockHolderAddr(dir)
+	addr := store.HolderAddr(dir)
 	if addr == "" {
 		return nil, "", err
 	}
@@ -236,28 +236,14 @@ func OpenCacheStore(dir string) (store CacheStore, via string, err error) {
 	return &cacheClient{dir: dir, base: "http://" + via, http: &http.Client{}, inUse: err}, via, nil
 }
 
-// lockHolderAddr is where the mirror holding dir's lock listens, as the
-// lock file says; "" when the holder is not a mirror or the file says
-// nothing.
-func lockHolderAddr(dir string) string {
-	raw, err := os.ReadFile(filepath.Join(dir, "lock"))
-	if err != nil {
-		return ""
-	}
-	var o lockOwner
-	if json.Unmarshal(raw, &o) != nil {
-		return ""
-	}
-	return o.Addr
-}
-
-// localCache is a Cache the command opened itself, as a CacheStore.
-type localCache struct{ c *Cache }
+// localCache is a cache the command opened itself, as a CacheStore.
+type localCache struct{ c *store.Cache }
 
 func (l localCache) Images() ([]CachedImage, error) { return l.c.Images() }
 func (l localCache) Bytes() (int64, error)          { return l.c.Size(), nil }
 func (l localCache) Verify(progress func(done, total int)) ([]string, error) {
-	return l.c.Verify(progress)
+	bad, err := l.c.Verify(progress)
+	return digestStrings(bad), err
 }
 func (l localCache) Prune(to int64) (int, int64, error) { return l.c.Prune(to) }
 func (l localCache) Clear() error                       { return l.c.Clear() }
@@ -373,6 +359,15 @@ func (c *cacheClient) send(method, op string) (*http.Response, error) {
 		defer resp.Body.Close()
 		return nil, fmt.Errorf(i18n.Key("the running mirror: %w"), replyError(resp))
 	}
+}
+
+// digestStrings writes digests as the strings the cache commands print.
+func digestStrings(ds []digest.Digest) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.String()
+	}
+	return out
 }
 
 // replyError is the message of an error reply of the cache API.

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/hubmirror/hubmirror/internal/store"
 )
 
 // The cache commands on a directory a mirror filled: ls, verify finding a
@@ -18,13 +20,13 @@ func TestCacheCommands(t *testing.T) {
 	tm.pullSettled(t, "alpine", a)
 	tm.pullSettled(t, "owner/app", b)
 
-	if _, err := OpenCache(dir); err == nil || !strings.Contains(err.Error(), "in use by another hubmirror") {
+	if _, err := store.Open(dir, store.Options{}); err == nil || !strings.Contains(err.Error(), "in use by another hubmirror") {
 		t.Fatalf("opening the cache of a running mirror: %v", err)
 	}
 	if err := tm.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	c, err := OpenCache(dir)
+	c, err := store.Open(dir, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +53,7 @@ func TestCacheCommands(t *testing.T) {
 	}
 	var calls int
 	bad, err := c.Verify(func(done, total int) { calls++ })
-	if err != nil || len(bad) != 1 || bad[0] != a.Layers[0].Digest || calls != 4 {
+	if err != nil || len(bad) != 1 || bad[0].String() != a.Layers[0].Digest || calls != 4 {
 		t.Fatalf("Verify: %v %v (%d progress calls, want 4)", bad, err, calls)
 	}
 	if cached(tm, a.Layers[0].Digest) {
@@ -85,7 +87,7 @@ func TestRunningMirrorCacheOperations(t *testing.T) {
 	if err := tm.Prefetch(context.Background(), "alpine:3.20", func(done, total int64) { last = total }); err != nil {
 		t.Fatal(err)
 	}
-	tm.blobs.wait()
+	tm.blobs.Wait()
 	if u := tm.CacheUsage(); u.Blobs != 2 || u.Limit != 1<<20 || u.Bytes != img.Layers[0].Size+img.Config.Size || last != u.Bytes {
 		t.Errorf("after prefetch: %+v (progress total %d)", u, last)
 	}

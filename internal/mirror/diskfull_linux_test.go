@@ -83,7 +83,7 @@ func TestDiskFullStreamsWithoutKeeping(t *testing.T) {
 	for round := 0; round < 2; round++ {
 		tm.pull(t, "big", img) // checks every digest
 	}
-	tm.blobs.wait()
+	tm.blobs.Wait()
 	layer := img.Layers[0].Digest
 	if raw, err := os.ReadFile(blobFile(tm, layer)); err == nil && sha(raw) != layer {
 		t.Fatalf("the cache holds wrong bytes for %s", layer)
@@ -92,17 +92,23 @@ func TestDiskFullStreamsWithoutKeeping(t *testing.T) {
 		strings.Contains(m, "hubmirror_uncached_streams_total 0\n") {
 		t.Errorf("/metrics does not count the uncached streams")
 	}
+	if p := tm.Status().UpstreamProblem; !strings.Contains(p, "disk is full") {
+		t.Errorf("while blobs stream uncached, the status says %q", p)
+	}
 
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
 	tm.pull(t, "big", img)
-	tm.blobs.wait()
+	tm.blobs.Wait()
 	if raw, err := os.ReadFile(blobFile(tm, layer)); err != nil || sha(raw) != layer {
 		t.Fatalf("with room again the layer is not cached whole (%v)", err)
 	}
 	if r := tm.get(t, "/v2/big/blobs/"+layer); r.header.Get("X-Hubmirror-Cache") != "hit" || sha(r.body) != layer {
 		t.Errorf("served %q, want a verified hit", r.header.Get("X-Hubmirror-Cache"))
+	}
+	if p := tm.Status().UpstreamProblem; strings.Contains(p, "disk is full") {
+		t.Errorf("a blob was kept, yet the status says %q", p)
 	}
 }
 
@@ -126,7 +132,7 @@ func TestDiskFullEvictsToMakeRoom(t *testing.T) {
 	fill(t, disk, 3<<20) // the fresh layer does not fit without the old one
 
 	tm.pull(t, "fresh", fresh)
-	tm.blobs.wait()
+	tm.blobs.Wait()
 	layer := fresh.Layers[0].Digest
 	raw, err := os.ReadFile(blobFile(tm, layer))
 	if err != nil || sha(raw) != layer {

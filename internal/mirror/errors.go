@@ -10,6 +10,7 @@ import (
 	"unicode"
 
 	"github.com/hubmirror/hubmirror/internal/i18n"
+	"github.com/hubmirror/hubmirror/internal/oci"
 )
 
 // Error codes from the OCI Distribution Specification, section "Error
@@ -133,20 +134,22 @@ type ociError struct {
 	Message string `json:"message"`
 }
 
-// Sentinel errors that callers branch on. Their texts are catalog keys:
-// they end up in messages people read (hubmirror login's "login failed,
-// nothing was stored: upstream denied access"), translated where shown.
+// Sentinel errors that callers branch on. Those every layer shares are
+// package oci's, under the names callers of this package know. Their
+// texts are catalog keys: they end up in messages people read (hubmirror
+// login's "login failed, nothing was stored: upstream denied access"),
+// translated where shown.
 var (
 	// ErrNotFound means upstream does not have the requested content.
-	ErrNotFound = errors.New(i18n.Key("not found upstream"))
+	ErrNotFound = oci.ErrNotFound
 	// ErrUnreachable means upstream could not be reached or answered 5xx.
-	ErrUnreachable = errors.New(i18n.Key("upstream unreachable"))
+	ErrUnreachable = oci.ErrUnreachable
 	// ErrTooManyRequests means upstream answered 429.
-	ErrTooManyRequests = errors.New(i18n.Key("upstream rate limit reached"))
+	ErrTooManyRequests = oci.ErrTooManyRequests
 	// ErrDenied means upstream refused access even after authenticating.
-	ErrDenied = errors.New(i18n.Key("upstream denied access"))
+	ErrDenied = oci.ErrDenied
 	// ErrDigestMismatch means content did not hash to its digest.
-	ErrDigestMismatch = errors.New(i18n.Key("content does not match its digest"))
+	ErrDigestMismatch = oci.ErrDigestMismatch
 	// ErrRedirectRefused means upstream redirected to a loopback, link-local
 	// or private address although its own endpoint is not one. It comes
 	// wrapped together with ErrUnreachable.

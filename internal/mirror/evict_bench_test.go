@@ -79,7 +79,7 @@ func BenchmarkPullLatency(b *testing.B) {
 				}
 				if mode == "warm" {
 					get(blobs[0].Digest)
-					m.blobs.wait()
+					m.blobs.Wait()
 				}
 				b.ResetTimer()
 				for i := range b.N {
@@ -90,77 +90,11 @@ func BenchmarkPullLatency(b *testing.B) {
 					}
 				}
 				b.StopTimer()
-				m.blobs.wait()
-				if n := m.cache.index.size(); n > limit {
+				m.blobs.Wait()
+				if n := m.cache.Size(); n > limit {
 					b.Errorf("%d bytes kept over the %d limit", n, limit)
 				}
 			})
 		}
-	}
-}
-
-// fillManifests writes n image manifests into dir's layout, each naming a
-// config and a layer that are not cached, so that none of them goes with
-// the blobs a benchmark evicts.
-func fillManifests(b *testing.B, dir string, n int) {
-	b.Helper()
-	for i := range n {
-		sum := func(s string) string { return fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(s))) }
-		data := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",` +
-			`"config":{"digest":"` + sum(fmt.Sprint("config ", i)) + `","size":100},` +
-			`"layers":[{"digest":"` + sum(fmt.Sprint("layer ", i)) + `","size":1000}]}`)
-		hex := fmt.Sprintf("%x", sha256.Sum256(data))
-		p := filepath.Join(dir, "manifests", "sha256", hex[:2], hex)
-		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-			b.Fatal(err)
-		}
-		raw := append([]byte("application/vnd.docker.distribution.manifest.v2+json\n"), data...)
-		if err := os.WriteFile(p, raw, 0o600); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkEvictWithManifests measures one eviction (a blob and the one
-// manifest that names it) with 1,000 or 10,000 other manifests cached: the
-// cost should not grow with them.
-// Run: go test ./internal/mirror -run '^$' -bench EvictWithManifests
-func BenchmarkEvictWithManifests(b *testing.B) {
-	for _, cached := range []int{1_000, 10_000} {
-		b.Run(fmt.Sprintf("manifests=%d", cached), func(b *testing.B) {
-			dir := b.TempDir()
-			fillManifests(b, dir, cached)
-			c, err := openCache(dir, 0)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.close()
-			b.ResetTimer()
-			for i := range b.N {
-				b.StopTimer()
-				blob := []byte(fmt.Sprint("evicted blob ", i))
-				d := digestOf(blob)
-				if err := os.MkdirAll(filepath.Dir(c.blobPath(d)), 0o700); err != nil {
-					b.Fatal(err)
-				}
-				if err := os.WriteFile(c.blobPath(d), blob, 0o600); err != nil {
-					b.Fatal(err)
-				}
-				data := []byte(`{"layers":[{"digest":"` + string(d) + `"}]}`)
-				m := digestOf(data)
-				if err := c.putManifest(cachedManifest{MediaType: "application/vnd.oci.image.manifest.v1+json", Data: data, Digest: m}); err != nil {
-					b.Fatal(err)
-				}
-				b.StartTimer()
-				if _, err := c.removeBlobs([]digest{d}); err != nil {
-					b.Fatal(err)
-				}
-				b.StopTimer()
-				if _, err := os.Stat(c.manifestPath(m)); err == nil {
-					b.Fatal("the manifest naming the evicted blob stayed")
-				}
-				b.StartTimer()
-			}
-		})
 	}
 }

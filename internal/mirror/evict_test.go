@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/hubmirror/hubmirror/internal/fakehub"
+	"github.com/hubmirror/hubmirror/internal/store"
 )
 
 func blobFile(tm *testMirror, d string) string {
@@ -23,7 +25,7 @@ func blobFile(tm *testMirror, d string) string {
 func (tm *testMirror) pullSettled(t *testing.T, name string, img fakehub.Image) {
 	t.Helper()
 	tm.pull(t, name, img)
-	tm.blobs.wait()
+	tm.blobs.Wait()
 }
 
 func cached(tm *testMirror, d string) bool {
@@ -54,7 +56,7 @@ func TestEvictionLeastRecentlyUsed(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(tm.dir, "manifests", "sha256", imgs["b"].Digest[7:9], imgs["b"].Digest[7:])); err == nil {
 		t.Errorf("b's manifest stayed although its layer was evicted")
 	}
-	if n := tm.cache().index.size(); n > 350_000 {
+	if n := tm.cache().Size(); n > 350_000 {
 		t.Errorf("%d bytes of blobs kept, limit 350000", n)
 	}
 	before := hub.Counters().BlobGetsByDigest[imgs["b"].Layers[0].Digest]
@@ -124,8 +126,8 @@ func TestEvictionUnderConcurrentPulls(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	tm.blobs.wait() // clients have their bytes before the last commits
-	if n := tm.cache().index.size(); n > 300_000 {
+	tm.blobs.Wait() // clients have their bytes before the last commits
+	if n := tm.cache().Size(); n > 300_000 {
 		t.Errorf("%d bytes kept, limit 300000", n)
 	}
 	kept := 0
@@ -167,7 +169,7 @@ func TestOversizeBlobIsServedNotKept(t *testing.T) {
 		if r.status != http.StatusOK || !bytes.Equal(r.body, layer) {
 			t.Fatalf("got %d, %d bytes", r.status, len(r.body))
 		}
-		tm.blobs.wait()
+		tm.blobs.Wait()
 	}
 	if cached(tm, img.Layers[0].Digest) {
 		t.Errorf("a blob over cache_max was kept")
@@ -184,13 +186,20 @@ func TestIndexRebuiltAtStart(t *testing.T) {
 	dir := t.TempDir()
 	tm := startMirrorIn(t, hub, dir)
 	tm.pullSettled(t, "a", img)
-	ix := loadIndex(dir, 0)
-	if ix.total != img.Layers[0].Size+img.Config.Size || len(ix.blobs) != 2 {
-		t.Errorf("rebuilt index: %d bytes in %d blobs", ix.total, len(ix.blobs))
+	if err := tm.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if bytes, blobs := c.Usage(); bytes != img.Layers[0].Size+img.Config.Size || blobs != 2 {
+		t.Errorf("rebuilt index: %d bytes in %d blobs", bytes, blobs)
 	}
 }
 
-func (tm *testMirror) cache() *diskCache {
+func (tm *testMirror) cache() *store.Cache {
 	tm.mu.Lock()
 	defer tm.mu.Unlock()
 	return tm.Mirror.cache

@@ -76,7 +76,7 @@ func TestDamagedCachedBlobIsFetchedAgain(t *testing.T) {
 					t.Errorf("%s after damage: Content-Length %s", method, got)
 				}
 			}
-			tm.blobs.wait()
+			tm.blobs.Wait()
 			if got := hub.Counters().CDNGets - before; got != 1 {
 				t.Errorf("the damaged blob was fetched %d times from upstream, want 1", got)
 			}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hubmirror/hubmirror/internal/fakehub"
+	"github.com/hubmirror/hubmirror/internal/store"
 )
 
 // fullAccept is what docker and containerd send for a manifest.
@@ -81,7 +82,7 @@ func startMirrorWith(t *testing.T, hub *fakehub.Hub, dir string, change func(*Co
 	if change != nil {
 		change(&cfg)
 	}
-	m, err := New(cfg)
+	m, err := New(cfg, fastResumes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,8 +266,15 @@ func await[T any](t *testing.T, ch <-chan T, what string) T {
 	}
 }
 
+// fastResumes is the download tuning of the test mirrors: resumes are
+// what is tested, not the back-off.
+var fastResumes = WithDownloadTuning(store.Tuning{
+	StallTimeout: store.DefaultTuning().StallTimeout,
+	MaxResumes:   store.DefaultTuning().MaxResumes,
+	ResumeDelay:  10 * time.Millisecond,
+})
+
 func TestMain(m *testing.M) {
-	resumeDelay = 10 * time.Millisecond // resumes are what is tested, not the back-off
 	code := m.Run()
 	if found := checkAudit(); code == 0 && flag.Lookup("test.run").Value.String() == "" && len(found) > 0 {
 		fmt.Fprintf(os.Stderr, "FAIL: secrets reached logs, error bodies or /metrics: %q\n", found)

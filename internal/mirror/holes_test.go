@@ -210,7 +210,7 @@ func TestResumeRefusesRangeFromAnotherOffset(t *testing.T) {
 			}
 			body, rerr := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			tm.blobs.wait()
+			tm.blobs.Wait()
 			complete := rerr == nil && resp.StatusCode == http.StatusOK
 			if complete && sha(body) != layer {
 				t.Fatalf("200 with a complete wrong body (%d bytes hashing to %s)", len(body), sha(body))
@@ -270,7 +270,7 @@ func TestSignedCDNURLStaysOutOfErrors(t *testing.T) {
 					text.WriteString(strings.Join(h, " "))
 				}
 			}
-			tm.blobs.wait()
+			tm.blobs.Wait()
 			logs := tm.logs.String()
 			if !strings.Contains(logs, "level=WARN") {
 				t.Fatalf("the CDN failure was never logged: the test proved nothing\n%s", logs)

@@ -6,12 +6,13 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/opencontainers/go-digest"
 
 	"github.com/hubmirror/hubmirror/internal/fakehub"
 )
@@ -76,7 +77,7 @@ func TestLinksOnlyWithSelfAuth(t *testing.T) {
 // looked up is used.
 func TestLinkSetIsBounded(t *testing.T) {
 	l := newLinkSet(3)
-	d := func(i int) digest { return digestOf([]byte{byte(i)}) }
+	d := func(i int) digest.Digest { return digest.FromBytes([]byte{byte(i)}) }
 	for i := range 3 {
 		l.add("docker.io", "library/a", d(i))
 	}
@@ -110,82 +111,6 @@ func TestLinkSetIsBounded(t *testing.T) {
 	l.clear()
 	if n := l.len(); n != 0 {
 		t.Errorf("%d links after clear", n)
-	}
-}
-
-// Eviction finds the manifests that name an evicted blob in memory: a
-// manifest file changed behind the mirror's back is not read again, so an
-// eviction does not cost a read of every cached manifest.
-func TestEvictionDoesNotReadManifests(t *testing.T) {
-	hub := newHub(t)
-	a := hub.AddImage("library/a", "1", pattern(3000))
-	b := hub.AddImage("library/b", "1", pattern(3001))
-	tm := startMirror(t, hub)
-	tm.pullSettled(t, "a", a)
-	tm.pullSettled(t, "b", b)
-
-	// b's file now claims a's layer; only a re-read would see it.
-	fake := "application/vnd.docker.distribution.manifest.v2+json\n" +
-		`{"layers":[{"digest":"` + a.Layers[0].Digest + `"}]}`
-	if err := os.WriteFile(manifestFile(tm, b.Digest), []byte(fake), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	d, _ := parseDigest(a.Layers[0].Digest)
-	if _, err := tm.cache().removeBlobs([]digest{d}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(manifestFile(tm, a.Digest)); err == nil {
-		t.Errorf("a's manifest stayed although its layer went")
-	}
-	if _, err := os.Stat(manifestFile(tm, b.Digest)); err != nil {
-		t.Errorf("b's manifest went: eviction re-read it from disk (%v)", err)
-	}
-}
-
-// The reverse index is built by the start-up walk: after a restart,
-// evicting a platform's layer removes the platform manifest and the index
-// that lists it, and nothing else.
-func TestEvictionIndexAfterRestart(t *testing.T) {
-	hub := newHub(t)
-	amd := hub.AddPlatformImage("library/multi", "", "linux/amd64", pattern(4000))
-	arm := hub.AddPlatformImage("library/multi", "", "linux/arm64", pattern(4001))
-	idx := hub.AddIndex("library/multi", "latest", fakehub.MediaTypeDockerList, map[string]fakehub.Image{
-		"linux/amd64": amd, "linux/arm64": arm,
-	})
-	other := hub.AddImage("library/other", "1", pattern(4002))
-	dir := t.TempDir()
-	first := startMirrorIn(t, hub, dir)
-	for _, d := range []string{idx.Digest, amd.Digest, arm.Digest} {
-		if r := first.get(t, "/v2/multi/manifests/"+d, "Accept", fullAccept); r.status != http.StatusOK {
-			t.Fatalf("manifest %s: %d", d, r.status)
-		}
-	}
-	first.pullSettled(t, "other", other)
-	if err := first.Stop(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-
-	tm := startMirrorIn(t, hub, dir)
-	d, _ := parseDigest(amd.Layers[0].Digest)
-	freed, err := tm.cache().removeBlobs([]digest{d})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for d, want := range map[string]bool{idx.Digest: false, amd.Digest: false, arm.Digest: true, other.Digest: true} {
-		_, err := os.Stat(manifestFile(tm, d))
-		if got := err == nil; got != want {
-			t.Errorf("manifest %s kept: %v, want %v", d, got, want)
-		}
-	}
-	if want := int64(len(idx.Manifest) + len(amd.Manifest) + 2*len(fakehub.MediaTypeDockerManifest)); freed < want {
-		t.Errorf("freed %d bytes, want at least %d (layer and two manifests)", freed, want)
-	}
-	// A second eviction of the same blob finds nothing left to remove.
-	if _, err := tm.cache().removeBlobs([]digest{d}); err != nil {
-		t.Errorf("second eviction: %v", err)
-	}
-	if n := tm.cache().refs.len(); n != 2 {
-		t.Errorf("%d manifests in the reverse index, want 2 (arm and other)", n)
 	}
 }
 

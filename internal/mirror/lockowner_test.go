@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/hubmirror/hubmirror/internal/store"
 )
 
 // TestCacheLockNamesOwner: a second mirror on a cache directory in use is
@@ -45,7 +47,7 @@ func TestCacheLockOwnerAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	second := startMirrorIn(t, hub, dir)
-	c, err := OpenCache(dir)
+	c, err := store.Open(dir, store.Options{})
 	if err == nil {
 		c.Close()
 	}

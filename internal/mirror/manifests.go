@@ -2,14 +2,18 @@ package mirror
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/hubmirror/hubmirror/internal/oci"
+	"github.com/hubmirror/hubmirror/internal/store"
 )
 
 // maxManifestSize bounds a manifest read into memory (the spec lets
@@ -17,11 +21,12 @@ import (
 const maxManifestSize = 4 << 20
 
 // defaultAccept is sent upstream when a client sends no Accept header.
+// Indexes come first: a client that names nothing gets every platform.
 var defaultAccept = strings.Join([]string{
-	"application/vnd.oci.image.index.v1+json",
-	"application/vnd.docker.distribution.manifest.list.v2+json",
-	"application/vnd.oci.image.manifest.v1+json",
-	"application/vnd.docker.distribution.manifest.v2+json",
+	v1.MediaTypeImageIndex,
+	oci.MediaTypeDockerManifestList,
+	v1.MediaTypeImageManifest,
+	oci.MediaTypeDockerManifest,
 }, ", ")
 
 // cacheSource says where an answer came from, for logs and headers.
@@ -37,7 +42,7 @@ const (
 // manifestAnswer is what the client gets. Data is nil for a HEAD that was
 // answered from upstream's headers alone.
 type manifestAnswer struct {
-	cachedManifest
+	store.Manifest
 	size   int64 // the Content-Length to send; -1 sends none
 	source cacheSource
 	// offlineReason says why upstream was not used, when source is offline.
@@ -48,8 +53,8 @@ type manifestAnswer struct {
 type manifestRequest struct {
 	up     *upstream
 	repo   string
-	tag    string // set for a tag, empty for a digest
-	digest digest // set for a digest
+	tag    string        // set for a tag, empty for a digest
+	digest digest.Digest // set for a digest
 	accept string
 	head   bool
 	// session is the client's, when SelfAuth is on: upstream is asked with
@@ -64,14 +69,14 @@ type manifestRequest struct {
 // upstream is degraded (health.go), a cached tag is served at once.
 func (s *server) manifest(ctx context.Context, r manifestRequest) (manifestAnswer, error) {
 	if r.digest != "" {
-		if cm, err := s.cache.getManifest(r.digest); err == nil {
-			return manifestAnswer{cachedManifest: cm, size: int64(len(cm.Data)), source: sourceHit}, nil
+		if cm, err := s.cache.GetManifest(r.digest); err == nil {
+			return manifestAnswer{Manifest: cm, size: int64(len(cm.Data)), source: sourceHit}, nil
 		}
 		return s.fetchManifest(ctx, r, r.digest)
 	}
 	if degraded, why := r.up.health.cacheFirst(); degraded {
 		if a, err := s.offlineManifest(r, why); err == nil {
-			r.up.ensureProbe(s.blobs.ctx)
+			r.up.ensureProbe(s.ctx)
 			return a, nil
 		}
 	}
@@ -90,7 +95,7 @@ func (s *server) manifest(ctx context.Context, r manifestRequest) (manifestAnswe
 	if head.err != nil {
 		return s.offlineManifest(r, head.err)
 	}
-	d, derr := parseDigest(head.header.Get("Docker-Content-Digest"))
+	d, derr := oci.ParseDigest(head.header.Get("Docker-Content-Digest"))
 	if derr != nil {
 		// No usable digest in the HEAD answer: GET by tag instead.
 		a, err := s.fetchManifest(ctx, r, "")
@@ -99,15 +104,15 @@ func (s *server) manifest(ctx context.Context, r manifestRequest) (manifestAnswe
 		}
 		return a, nil
 	}
-	if cm, err := s.cache.getManifest(d); err == nil {
+	if cm, err := s.cache.GetManifest(d); err == nil {
 		s.noteTag(r, cm)
-		return manifestAnswer{cachedManifest: cm, size: int64(len(cm.Data)), source: sourceHit}, nil
+		return manifestAnswer{Manifest: cm, size: int64(len(cm.Data)), source: sourceHit}, nil
 	}
 	if r.head {
 		return manifestAnswer{
-			cachedManifest: cachedManifest{MediaType: head.header.Get("Content-Type"), Digest: d},
-			size:           headLength(head.header),
-			source:         sourceMiss,
+			Manifest: store.Manifest{MediaType: head.header.Get("Content-Type"), Digest: d},
+			size:     headLength(head.header),
+			source:   sourceMiss,
 		}, nil
 	}
 	a, err := s.fetchManifest(ctx, r, d)
@@ -124,7 +129,7 @@ func (s *server) manifest(ctx context.Context, r manifestRequest) (manifestAnswe
 func (s *server) revalidate(ctx context.Context, r manifestRequest) (headResult, error) {
 	key := revalKey{repo: r.repo, tag: r.tag, accept: r.accept, identity: upstreamIdentity(r)}
 	return r.up.revalidations.do(ctx, key, func() headResult {
-		hctx, cancel := context.WithTimeout(s.blobs.ctx, r.up.health.revalidateTimeout)
+		hctx, cancel := context.WithTimeout(s.ctx, r.up.health.revalidateTimeout)
 		defer cancel()
 		resp, err := r.up.do(hctx, upstreamRequest{
 			kind: kindManifestHead, method: http.MethodHead, repo: r.repo, accept: r.accept,
@@ -142,9 +147,9 @@ func (s *server) revalidate(ctx context.Context, r manifestRequest) (headResult,
 		switch {
 		case upstreamFailed(err):
 			if r.up.health.failed(err) {
-				r.up.ensureProbe(s.blobs.ctx)
+				r.up.ensureProbe(s.ctx)
 			}
-		case s.blobs.ctx.Err() == nil:
+		case s.ctx.Err() == nil:
 			r.up.health.answered()
 		}
 		return res
@@ -159,7 +164,7 @@ func upstreamIdentity(r manifestRequest) *userToken {
 
 // fetchManifest GETs a manifest by digest (want) or, when want is empty, by
 // tag; verifies it and caches it. A HEAD by digest is passed through.
-func (s *server) fetchManifest(ctx context.Context, r manifestRequest, want digest) (manifestAnswer, error) {
+func (s *server) fetchManifest(ctx context.Context, r manifestRequest, want digest.Digest) (manifestAnswer, error) {
 	ref, kind, method := r.tag, kindManifestGet, http.MethodGet
 	if want != "" {
 		ref = string(want)
@@ -182,9 +187,9 @@ func (s *server) fetchManifest(ctx context.Context, r manifestRequest, want dige
 	mediaType := resp.Header.Get("Content-Type")
 	if method == http.MethodHead {
 		return manifestAnswer{
-			cachedManifest: cachedManifest{MediaType: mediaType, Digest: want},
-			size:           resp.ContentLength,
-			source:         sourceMiss,
+			Manifest: store.Manifest{MediaType: mediaType, Digest: want},
+			size:     resp.ContentLength,
+			source:   sourceMiss,
 		}, nil
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxManifestSize+1))
@@ -195,24 +200,20 @@ func (s *server) fetchManifest(ctx context.Context, r manifestRequest, want dige
 		return manifestAnswer{}, fmt.Errorf("%s: %w: larger than %d bytes", what, ErrUnreachable, maxManifestSize)
 	}
 	if want == "" {
-		want = digestOf(data)
-		if d, err := parseDigest(resp.Header.Get("Docker-Content-Digest")); err == nil {
+		want = digest.FromBytes(data)
+		if d, err := oci.ParseDigest(resp.Header.Get("Docker-Content-Digest")); err == nil {
 			want = d
 		}
 	}
-	h := want.newHash()
-	h.Write(data)
-	if !want.matches(h.Sum(nil)) {
+	if want.Algorithm().FromBytes(data) != want {
 		return manifestAnswer{}, fmt.Errorf("%s: %w", what, ErrDigestMismatch)
 	}
-	cm := cachedManifest{MediaType: mediaType, Data: data, Digest: want}
-	if err := s.cache.putManifest(cm); err != nil {
+	cm := store.Manifest{MediaType: mediaType, Data: data, Digest: want}
+	if err := s.cache.PutManifest(cm); err != nil {
 		s.log.Warn("cache manifest", "digest", string(want), "err", err)
-	} else {
-		s.stats.cacheBytes.Add(int64(len(data)))
 	}
 	s.noteTag(r, cm)
-	return manifestAnswer{cachedManifest: cm, size: int64(len(data)), source: sourceMiss}, nil
+	return manifestAnswer{Manifest: cm, size: int64(len(data)), source: sourceMiss}, nil
 }
 
 // headLength is the Content-Length of upstream's HEAD answer, or -1 when it
@@ -226,18 +227,18 @@ func headLength(h http.Header) int64 {
 }
 
 // noteTag records what a tag points to, for serving it offline later.
-func (s *server) noteTag(r manifestRequest, cm cachedManifest) {
+func (s *server) noteTag(r manifestRequest, cm store.Manifest) {
 	if r.tag == "" {
 		return
 	}
-	if rec, err := s.cache.readTag(r.up.registry, r.repo, r.tag); err == nil {
+	if rec, err := s.cache.ReadTag(r.up.registry, r.repo, r.tag); err == nil {
 		for _, e := range rec.Entries {
-			if e.MediaType == cm.MediaType && e.Digest == string(cm.Digest) {
+			if e.MediaType == cm.MediaType && e.Digest == cm.Digest {
 				return
 			}
 		}
 	}
-	if err := s.cache.recordTag(r.up.registry, r.repo, r.tag, cm); err != nil {
+	if err := s.cache.RecordTag(r.up.registry, r.repo, r.tag, cm); err != nil {
 		s.log.Warn("record tag", "repo", r.repo, "tag", r.tag, "err", err)
 	}
 }
@@ -254,17 +255,16 @@ func (s *server) offlineManifest(r manifestRequest, cause error) (manifestAnswer
 			return manifestAnswer{}, cause
 		}
 	}
-	rec, err := s.cache.readTag(r.up.registry, r.repo, r.tag)
+	rec, err := s.cache.ReadTag(r.up.registry, r.repo, r.tag)
 	if err != nil {
 		return manifestAnswer{}, cause
 	}
-	for _, e := range pickEntries(rec.Entries, r.accept) {
-		d, err := parseDigest(e.Digest)
-		if err != nil {
+	for _, e := range pickEntries(rec, r.accept) {
+		if oci.CheckDigest(e.Digest) != nil {
 			continue
 		}
-		if cm, err := s.cache.getManifest(d); err == nil {
-			return manifestAnswer{cachedManifest: cm, size: int64(len(cm.Data)), source: sourceOffline, offlineReason: cause}, nil
+		if cm, err := s.cache.GetManifest(e.Digest); err == nil {
+			return manifestAnswer{Manifest: cm, size: int64(len(cm.Data)), source: sourceOffline, offlineReason: cause}, nil
 		}
 	}
 	return manifestAnswer{}, cause
@@ -273,14 +273,13 @@ func (s *server) offlineManifest(r manifestRequest, cause error) (manifestAnswer
 // pickEntries orders a tag's entries by the client's Accept header,
 // leaving out media types it does not accept. With no usable Accept, or
 // "*/*", the newest entry comes first.
-func pickEntries(entries []tagEntry, accept string) []tagEntry {
-	byNewest := append([]tagEntry(nil), entries...)
-	sort.SliceStable(byNewest, func(i, j int) bool { return byNewest[i].Seen.After(byNewest[j].Seen) })
+func pickEntries(rec store.TagRecord, accept string) []store.TagEntry {
+	byNewest := rec.Newest()
 	types := acceptedTypes(accept)
 	if len(types) == 0 {
 		return byNewest
 	}
-	var out []tagEntry
+	var out []store.TagEntry
 	for _, t := range types {
 		if t == "*/*" {
 			return byNewest
@@ -304,28 +303,4 @@ func acceptedTypes(accept string) []string {
 		}
 	}
 	return out
-}
-
-// manifestRefs lists what a manifest names: its config and layers (blobs),
-// and for an index or manifest list the manifests of its platforms.
-// Anything that is not JSON names nothing.
-func manifestRefs(data []byte) (blobs, children []string) {
-	var m struct {
-		Config    struct{ Digest string }   `json:"config"`
-		Layers    []struct{ Digest string } `json:"layers"`
-		Manifests []struct{ Digest string } `json:"manifests"`
-	}
-	if json.Unmarshal(data, &m) != nil {
-		return nil, nil
-	}
-	if m.Config.Digest != "" {
-		blobs = append(blobs, m.Config.Digest)
-	}
-	for _, l := range m.Layers {
-		blobs = append(blobs, l.Digest)
-	}
-	for _, x := range m.Manifests {
-		children = append(children, x.Digest)
-	}
-	return blobs, children
 }

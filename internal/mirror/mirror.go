@@ -1,4 +1,4 @@
-// Package proxy is hubmirror's engine: a pull-through mirror of container
+// Package mirror is hubmirror's engine: a pull-through mirror of container
 // registries with a verified, streaming disk cache. A Mirror is started and
 // stopped by the serve command and by the tray app alike.
 package mirror
@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hubmirror/hubmirror/internal/store"
 )
 
 // DefaultUpstream is Docker Hub's registry endpoint.
@@ -109,8 +111,8 @@ type Mirror struct {
 	lastErr error
 	addr    string
 	srv     *http.Server
-	cache   *diskCache
-	blobs   *blobStore
+	cache   *store.Cache
+	blobs   *store.Blobs
 	cancel  context.CancelFunc
 	runCtx  context.Context // ends when the current listener stops
 	done    chan struct{}   // closed when the current listener stops serving
@@ -124,6 +126,7 @@ type Mirror struct {
 	access   atomic.Pointer[accessPolicy]
 	sessions *sessionStore
 	links    *linkSet
+	tuning   store.Tuning // of blob downloads
 }
 
 // Reconfigure changes the listen address, cache directory and upstreams.
@@ -174,8 +177,17 @@ func (m *Mirror) SetAccess(a Access) {
 	m.log.Info("access changed", "self_auth", a.SelfAuth, "allowed_users", len(a.AllowedUsers))
 }
 
+// Option changes how New makes a Mirror, past what Config says.
+type Option func(*Mirror)
+
+// WithDownloadTuning sets how blob downloads ride out a bad upstream
+// connection; store.DefaultTuning without it.
+func WithDownloadTuning(t store.Tuning) Option {
+	return func(m *Mirror) { m.tuning = t }
+}
+
 // New checks cfg and returns a stopped Mirror.
-func New(cfg Config) (*Mirror, error) {
+func New(cfg Config, opts ...Option) (*Mirror, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -189,6 +201,10 @@ func New(cfg Config) (*Mirror, error) {
 		cfg: cfg, log: cfg.Logger, stats: newStats(),
 		state: Stopped, subs: map[chan Status]struct{}{},
 		sessions: newSessionStore(), links: newLinkSet(maxLinks),
+		tuning: store.DefaultTuning(),
+	}
+	for _, o := range opts {
+		o(m)
 	}
 	m.stats.hooks(m.probe, m.changed)
 	cfg.Credentials = m.watchKeyring(cfg.Credentials)
@@ -262,24 +278,23 @@ func (m *Mirror) startLocked() error {
 		}
 		return fmt.Errorf("listen on %s: %w", m.cfg.Listen, err)
 	}
-	cache, err := openCache(m.cfg.CacheDir, m.cfg.CacheMax)
+	cache, err := store.Open(m.cfg.CacheDir, store.Options{Max: m.cfg.CacheMax, Stats: &m.stats.store})
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	if err := cache.markOwner(ln.Addr().String()); err != nil {
+	if err := cache.MarkOwner(ln.Addr().String()); err != nil {
 		m.log.Warn("a second hubmirror on this cache directory will not be told where this one listens", "err", err)
 	}
-	m.stats.cacheBytes.Store(cache.size())
 	ctx, cancel := context.WithCancel(context.Background())
 	m.cache, m.cancel, m.runCtx = cache, cancel, ctx
-	m.blobs = newBlobStore(ctx, cache, m.stats, m.log)
+	m.blobs = store.NewBlobs(ctx, cache, store.BlobsConfig{Log: m.log, Tuning: m.tuning, OnKept: m.stats.blobKept})
 	m.poke = make(chan struct{}, 1)
 	go m.notify(ctx, m.poke)
 	token := randomToken()
 	m.token = token
 	handler := &server{
-		cache: cache, blobs: m.blobs, stats: m.stats, log: m.log, upstreams: m.upstreams, internalToken: token,
+		ctx: ctx, cache: cache, blobs: m.blobs, stats: m.stats, log: m.log, upstreams: m.upstreams, internalToken: token,
 		onChange: m.changed, access: &m.access, sessions: m.sessions, links: m.links,
 		aliases: lowerKeys(m.cfg.Aliases),
 	}
@@ -349,9 +364,9 @@ func (m *Mirror) Stop(ctx context.Context) error {
 		srv.Close()
 	}
 	cancel()
-	blobs.wait()
+	blobs.Wait()
 	<-done
-	cache.close()
+	cache.Close()
 	m.mu.Lock()
 	m.state, m.addr = Stopped, ""
 	m.publish()

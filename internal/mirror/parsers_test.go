@@ -3,8 +3,6 @@ package mirror
 import (
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -13,75 +11,6 @@ import (
 // accepts, what it refuses, and what it makes of hostile input. The fuzz
 // targets in fuzz_test.go and below check the same functions' properties
 // over inputs nobody thought of.
-
-func TestParseDigest(t *testing.T) {
-	hex64, hex128 := strings.Repeat("ab", 32), strings.Repeat("0f", 64)
-	for _, c := range []struct {
-		in string
-		ok bool
-	}{
-		{"sha256:" + hex64, true},
-		{"sha512:" + hex128, true},
-		{"sha256:" + strings.Repeat("0", 64), true},
-		{"sha256:" + strings.ToUpper(hex64), false}, // hex must be lowercase
-		{"SHA256:" + hex64, false},
-		{"sha256:" + hex64[:63], false},
-		{"sha256:" + hex64 + "a", false},
-		{"sha512:" + hex64, false}, // sha256 length under sha512
-		{"sha384:" + strings.Repeat("a", 96), false},
-		{"md5:d41d8cd98f00b204e9800998ecf8427e", false},
-		{"sha256", false},
-		{"sha256:", false},
-		{":" + hex64, false},
-		{"", false},
-		{hex64, false},
-		{" sha256:" + hex64, false},
-		{"sha256:" + hex64 + "\n", false},
-		{"sha256:" + hex64[:62] + "/.", false},
-		{"sha256:../../../../../../../../../../../../../../../../etc/passwd", false},
-		{"sha256:" + hex64[:60] + "g123", false},
-		{"sha256:" + hex64[:62] + "é", false}, // 64 bytes, not hex
-		{"sha256:" + hex64 + ":" + hex64, false},
-	} {
-		d, err := parseDigest(c.in)
-		if (err == nil) != c.ok {
-			t.Errorf("parseDigest(%q): error %v, want ok=%v", c.in, err, c.ok)
-			continue
-		}
-		if err != nil {
-			if d != "" {
-				t.Errorf("parseDigest(%q) refused but returned %q", c.in, d)
-			}
-			continue
-		}
-		algo, hx, _ := strings.Cut(c.in, ":")
-		if string(d) != c.in || d.algorithm() != algo || d.hex() != hx || d.algorithm()+":"+d.hex() != c.in {
-			t.Errorf("parseDigest(%q) = %q (algorithm %q, hex %q)", c.in, d, d.algorithm(), d.hex())
-		}
-	}
-}
-
-// TestParseDigestOfContent: the digest of some bytes parses, re-formats to
-// itself and matches the bytes' hash, so what the mirror computes and what
-// it accepts from clients are one format.
-func TestParseDigestOfContent(t *testing.T) {
-	for _, b := range [][]byte{nil, []byte("x"), pattern(4096)} {
-		want := digestOf(b)
-		d, err := parseDigest(string(want))
-		if err != nil || d != want {
-			t.Fatalf("parseDigest(digestOf(%d bytes)) = %q, %v", len(b), d, err)
-		}
-		h := d.newHash()
-		h.Write(b)
-		if !d.matches(h.Sum(nil)) {
-			t.Errorf("%s does not match its own content", d)
-		}
-		h.Write([]byte("more"))
-		if d.matches(h.Sum(nil)) {
-			t.Errorf("%s matches other content", d)
-		}
-	}
-}
 
 func TestParseRange(t *testing.T) {
 	type result struct {
@@ -233,98 +162,6 @@ func TestPullScope(t *testing.T) {
 			t.Errorf("pullScope(%q) = %q, %v; want %q, %v", c.scope, name, ok, c.name, c.ok)
 		}
 	}
-}
-
-// TestTagPathLayout pins where tag records live, since a cache written by
-// one version is read by the next, and that `cache ls` (Images) reads each
-// back as the registry, repository and tag it was written for.
-func TestTagPathLayout(t *testing.T) {
-	for _, c := range []struct {
-		registry, repo, tag string
-		rel                 string // under tags/, with slashes
-	}{
-		{"docker.io", "library/alpine", "latest", "docker.io/library/alpine/latest.json"},
-		{"localhost:5000", "a/b", "V1.2-rc_3", "localhost_5000/a/b/^v1.2-rc_3.json"},
-		{"ghcr.io", "owner/img", "ABC", "ghcr.io/owner/img/^a^b^c.json"},
-		{"ghcr.io", "owner/img", "abc", "ghcr.io/owner/img/abc.json"},
-		{"quay.io", "a/b/c/d", "_x", "quay.io/a/b/c/d/_x.json"},
-		{"registry.example:443", "x", strings.Repeat("Z", 64) + strings.Repeat("z", 64), "registry.example_443/x/" + strings.Repeat("^z", 64) + strings.Repeat("z", 64) + ".json"},
-	} {
-		c2 := &diskCache{root: fuzzRoot}
-		want := filepath.Join(fuzzRoot, "tags", filepath.FromSlash(c.rel))
-		if got := c2.tagPath(c.registry, c.repo, c.tag); got != want {
-			t.Errorf("tagPath(%q, %q, %q) = %s, want %s", c.registry, c.repo, c.tag, got, want)
-		}
-		checkTagRoundTrip(t, c.registry, c.repo, c.tag)
-	}
-}
-
-// checkTagRoundTrip records a tag in a fresh cache and checks that Images
-// lists it as exactly that registry, repository and tag.
-func checkTagRoundTrip(t *testing.T, registry, repo, tag string) {
-	t.Helper()
-	root := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(root, "tmp"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	c := &diskCache{root: root}
-	m := cachedManifest{MediaType: "application/vnd.oci.image.manifest.v1+json", Digest: digestOf([]byte(tag))}
-	if err := c.recordTag(registry, repo, tag, m); err != nil {
-		t.Fatalf("record %s/%s:%s: %v", registry, repo, tag, err)
-	}
-	imgs, err := (&Cache{c: c}).Images()
-	if err != nil {
-		t.Fatalf("Images: %v", err)
-	}
-	want := CachedImage{Registry: registry, Repo: repo, Tag: tag, Digest: string(m.Digest)}
-	if len(imgs) != 1 || imgs[0] != want {
-		t.Fatalf("recorded %s/%s:%s, Images lists %+v", registry, repo, tag, imgs)
-	}
-}
-
-// registryHost reports whether s is a registry as the mirror's settings
-// name one: a lowercase host name, and a port perhaps.
-func registryHost(s string) bool {
-	host, port, hasPort := strings.Cut(s, ":")
-	if hasPort && (port == "" || len(port) > 5 || strings.Trim(port, "0123456789") != "") {
-		return false
-	}
-	if host == "" || host[0] == '.' || host[0] == '-' || host[len(host)-1] == '.' || host[len(host)-1] == '-' || strings.Contains(host, "..") {
-		return false
-	}
-	return strings.Trim(host, "abcdefghijklmnopqrstuvwxyz0123456789.-") == ""
-}
-
-// maxFileName is the longest file name most file systems take. A valid tag
-// of 123 or more uppercase letters encodes to a longer name than that, so
-// its record cannot be written: a known limit of the layout, not what this
-// fuzz target looks for.
-const maxFileName = 255
-
-// FuzzTagPathRoundTrip: a tag record written for any valid registry,
-// repository and tag is listed by Images as exactly what was written, and
-// untagName undoes tagPath's encoding of the tag.
-func FuzzTagPathRoundTrip(f *testing.F) {
-	for _, s := range [][3]string{
-		{"docker.io", "library/alpine", "latest"}, {"localhost:5000", "a/b", "V1"}, {"ghcr.io", "o/i", "ABC_def.1-Z"},
-		{"quay.io", "a.b/c__d/e-f", "_"}, {"r", "a", "Z"},
-	} {
-		f.Add(s[0], s[1], s[2])
-	}
-	c := &diskCache{root: fuzzRoot}
-	f.Fuzz(func(t *testing.T, registry, repo, tag string) {
-		if !validTag(tag) {
-			return
-		}
-		encoded := strings.TrimSuffix(filepath.Base(c.tagPath(dockerHub, "a", tag)), ".json")
-		if got := untagName(encoded); got != tag {
-			t.Fatalf("tag %q is stored as %q, which reads back as %q", tag, encoded, got)
-		}
-		if !registryHost(registry) || !validName(repo) || len(encoded)+len(".json") > maxFileName {
-			return
-		}
-		checkTagRoundTrip(t, registry, repo, tag)
-	})
 }
 
 // FuzzParseRangeBuilt builds well-formed single ranges and checks that

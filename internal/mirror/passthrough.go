@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"net/http"
 	"os"
 	"strconv"
+
+	"github.com/opencontainers/go-digest"
 )
 
 // This file is the blob path for a cache that cannot take the blob: the
@@ -19,21 +20,21 @@ import (
 // serveUncached answers a blob GET without the cache: one upstream GET,
 // streamed to this client alone. The last byte waits for the digest.
 func (s *server) serveUncached(w *recorder, r *http.Request, rt *route, sess *session) error {
-	resp, err := s.blobFetcher(rt, sess)(r.Context(), 0)
+	body, err := s.blobFetcher(rt, sess)(r.Context(), 0)
 	if err != nil {
 		return blobError(rt, err)
 	}
-	defer resp.Body.Close()
+	defer body.Close()
 	s.stats.streamedUncached()
 	setBlobHeaders(w, rt.digest)
 	w.source = sourceMiss
 	s.countSource(sourceMiss)
 	w.Header().Set("X-Hubmirror-Cache", string(sourceMiss))
-	if resp.ContentLength >= 0 {
-		w.Header().Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
+	if body.Size >= 0 {
+		w.Header().Set("Content-Length", strconv.FormatInt(body.Size, 10))
 	}
 	w.WriteHeader(http.StatusOK)
-	n, err := streamVerified(w, resp.Body, rt.digest.newHash(), rt.digest, 0, -1)
+	n, err := streamVerified(w, body, rt.digest.Verifier(), rt.digest, 0, -1)
 	s.stats.bytesFromUpstream.Add(n)
 	if err != nil {
 		if r.Context().Err() == nil {
@@ -50,42 +51,41 @@ func (s *server) serveUncached(w *recorder, r *http.Request, rt *route, sess *se
 // download hashed) so that the whole blob is verified before the last byte
 // the client asked for goes out.
 func (s *server) passThrough(ctx context.Context, w io.Writer, rt *route, sess *session, prefix *os.File, pos, to int64) (int64, error) {
-	h := rt.digest.newHash()
-	if _, err := io.Copy(h, io.NewSectionReader(prefix, 0, pos)); err != nil {
+	v := rt.digest.Verifier()
+	if _, err := io.Copy(v, io.NewSectionReader(prefix, 0, pos)); err != nil {
 		return 0, fmt.Errorf("read back the first %d bytes: %w", pos, err)
 	}
-	resp, err := s.blobFetcher(rt, sess)(ctx, pos)
+	body, err := s.blobFetcher(rt, sess)(ctx, pos)
 	if err != nil {
 		return 0, err
 	}
-	defer resp.Body.Close()
-	body := io.Reader(resp.Body)
-	switch {
-	case resp.StatusCode == http.StatusPartialContent && rangeStart(resp) == pos:
-	case resp.StatusCode == http.StatusOK:
+	defer body.Close()
+	switch body.Start {
+	case pos:
+	case 0:
 		// Upstream sent it all from the start: hash its bytes instead.
-		h.Reset()
-		if _, err := io.CopyN(h, body, pos); err != nil {
+		v = rt.digest.Verifier()
+		if _, err := io.CopyN(v, body, pos); err != nil {
 			return 0, fmt.Errorf("%w: reading the blob's first %d bytes again: %w", ErrUnreachable, pos, err)
 		}
 	default:
-		return 0, fmt.Errorf("%w: upstream answered %d with range %q to a request from byte %d",
-			ErrUnreachable, resp.StatusCode, resp.Header.Get("Content-Range"), pos)
+		return 0, fmt.Errorf("%w: upstream answered from byte %d to a request from byte %d",
+			ErrUnreachable, body.Start, pos)
 	}
-	return streamVerified(w, body, h, rt.digest, pos, to)
+	return streamVerified(w, body, v, rt.digest, pos, to)
 }
 
 // streamVerified copies body, whose first byte is byte pos of the blob, to
-// w, hashing every byte into h. Only bytes before to (to < 0: all) go to w,
+// w, hashing every byte into v. Only bytes before to (to < 0: all) go to w,
 // and the last of them is held back until the whole blob has been read and
 // matched d: a wrong blob reaches the client as a cut connection.
-func streamVerified(w io.Writer, body io.Reader, h hash.Hash, d digest, pos, to int64) (int64, error) {
+func streamVerified(w io.Writer, body io.Reader, v digest.Verifier, d digest.Digest, pos, to int64) (int64, error) {
 	out := &holdLast{w: w}
-	buf := make([]byte, copyBufferSize)
+	buf := make([]byte, 256<<10)
 	for {
 		n, rerr := body.Read(buf)
 		if n > 0 {
-			h.Write(buf[:n])
+			_, _ = v.Write(buf[:n])
 			chunk := buf[:n]
 			if to >= 0 {
 				chunk = chunk[:max(min(int64(n), to-pos), 0)]
@@ -102,7 +102,7 @@ func streamVerified(w io.Writer, body io.Reader, h hash.Hash, d digest, pos, to 
 			return out.sent, fmt.Errorf("%w: %w", ErrUnreachable, rerr)
 		}
 	}
-	if !d.matches(h.Sum(nil)) {
+	if !v.Verified() {
 		return out.sent, fmt.Errorf("blob %s from upstream: %w", d, ErrDigestMismatch)
 	}
 	return out.sent, out.flush()

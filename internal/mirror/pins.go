@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/hubmirror/hubmirror/internal/clientsetup"
 )
 
@@ -42,7 +44,7 @@ func (m *Mirror) keepPins(ctx context.Context, addr, token string, poke <-chan s
 		pins := append([]string(nil), m.cfg.Pinned...)
 		cache := m.cache
 		m.mu.Unlock()
-		var keep []digest
+		var keep []digest.Digest
 		complete := true
 		for _, p := range pins {
 			ref, err := ParseRef(p)
@@ -51,11 +53,7 @@ func (m *Mirror) keepPins(ctx context.Context, addr, token string, poke <-chan s
 				continue
 			}
 			res, err := Prefetch(ctx, client, base, ref, nil, "Bearer "+token, nil)
-			for _, d := range res.Digests {
-				if pd, err := parseDigest(d); err == nil {
-					keep = append(keep, pd)
-				}
-			}
+			keep = append(keep, res.Digests...)
 			if err != nil {
 				complete = false
 				if ctx.Err() == nil {
@@ -64,7 +62,7 @@ func (m *Mirror) keepPins(ctx context.Context, addr, token string, poke <-chan s
 			}
 		}
 		if cache != nil && (complete || len(keep) > 0) {
-			cache.index.setPinned(keep)
+			cache.SetPinned(keep)
 			m.changed() // the pinned figures moved
 		}
 		if len(pins) > 0 && complete {

@@ -2,58 +2,70 @@ package mirror
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/distribution/reference"
+	"github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/hubmirror/hubmirror/internal/oci"
 )
 
 // Ref is a parsed image reference: [registry/]repository[:tag|@digest].
 type Ref struct {
 	Registry string // "docker.io" when the reference names none
-	Repo     string // as the client would write it, e.g. "alpine" or "owner/app"
+	Repo     string // as a client would write it, e.g. "alpine" (not "library/alpine") or "owner/app"
 	Tag      string
 	Digest   string
 }
 
 // ParseRef reads an image reference such as "alpine:3.20",
-// "ghcr.io/owner/app:1" or "nginx@sha256:…". The tag defaults to latest.
+// "ghcr.io/owner/app:1" or "nginx@sha256:…" the way docker does
+// (github.com/distribution/reference): Docker Hub's names are
+// normalised, so "alpine:3.20", "library/alpine:3.20",
+// "docker.io/library/alpine:3.20" and "index.docker.io/library/alpine:3.20"
+// are one image, and the tag defaults to latest. On top of the library's
+// grammar it keeps hubmirror's own rules: a registry is a host name with a
+// "." or a port, or localhost (the library also takes an uppercase first
+// component for one), and a digest is sha256 or sha512 (package oci).
 func ParseRef(s string) (Ref, error) {
-	var r Ref
-	name := s
-	if i := strings.Index(name, "@"); i >= 0 {
-		name, r.Digest = name[:i], name[i+1:]
-		if _, err := parseDigest(r.Digest); err != nil {
-			return r, fmt.Errorf("image %q: %w", s, err)
-		}
+	named, err := reference.ParseNormalizedNamed(s)
+	if err != nil {
+		return Ref{}, fmt.Errorf("image %q: %w", s, err)
 	}
-	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
-		name, r.Tag = name[:i], name[i+1:]
-		if !validTag(r.Tag) {
-			return r, fmt.Errorf("image %q: invalid tag %q", s, r.Tag)
+	r := Ref{Registry: reference.Domain(named), Repo: reference.Path(named)}
+	if r.Registry != dockerHub && !strings.ContainsAny(r.Registry, ".:") && r.Registry != "localhost" {
+		return Ref{}, fmt.Errorf("image %q: invalid repository name %q", s, r.Registry+"/"+r.Repo)
+	}
+	if !validName(r.Repo) {
+		return Ref{}, fmt.Errorf("image %q: invalid repository name %q", s, r.Repo)
+	}
+	if r.Registry == dockerHub {
+		r.Repo = reference.FamiliarName(named) // "alpine", "owner/app"
+	}
+	if t, ok := named.(reference.Tagged); ok {
+		r.Tag = t.Tag()
+	}
+	if d, ok := named.(reference.Digested); ok {
+		if err := oci.CheckDigest(d.Digest()); err != nil {
+			return Ref{}, fmt.Errorf("image %q: %w", s, err)
 		}
+		r.Digest = d.Digest().String()
 	}
 	if r.Tag == "" && r.Digest == "" {
 		r.Tag = "latest"
 	}
-	r.Registry = dockerHub
-	if first, rest, ok := strings.Cut(name, "/"); ok && (strings.ContainsAny(first, ".:") || first == "localhost") {
-		r.Registry, name = first, rest
-	}
-	if !validName(name) {
-		return r, fmt.Errorf("image %q: invalid repository name %q", s, name)
-	}
-	r.Repo = name
 	return r, nil
 }
 
-// String writes the reference back.
+// String writes the reference back, as short as it can be read back the
+// same: Docker Hub's name is left out unless the repository's first part
+// would be read as a registry ("docker.io/my.org/app").
 func (r Ref) String() string {
-	s := r.Repo
-	if r.Registry != dockerHub {
-		s = r.Registry + "/" + s
-	}
+	s := r.path()
 	if r.Tag != "" {
 		s += ":" + r.Tag
 	}
@@ -64,9 +76,11 @@ func (r Ref) String() string {
 }
 
 // path is the mirror path of the repository: a registry prefix for all but
-// Docker Hub.
+// Docker Hub, and for a Docker Hub repository whose first part looks like
+// a registry (the mirror, like ParseRef, would take it for one).
 func (r Ref) path() string {
-	if r.Registry == dockerHub {
+	first, _, _ := strings.Cut(r.Repo, "/")
+	if r.Registry == dockerHub && !strings.ContainsAny(first, ".:") && first != "localhost" {
 		return r.Repo
 	}
 	return r.Registry + "/" + r.Repo
@@ -74,8 +88,8 @@ func (r Ref) path() string {
 
 // PrefetchResult says what a prefetch fetched.
 type PrefetchResult struct {
-	Digests []string // every manifest and blob of the image
-	Bytes   int64    // blob bytes read
+	Digests []digest.Digest // every manifest and blob of the image
+	Bytes   int64           // blob bytes read
 }
 
 // Prefetch pulls ref through the mirror at base ("http://host:port") the
@@ -91,27 +105,26 @@ func Prefetch(ctx context.Context, client *http.Client, base string, ref Ref, pl
 	if ref.Digest != "" {
 		top = ref.Digest
 	}
-	var blobs []descriptor
+	var blobs []v1.Descriptor
 	var visit func(reference string, depth int) error
 	visit = func(reference string, depth int) error {
-		m, d, err := p.manifest(reference)
+		refs, d, err := p.manifest(reference)
 		if err != nil {
 			return err
 		}
-		p.res.Digests = append(p.res.Digests, d)
+		if d != "" {
+			p.res.Digests = append(p.res.Digests, d)
+		}
 		if depth < 2 {
-			for _, child := range m.Manifests {
+			for _, child := range refs.Children {
 				if wanted(child.Platform, platforms) {
-					if err := visit(child.Digest, depth+1); err != nil {
+					if err := visit(string(child.Digest), depth+1); err != nil {
 						return err
 					}
 				}
 			}
 		}
-		if m.Config.Digest != "" {
-			blobs = append(blobs, m.Config)
-		}
-		blobs = append(blobs, m.Layers...)
+		blobs = append(blobs, refs.Blobs...)
 		return nil
 	}
 	if err := visit(top, 0); err != nil {
@@ -149,26 +162,8 @@ func Prefetch(ctx context.Context, client *http.Client, base string, ref Ref, pl
 // report sent on to a window (uiremote) costs nothing next to the bytes.
 const progressStep = 1 << 20
 
-type descriptor struct {
-	Digest   string    `json:"digest"`
-	Size     int64     `json:"size"`
-	Platform *platform `json:"platform"`
-}
-
-type platform struct {
-	OS           string `json:"os"`
-	Architecture string `json:"architecture"`
-	Variant      string `json:"variant"`
-}
-
-type manifestDoc struct {
-	Config    descriptor   `json:"config"`
-	Layers    []descriptor `json:"layers"`
-	Manifests []descriptor `json:"manifests"`
-}
-
 // wanted reports whether an index entry is for one of the platforms.
-func wanted(p *platform, platforms []string) bool {
+func wanted(p *v1.Platform, platforms []string) bool {
 	if len(platforms) == 0 {
 		return true
 	}
@@ -216,28 +211,31 @@ func (p *prefetcher) get(path, accept string) (*http.Response, error) {
 	return resp, nil
 }
 
-func (p *prefetcher) manifest(reference string) (manifestDoc, string, error) {
-	var m manifestDoc
+// manifest reads the manifest reference names and what it refers to, with
+// its digest as the mirror sent it ("" when that is no valid digest).
+func (p *prefetcher) manifest(reference string) (oci.Refs, digest.Digest, error) {
 	resp, err := p.get("/manifests/"+reference, defaultAccept)
 	if err != nil {
-		return m, "", err
+		return oci.Refs{}, "", err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxManifestSize))
 	if err != nil {
-		return m, "", err
+		return oci.Refs{}, "", err
 	}
-	if err := json.Unmarshal(data, &m); err != nil {
-		return m, "", fmt.Errorf("%s: manifest %s is not JSON: %w", p.ref, reference, err)
+	refs, err := oci.ManifestRefs(data)
+	if err != nil {
+		return oci.Refs{}, "", fmt.Errorf("%s: manifest %s is not JSON: %w", p.ref, reference, err)
 	}
-	return m, resp.Header.Get("Docker-Content-Digest"), nil
+	d, _ := oci.ParseDigest(resp.Header.Get("Docker-Content-Digest"))
+	return refs, d, nil
 }
 
 // blob reads blob d through the mirror and discards it, calling arrived
 // with each piece's length as it comes, so that progress moves within a
 // large layer rather than only after it.
-func (p *prefetcher) blob(d string, arrived func(n int64)) error {
-	resp, err := p.get("/blobs/"+d, "")
+func (p *prefetcher) blob(d digest.Digest, arrived func(n int64)) error {
+	resp, err := p.get("/blobs/"+string(d), "")
 	if err != nil {
 		return err
 	}

@@ -170,7 +170,7 @@ func TestLocalProblems(t *testing.T) {
 	if p := m.Status().UpstreamProblem; !strings.Contains(p, "disk is full") {
 		t.Errorf("after a blob streamed uncached: problem %q", p)
 	}
-	m.stats.blobCommitted(10)
+	m.stats.blobKept()
 	if p := m.Status().UpstreamProblem; p != "" {
 		t.Errorf("after a blob was kept: problem %q", p)
 	}

@@ -29,7 +29,7 @@ func startPrepared(t *testing.T, hub *fakehub.Hub, change func(*Config), prepare
 	if change != nil {
 		change(&cfg)
 	}
-	m, err := New(cfg)
+	m, err := New(cfg, fastResumes)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,14 +13,19 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/hubmirror/hubmirror/assets"
+	"github.com/hubmirror/hubmirror/internal/oci"
+	"github.com/hubmirror/hubmirror/internal/store"
 )
 
 // server is the mirror's http.Handler: the pull side of the OCI
 // Distribution Specification, /metrics, and a short page at /.
 type server struct {
-	cache     *diskCache
-	blobs     *blobStore
+	ctx       context.Context // the listener's: ends when the mirror stops
+	cache     *store.Cache
+	blobs     *store.Blobs
 	stats     *stats
 	log       *slog.Logger
 	upstreams map[string]*upstream // by registry name
@@ -43,7 +48,7 @@ type route struct {
 	registry *upstream
 	repo     string // upstream repository name
 	tag      string
-	digest   digest
+	digest   digest.Digest
 }
 
 // ServeHTTP logs one line per request and dispatches it.
@@ -207,7 +212,7 @@ func (s *server) parse(r *http.Request) (*route, error) {
 	rt.registry, rt.repo = up, repoName(registry, name)
 	switch {
 	case rt.kind == "blob" || strings.Contains(ref, ":"):
-		d, err := parseDigest(ref)
+		d, err := oci.ParseDigest(ref)
 		if err != nil {
 			return &rt, newError(codeDigestInvalid, err.Error())
 		}
@@ -266,7 +271,7 @@ func (s *server) serveManifest(w *recorder, r *http.Request, rt *route, sess *se
 	}
 	if a.Data != nil && sess != nil {
 		// Only sessions (SelfAuth) look links up (checkAccess).
-		s.links.addManifest(rt.registry.registry, rt.repo, a.cachedManifest)
+		s.links.addManifest(rt.registry.registry, rt.repo, a.Manifest)
 	}
 	w.source = a.source
 	s.countSource(a.source)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/hubmirror/hubmirror/internal/store"
 )
 
 // requestKind labels upstream requests in metrics.
@@ -49,11 +51,8 @@ type clientCounters struct {
 // engineCounters are the state of the cache and the upstreams, whoever
 // asked.
 type engineCounters struct {
-	upstreamBytes   atomic.Int64
-	inFlight        atomic.Int64
-	cacheBytes      atomic.Int64
+	store           store.Stats // the blob store's own figures: downloads, bytes cached
 	upstreamReqs    [numKinds]atomic.Int64
-	damagedBlobs    atomic.Int64 // cached blobs found not to match their digest
 	uncachedStreams atomic.Int64 // blobs streamed without keeping: the disk was full
 
 	mu        sync.Mutex
@@ -150,9 +149,8 @@ func (s *stats) streamedUncached() {
 	s.setProblem(diskProblem, "The cache's disk is full: images still pull, straight from upstream, but are not kept. Free some space or lower cache_max.", true)
 }
 
-// blobCommitted counts a blob kept in the cache: the disk is not full.
-func (s *stats) blobCommitted(size int64) {
-	s.cacheBytes.Add(size)
+// blobKept notes that a blob was kept in the cache: the disk is not full.
+func (s *stats) blobKept() {
 	s.setProblem(diskProblem, "", true)
 }
 
@@ -198,9 +196,9 @@ func (s *stats) snapshot() Counters {
 		OfflineServes:      s.offlineServes.Load(),
 		BytesFromCache:     s.bytesFromCache.Load(),
 		BytesFromUpstream:  s.bytesFromUpstream.Load(),
-		UpstreamBytes:      s.upstreamBytes.Load(),
-		DownloadsInFlight:  s.inFlight.Load(),
-		CacheBytes:         s.cacheBytes.Load(),
+		UpstreamBytes:      s.store.UpstreamBytes.Load(),
+		DownloadsInFlight:  s.store.InFlight.Load(),
+		CacheBytes:         s.store.CacheBytes.Load(),
 		UpstreamRequests:   map[string]int64{},
 		DockerHubPullsLeft: -1,
 	}
@@ -243,7 +241,7 @@ func (s *stats) writePrometheus(w io.Writer) {
 		fmt.Fprintf(w, "hubmirror_upstream_requests_total{kind=%q} %d\n", k, c.UpstreamRequests[k])
 	}
 	metric("hubmirror_cache_damaged_blobs_total", "counter", "Cached blobs whose bytes no longer matched their digest; removed and fetched again.")
-	fmt.Fprintf(w, "hubmirror_cache_damaged_blobs_total %d\n", s.damagedBlobs.Load())
+	fmt.Fprintf(w, "hubmirror_cache_damaged_blobs_total %d\n", s.store.DamagedBlobs.Load())
 	metric("hubmirror_uncached_streams_total", "counter", "Blobs streamed to a client without being kept, because the cache's disk was full.")
 	fmt.Fprintf(w, "hubmirror_uncached_streams_total %d\n", s.uncachedStreams.Load())
 	metric("hubmirror_downloads_in_flight", "gauge", "Blob downloads from upstream running now.")
