@@ -53,16 +53,25 @@ type Backend struct {
 // path, with flags (nil for none) the command line's settings that win
 // over the file's at every change of it. Its mirror is not started.
 func NewBackend(path string, s settings.Settings, flags *settings.Flags, log *slog.Logger) (*Backend, error) {
-	m, err := mirror.New(mirror.Config{
-		Listen: s.Listen, CacheDir: s.CacheDir, Upstreams: s.Upstreams, Aliases: s.Aliases, Logger: log,
-		CacheMax: s.CacheMaxBytes(), Pinned: s.Pinned,
-		Credentials: KeyringCredentials(), Access: access(s),
-		TLS: s.ProxyTLS(path), InsecureLogin: s.InsecureLogin,
-	})
+	cfg := engineConfig(path, s)
+	cfg.Logger, cfg.Pinned, cfg.Credentials, cfg.Access = log, s.Pinned, KeyringCredentials(), access(s)
+	m, err := mirror.New(cfg)
 	if err != nil {
 		return nil, err
 	}
 	return &Backend{path: path, log: log, m: m, cur: s, flags: flags}, nil
+}
+
+// engineConfig is the part of the settings that a restart of the mirror
+// applies (Reconfigure): where it listens, what it caches and how it
+// downloads.
+func engineConfig(path string, s settings.Settings) mirror.Config {
+	return mirror.Config{
+		Listen: s.Listen, CacheDir: s.CacheDir, Upstreams: s.Upstreams, Aliases: s.Aliases,
+		CacheMax: s.CacheMaxBytes(), TLS: s.ProxyTLS(path), InsecureLogin: s.InsecureLogin,
+		DownloadConnections: s.DownloadConnectionsOrDefault(), DownloadChunk: s.DownloadChunkBytes(),
+		PrefetchLayers: s.PrefetchLayersOrDefault(),
+	}
 }
 
 // access is the part of the settings that says who may pull.
@@ -128,7 +137,9 @@ func (b *Backend) apply(s settings.Settings) error {
 		b.m.SetPins(s.Pinned)
 	}
 	if s.Listen == old.Listen && s.CacheDir == old.CacheDir && maps.Equal(s.Upstreams, old.Upstreams) &&
-		maps.Equal(s.Aliases, old.Aliases) && s.CacheMax == old.CacheMax && s.TLS.Same(old.TLS) && s.InsecureLogin == old.InsecureLogin {
+		maps.Equal(s.Aliases, old.Aliases) && s.CacheMax == old.CacheMax && s.TLS.Same(old.TLS) && s.InsecureLogin == old.InsecureLogin &&
+		s.DownloadConnectionsOrDefault() == old.DownloadConnectionsOrDefault() && s.DownloadChunkBytes() == old.DownloadChunkBytes() &&
+		s.PrefetchLayersOrDefault() == old.PrefetchLayersOrDefault() {
 		if b.m.Status().State == mirror.Failed {
 			return b.m.Start() // a Save after a failure tries again: the port may be free now
 		}
@@ -136,8 +147,7 @@ func (b *Backend) apply(s settings.Settings) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
 	defer cancel()
-	return b.m.Reconfigure(ctx, mirror.Config{Listen: s.Listen, CacheDir: s.CacheDir, Upstreams: s.Upstreams,
-		Aliases: s.Aliases, CacheMax: s.CacheMaxBytes(), TLS: s.ProxyTLS(b.path), InsecureLogin: s.InsecureLogin})
+	return b.m.Reconfigure(ctx, engineConfig(b.path, s))
 }
 
 // Start runs the mirror.

@@ -56,6 +56,16 @@ type Config struct {
 	// InsecureLogin lets clients on other machines log in (send passwords)
 	// over plain HTTP; they are refused otherwise.
 	InsecureLogin bool
+	// DownloadConnections is how many parallel Range requests fetch one
+	// large blob from upstream; 0 or 1 fetches every blob over one
+	// connection (the settings default is 4).
+	DownloadConnections int
+	// DownloadChunk is the size of each of those requests; 0 is 8 MiB.
+	DownloadChunk int64
+	// PrefetchLayers is how many of the blobs a manifest names the mirror
+	// fetches ahead at once, after a client got that manifest; 0 fetches
+	// nothing ahead (the settings default is 3).
+	PrefetchLayers int
 }
 
 // BuiltinUpstreams are the registries mirrored without any setting, by
@@ -157,6 +167,7 @@ func (m *Mirror) Reconfigure(ctx context.Context, cfg Config) error {
 	m.mu.Lock()
 	m.cfg.Listen, m.cfg.CacheDir, m.cfg.Upstreams, m.cfg.Aliases = cfg.Listen, cfg.CacheDir, cfg.Upstreams, cfg.Aliases
 	m.cfg.CacheMax = cfg.CacheMax
+	m.cfg.DownloadConnections, m.cfg.DownloadChunk, m.cfg.PrefetchLayers = cfg.DownloadConnections, cfg.DownloadChunk, cfg.PrefetchLayers
 	m.cfg.TLS, m.cfg.InsecureLogin = cfg.TLS, cfg.InsecureLogin
 	m.upstreams = ups
 	m.mu.Unlock()
