@@ -6,8 +6,9 @@
 # After go vet it cross-builds and vets for Windows and macOS
 # (scripts/crossbuild.sh).
 #
-# Then it runs every fuzz target of ./internal/mirror/ for HUBMIRROR_FUZZTIME each
-# (default 8s; 0 skips the step).
+# Then it runs every fuzz target of the parsers' packages (internal/mirror,
+# internal/store, internal/oci) for HUBMIRROR_FUZZTIME each (default 8s; 0
+# skips the step).
 #
 # Extra arguments are passed to go test, e.g. scripts/test.sh -run Skopeo -v
 # (with -run the secrets audit of ./internal/mirror/ does not run: test.sh says so).
@@ -117,17 +118,19 @@ fi
 
 begin "fuzz"
 # go test takes one -fuzz target per run, so each gets its own. A failing
-# input is written to internal/mirror/testdata/fuzz/FuzzXxx/: commit it with the fix,
-# and every plain go test runs it from then on as a regression test.
+# input is written to the package's testdata/fuzz/FuzzXxx/: commit it with
+# the fix, and every plain go test runs it from then on as a regression test.
 fuzztime=${HUBMIRROR_FUZZTIME:-8s}
 if [[ $fuzztime != 0 ]]; then
-	mapfile -t fuzz_targets < <(go test -list '^Fuzz' ./internal/mirror/ | grep '^Fuzz')
-	if [[ ${#fuzz_targets[@]} -eq 0 ]]; then
-		echo "no fuzz targets found in ./internal/mirror/" >&2
-		exit 1
-	fi
-	for target in "${fuzz_targets[@]}"; do
-		echo "--- $target ($fuzztime)"
-		go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" ./internal/mirror/
+	for pkg in ./internal/mirror/ ./internal/store/ ./internal/oci/; do
+		mapfile -t fuzz_targets < <(go test -list '^Fuzz' "$pkg" | grep '^Fuzz')
+		if [[ ${#fuzz_targets[@]} -eq 0 ]]; then
+			echo "no fuzz targets found in $pkg" >&2
+			exit 1
+		fi
+		for target in "${fuzz_targets[@]}"; do
+			echo "--- $pkg $target ($fuzztime)"
+			go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg"
+		done
 	done
 fi
