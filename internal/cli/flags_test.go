@@ -415,3 +415,29 @@ func TestMirrorRealmStaysOnTheMirror(t *testing.T) {
 		}
 	}
 }
+
+// TestPinNormalisesNames: the spellings of one Docker Hub image are one
+// pin, including an entry an earlier version wrote as library/alpine:3.20.
+func TestPinNormalisesNames(t *testing.T) {
+	config := cliEnv(t)
+	s, err := settings.Load(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Pinned = []string{"library/alpine:3.20"} // as written before names were normalised
+	if err := settings.Save(config, s); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := call(t, "", "pin", "add", "docker.io/library/alpine:3.20", "--config", config); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ = settings.Load(config); len(s.Pinned) != 1 {
+		t.Errorf("pin add of another spelling of a pinned image: pinned %q, want it once", s.Pinned)
+	}
+	if _, _, err := call(t, "", "pin", "rm", "index.docker.io/alpine:3.20", "--config", config); err != nil {
+		t.Fatalf("pin rm of another spelling: %v", err)
+	}
+	if s, _ = settings.Load(config); len(s.Pinned) != 0 {
+		t.Errorf("after pin rm: pinned %q, want none", s.Pinned)
+	}
+}

@@ -48,7 +48,7 @@ func pinFlags(fs *flag.FlagSet, e *env) func([]string) error {
 				return err
 			}
 			name := ref.String()
-			i := slices.Index(s.Pinned, name)
+			i := pinIndex(s.Pinned, name)
 			switch {
 			case sub == "add" && i < 0:
 				s.Pinned = append(s.Pinned, name)
@@ -64,4 +64,16 @@ func pinFlags(fs *flag.FlagSet, e *env) func([]string) error {
 		fmt.Fprintf(e.stdout, e.T("Pinned images (%d): %s\n"), len(s.Pinned), strings.Join(s.Pinned, ", "))
 		return nil
 	}
+}
+
+// pinIndex is where pinned holds name, comparing each entry as ParseRef
+// writes it, so an entry an earlier version stored as
+// "library/alpine:3.20" is the pin "alpine:3.20"; -1 when it is not there.
+func pinIndex(pinned []string, name string) int {
+	return slices.IndexFunc(pinned, func(p string) bool {
+		if ref, err := mirror.ParseRef(p); err == nil {
+			return ref.String() == name
+		}
+		return p == name
+	})
 }
