@@ -88,11 +88,14 @@ func (s *server) serveBlob(w *recorder, r *http.Request, rt *route, sess *sessio
 }
 
 // blobFetcher returns how the download of rt's blob reaches upstream: a
-// GET, with a Range from byte from on when from > 0.
+// GET, with "Range: bytes=from-" when from > 0 and "bytes=from-(end-1)"
+// when end > 0. Each call is its own request, through the registry: a
+// token or a signed CDN URL that expired during a long download is
+// renewed for the next chunk.
 func (s *server) blobFetcher(rt *route, sess *session) store.OpenFunc {
-	return func(ctx context.Context, from int64) (store.Body, error) {
+	return func(ctx context.Context, from, end int64) (store.Body, error) {
 		resp, err := rt.registry.do(ctx, upstreamRequest{
-			kind: kindBlobGet, method: http.MethodGet, repo: rt.repo, from: from,
+			kind: kindBlobGet, method: http.MethodGet, repo: rt.repo, from: from, to: max(end, 0),
 			path: "/v2/" + rt.repo + "/blobs/" + string(rt.digest), token: sess.token(rt.registry.registry),
 		})
 		if err != nil {
@@ -111,17 +114,21 @@ func (s *server) blobFetcher(rt *route, sess *session) store.OpenFunc {
 }
 
 // blobBody is what a 200, 206 or 416 answer to a blob GET says in the
-// store's terms: which byte of the blob the body starts at, and the blob's
-// size. A 416 with "Content-Range: bytes */N" says the range asked for
-// starts at the end of a blob of N bytes: an empty body there. A 206
-// whose Content-Range cannot be read starts at -1, which the store
-// refuses.
+// store's terms: which byte of the blob the body starts at, where it ends
+// and the blob's size. A 416 with "Content-Range: bytes */N" says the
+// range asked for starts at the end of a blob of N bytes: an empty body
+// there. A 206 whose Content-Range cannot be read starts at -1, which the
+// store refuses.
 func blobBody(resp *http.Response) store.Body {
 	cr := resp.Header.Get("Content-Range")
 	switch resp.StatusCode {
 	case http.StatusPartialContent:
-		start, size := parseContentRange(cr)
-		return store.Body{ReadCloser: resp.Body, Start: start, Size: size}
+		start, last, size := parseContentRange(cr)
+		end := int64(0) // to the end, when the last byte is not known
+		if last >= 0 {
+			end = last + 1
+		}
+		return store.Body{ReadCloser: resp.Body, Start: start, Size: size, End: end}
 	case http.StatusRequestedRangeNotSatisfiable:
 		drain(resp)
 		end := int64(-1)
@@ -133,16 +140,21 @@ func blobBody(resp *http.Response) store.Body {
 	return store.Body{ReadCloser: resp.Body, Start: 0, Size: resp.ContentLength}
 }
 
-// parseContentRange reads "bytes N-M/T" and returns N and T: -1 for a
-// part that is missing or not a number ("*" for an unknown total).
-func parseContentRange(v string) (start, size int64) {
+// parseContentRange reads "bytes N-M/T" and returns N, M and T: -1 for a
+// part that is missing or not a number ("*" for an unknown total), and M
+// is -1 too when it is before N.
+func parseContentRange(v string) (start, last, size int64) {
 	spec, ok := strings.CutPrefix(v, "bytes ")
 	if !ok {
-		return -1, -1
+		return -1, -1, -1
 	}
 	rng, total, _ := strings.Cut(spec, "/")
-	first, _, _ := strings.Cut(rng, "-")
-	return parseBytePos(first), parseBytePos(total)
+	first, end, _ := strings.Cut(rng, "-")
+	start, last = parseBytePos(first), parseBytePos(end)
+	if last < start {
+		last = -1
+	}
+	return start, last, parseBytePos(total)
 }
 
 // parseBytePos reads a decimal byte position; -1 for anything else.

@@ -299,7 +299,10 @@ func (m *Mirror) startLocked() error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m.cache, m.cancel, m.runCtx = cache, cancel, ctx
-	m.blobs = store.NewBlobs(ctx, cache, store.BlobsConfig{Log: m.log, Tuning: m.tuning, OnKept: m.stats.blobKept})
+	m.blobs = store.NewBlobs(ctx, cache, store.BlobsConfig{
+		Log: m.log, Tuning: m.tuning, OnKept: m.stats.blobKept,
+		DownloadConnections: m.cfg.DownloadConnections, DownloadChunk: m.cfg.DownloadChunk,
+	})
 	m.poke = make(chan struct{}, 1)
 	go m.notify(ctx, m.poke)
 	token := randomToken()

@@ -20,7 +20,7 @@ import (
 // serveUncached answers a blob GET without the cache: one upstream GET,
 // streamed to this client alone. The last byte waits for the digest.
 func (s *server) serveUncached(w *recorder, r *http.Request, rt *route, sess *session) error {
-	body, err := s.blobFetcher(rt, sess)(r.Context(), 0)
+	body, err := s.blobFetcher(rt, sess)(r.Context(), 0, -1)
 	if err != nil {
 		return blobError(rt, err)
 	}
@@ -55,7 +55,7 @@ func (s *server) passThrough(ctx context.Context, w io.Writer, rt *route, sess *
 	if _, err := io.Copy(v, io.NewSectionReader(prefix, 0, pos)); err != nil {
 		return 0, fmt.Errorf("read back the first %d bytes: %w", pos, err)
 	}
-	body, err := s.blobFetcher(rt, sess)(ctx, pos)
+	body, err := s.blobFetcher(rt, sess)(ctx, pos, -1)
 	if err != nil {
 		return 0, err
 	}

@@ -100,6 +100,7 @@ type upstreamRequest struct {
 	repo   string // for the token scope
 	accept string
 	from   int64 // when > 0, ask for bytes from this offset on
+	to     int64 // when > 0, ask for bytes before this offset only (with from)
 	// token, when set, is a client's own upstream token (SelfAuth): it is
 	// sent instead of the mirror's, and renewed once on 401.
 	token *userToken
@@ -170,8 +171,12 @@ func (u *upstream) newRequest(ctx context.Context, r upstreamRequest) (*http.Req
 	if r.accept != "" {
 		req.Header.Set("Accept", r.accept)
 	}
-	if r.from > 0 {
-		req.Header.Set("Range", "bytes="+strconv.FormatInt(r.from, 10)+"-")
+	if r.from > 0 || r.to > 0 {
+		rng := "bytes=" + strconv.FormatInt(r.from, 10) + "-"
+		if r.to > 0 {
+			rng += strconv.FormatInt(r.to-1, 10)
+		}
+		req.Header.Set("Range", rng)
 	}
 	return req, nil
 }

@@ -23,6 +23,7 @@ type Blobs struct {
 	cache  *Cache
 	log    *slog.Logger
 	tune   Tuning
+	seg    segmenting
 	onKept func()
 	ctx    context.Context // downloads run in it; cancelled when the mirror stops
 	wg     sync.WaitGroup  // running downloads
@@ -56,6 +57,16 @@ type BlobsConfig struct {
 	// OnKept, when not nil, is called after a download was kept in the
 	// cache: the disk took it.
 	OnKept func()
+	// DownloadConnections is how many parallel Range requests fetch a blob
+	// larger than SegmentThreshold from upstream; 0 or 1 fetches every
+	// blob over one connection, its first request without a Range.
+	DownloadConnections int
+	// DownloadChunk is the size of each of those requests; 0 is 8 MiB
+	// (segfetch.DefaultChunk).
+	DownloadChunk int64
+	// SegmentThreshold is the size above which a blob is split; 0 is
+	// 16 MiB (segfetch.DefaultThreshold).
+	SegmentThreshold int64
 }
 
 // NewBlobs returns the blob store of c. Downloads run in ctx: when it
@@ -67,7 +78,10 @@ func NewBlobs(ctx context.Context, c *Cache, cfg BlobsConfig) *Blobs {
 	if cfg.Tuning == (Tuning{}) {
 		cfg.Tuning = DefaultTuning()
 	}
-	return &Blobs{cache: c, log: cfg.Log, tune: cfg.Tuning, onKept: cfg.OnKept, ctx: ctx, downloads: map[digest.Digest]*download{}}
+	return &Blobs{
+		cache: c, log: cfg.Log, tune: cfg.Tuning, onKept: cfg.OnKept, ctx: ctx, downloads: map[digest.Digest]*download{},
+		seg: newSegmenting(cfg.DownloadConnections, cfg.DownloadChunk, cfg.SegmentThreshold),
+	}
 }
 
 // Reader is a client's view of one blob: its own file handle on either
@@ -231,7 +245,7 @@ func (b *Blobs) startLocked(d digest.Digest, open OpenFunc) (*download, error) {
 		return nil, fmt.Errorf("blob %s: %w", d, ErrCacheWrite)
 	}
 	tmp.Close()
-	dl := newDownload(d, tmp.Name(), b.tune)
+	dl := newDownload(d, tmp.Name(), b.tune, b.seg)
 	dl.makeRoom = b.makeRoom
 	b.downloads[d] = dl
 	b.cache.index.acquire(d) // the download itself; released in finish

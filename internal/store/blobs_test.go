@@ -27,7 +27,7 @@ type fakeUpstream struct {
 	froms []int64
 }
 
-func (u *fakeUpstream) open(_ context.Context, from int64) (Body, error) {
+func (u *fakeUpstream) open(_ context.Context, from, _ int64) (Body, error) {
 	u.mu.Lock()
 	n := len(u.froms)
 	u.froms = append(u.froms, from)

@@ -4,15 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 
 	"github.com/hubmirror/hubmirror/internal/oci"
+	"github.com/hubmirror/hubmirror/internal/segfetch"
 )
 
 const copyBufferSize = 256 << 10
@@ -26,7 +29,7 @@ var ErrCacheWrite = errors.New("cannot write to the cache directory")
 // writeRetries bounds how often one write is retried after making room.
 const writeRetries = 3
 
-// Body is upstream's answer to a read of a blob from some byte on.
+// Body is upstream's answer to a read of a blob's bytes.
 type Body struct {
 	io.ReadCloser
 	// Start is the byte of the blob the body begins with: the one asked
@@ -37,17 +40,67 @@ type Body struct {
 	// Size is the blob's whole size in bytes; -1 when upstream did not
 	// say.
 	Size int64
+	// End is one past the last byte of the blob the body holds, when
+	// upstream answered with a part of the blob (a 206's Content-Range).
+	// 0 means the body runs to the blob's end (a 200, or a 206 to the
+	// end).
+	End int64
 }
 
-// OpenFunc asks upstream for a blob's bytes from byte from on: from == 0
-// starts a download, from > 0 resumes one. An error means upstream
+// partial reports whether the body holds a part of the blob that ends
+// before the blob does (or before an end upstream did not name).
+func (b Body) partial() bool {
+	return b.End > 0 && (b.Size < 0 || b.End < b.Size)
+}
+
+// answering returns b as the answer to a request for bytes up to end (-1:
+// to the end): one for the rest of a blob of unknown size runs to its end,
+// whatever last byte upstream named.
+func (b Body) answering(end int64) Body {
+	if end < 0 && b.Size < 0 {
+		b.End = 0
+	}
+	return b
+}
+
+// OpenFunc asks upstream for the blob's bytes [from, end); end -1 means
+// to the blob's end. from == 0 starts a download, from > 0 resumes one or
+// asks for one chunk of a segmented download. An error means upstream
 // refused or could not be reached; oci.ErrNotFound, oci.ErrDenied and
 // context.Canceled end the download, other errors are retried.
+//
+// It is called once per request, from several goroutines at once for a
+// segmented download, so it should get a fresh token or signed URL when
+// the one it has expired.
 //
 // This is the seam between the store and the upstream client: the store
 // says which bytes it needs and checks what it gets; how they are asked
 // for (requests, tokens, status codes, Content-Range) is the caller's.
-type OpenFunc func(ctx context.Context, from int64) (Body, error)
+type OpenFunc func(ctx context.Context, from, end int64) (Body, error)
+
+// segmenting is how a download splits a large blob into parallel Range
+// requests (package segfetch). The zero value fetches every blob over one
+// connection.
+type segmenting struct {
+	conns     int   // requests at once; at most 1 turns segmenting off
+	chunk     int64 // bytes per request
+	threshold int64 // blobs of at most this many bytes take one connection
+}
+
+// newSegmenting fills in the defaults of BlobsConfig's download fields.
+func newSegmenting(conns int, chunk, threshold int64) segmenting {
+	if chunk <= 0 {
+		chunk = segfetch.DefaultChunk
+	}
+	if threshold <= 0 {
+		threshold = segfetch.DefaultThreshold
+	}
+	return segmenting{conns: conns, chunk: chunk, threshold: threshold}
+}
+
+// on reports whether a download asks for its first chunk only, to learn
+// whether the blob is worth splitting.
+func (s segmenting) on() bool { return s.conns > 1 }
 
 // download is one upstream blob download into a temp file. Any number of
 // clients read the temp file as it grows; the download runs in its own
@@ -56,23 +109,32 @@ type download struct {
 	digest digest.Digest
 	tmp    string // temp file path, valid while the download is registered
 	tune   Tuning
+	seg    segmenting
 	// makeRoom frees disk space (evicting least recently used blobs) after
 	// a write found the disk full; false when nothing could be freed.
 	makeRoom func(need int64) bool
+	// roomMu serializes makeRoom among the chunks of one download, and
+	// roomGen counts the times it freed something, so that chunks that
+	// found the disk full at once evict once, not once each.
+	roomMu  sync.Mutex
+	roomGen atomic.Int64
 
 	ready    chan struct{} // closed once size and startErr are set
 	size     int64         // the size upstream announced, -1 when it sent none
 	startErr error         // upstream refused before the first byte
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// written is how many bytes from the blob's start are written and
+	// hashed, in order. The download's goroutine alone changes it (under
+	// mu) and reads it without mu; readers go through visible.
 	written  int64
 	finished bool          // no more bytes will come
 	err      error         // why it failed, when finished without success
 	progress chan struct{} // closed and replaced on every change
 }
 
-func newDownload(d digest.Digest, tmp string, tune Tuning) *download {
-	return &download{digest: d, tmp: tmp, tune: tune, size: -1, ready: make(chan struct{}), progress: make(chan struct{})}
+func newDownload(d digest.Digest, tmp string, tune Tuning, seg segmenting) *download {
+	return &download{digest: d, tmp: tmp, tune: tune, seg: seg, size: -1, ready: make(chan struct{}), progress: make(chan struct{})}
 }
 
 // visible returns how many bytes a reader may send now, whether the
@@ -98,6 +160,7 @@ func (dl *download) verified() bool {
 	return dl.finished && dl.err == nil
 }
 
+// advance announces n more bytes written and hashed in order.
 func (dl *download) advance(n int64) {
 	dl.mu.Lock()
 	dl.written += n
@@ -154,7 +217,9 @@ func (dl *download) copyTo(ctx context.Context, w io.Writer, f *os.File, from, t
 // verifies the digest and hands the file to commit. It always finishes dl.
 func (dl *download) run(ctx context.Context, open OpenFunc, st *Stats, log *slog.Logger, commit func(error) error) {
 	st.InFlight.Add(1)
-	f, err := os.OpenFile(dl.tmp, os.O_WRONLY, 0)
+	// Read and write: a segmented download reads its chunks back to hash
+	// them in order.
+	f, err := os.OpenFile(dl.tmp, os.O_RDWR, 0)
 	if err != nil {
 		st.InFlight.Add(-1)
 		dl.startErr = err
@@ -163,12 +228,12 @@ func (dl *download) run(ctx context.Context, open OpenFunc, st *Stats, log *slog
 		_ = commit(err)
 		return
 	}
-	v := dl.digest.Verifier()
-	err = dl.fetch(ctx, open, f, v, st, log)
+	h := dl.digest.Algorithm().Hash()
+	err = dl.fetch(ctx, open, f, h, st, log)
 	if err == nil && dl.size >= 0 && dl.written != dl.size {
 		err = fmt.Errorf("blob %s: got %d bytes, upstream announced %d", dl.digest, dl.written, dl.size)
 	}
-	if err == nil && !v.Verified() {
+	if err == nil && digest.NewDigest(dl.digest.Algorithm(), h) != dl.digest {
 		err = fmt.Errorf("blob %s from upstream: %w", dl.digest, oci.ErrDigestMismatch)
 	}
 	st.InFlight.Add(-1) // the upstream transfer is over
@@ -192,87 +257,238 @@ func (dl *download) run(ctx context.Context, open OpenFunc, st *Stats, log *slog
 	dl.finish(err)
 }
 
-// fetch copies the body into f and v, resuming where it can.
-func (dl *download) fetch(ctx context.Context, open OpenFunc, f *os.File, v io.Writer, st *Stats, log *slog.Logger) error {
-	buf := make([]byte, copyBufferSize)
-	started := false
-	var lastErr error
-	for attempt := 0; attempt <= dl.tune.MaxResumes; attempt++ {
-		if attempt > 0 {
-			log.Info("resuming blob download", "digest", string(dl.digest), "from", dl.written, "attempt", attempt, "err", lastErr)
-			select {
-			case <-time.After(dl.tune.ResumeDelay * time.Duration(attempt)):
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+// fetch writes the blob into f and h in order. The first request learns
+// the size: a large blob whose upstream answers its first chunk with a 206
+// goes on over parallel Range requests; everything else, and a segmented
+// download whose upstream stops honouring ranges, over one connection.
+func (dl *download) fetch(ctx context.Context, open OpenFunc, f *os.File, h hash.Hash, st *Stats, log *slog.Logger) error {
+	body, err := dl.start(ctx, open)
+	if err != nil {
+		return err
+	}
+	if dl.seg.on() && body.partial() && body.Size > dl.seg.threshold {
+		err := dl.fetchSegments(ctx, open, f, body, h, st, log)
+		if !errors.Is(err, errOneConnection) {
+			return err
 		}
-		body, err := dl.open(ctx, open, started)
-		if !started {
-			dl.startErr = err
-			started = true
-			close(dl.ready)
-			if err != nil {
-				return err
-			}
-		}
-		if err != nil {
-			if errors.Is(err, oci.ErrNotFound) || errors.Is(err, oci.ErrDenied) || errors.Is(err, context.Canceled) {
-				return err
-			}
-			lastErr = err
-			continue
-		}
-		err = dl.copyBody(ctx, body, f, v, buf, st)
+		log.Info("blob download goes on over one connection", "digest", string(dl.digest), "from", dl.written, "err", err)
+		body = Body{}
+	}
+	return dl.fetchOne(ctx, open, f, h, body, st, log)
+}
+
+// start sends the download's first request, learns the size from its
+// answer and tells waiting readers. With segmenting on it asks for the
+// first chunk only: "Range: bytes=0-(chunk-1)", segfetch's FirstRange.
+func (dl *download) start(ctx context.Context, open OpenFunc) (Body, error) {
+	end := int64(-1)
+	if dl.seg.on() {
+		end = dl.seg.chunk
+	}
+	body, err := open(ctx, 0, end)
+	body = body.answering(end)
+	if err == nil && body.Start != 0 {
 		body.Close()
+		body, err = Body{}, fmt.Errorf("%w: blob %s: upstream answered from byte %d to a request from byte 0",
+			oci.ErrUnreachable, dl.digest, body.Start)
+	}
+	if err == nil {
+		dl.size = body.Size
+	}
+	dl.startErr = err
+	close(dl.ready)
+	return body, err
+}
+
+// errOneConnection marks a segmented download that cannot go on in
+// parallel: upstream answered a chunk with something else than exactly
+// that chunk. The bytes before dl.written are good; the rest comes over
+// one connection.
+var errOneConnection = errors.New("upstream does not answer Range requests as asked")
+
+// fetchSegments fetches the blob with segfetch, first chunk from first.
+// It returns nil when every byte is written and hashed, an error wrapping
+// errOneConnection when the caller should go on over one connection from
+// dl.written with the same hash, and any other error to end the download.
+func (dl *download) fetchSegments(ctx context.Context, open OpenFunc, f *os.File, first Body, h hash.Hash, st *Stats, log *slog.Logger) error {
+	size := dl.size
+	source := func(ctx context.Context, off, end int64) (io.ReadCloser, error) {
+		body, err := open(ctx, off, end)
+		if err != nil {
+			if errors.Is(err, oci.ErrNotFound) || errors.Is(err, oci.ErrDenied) {
+				return nil, segfetch.Permanent(err)
+			}
+			return nil, err
+		}
+		if body.Start != off || body.End != end || body.Size != size {
+			body.Close()
+			return nil, segfetch.Permanent(fmt.Errorf("%w: asked for bytes %d-%d of %d, got %s",
+				errOneConnection, off, end-1, size, body.describe()))
+		}
+		return countedBody{body, &st.UpstreamBytes}, nil
+	}
+	tune := dl.tune
+	opt := segfetch.Options{
+		Conns: dl.seg.conns, Chunk: dl.seg.chunk, Stall: tune.StallTimeout,
+		MaxResumes: tune.MaxResumes, ResumeDelay: tune.ResumeDelay,
+		Resumed: func(off, end int64, attempt int, err error) {
+			log.Info("resuming blob chunk", "digest", string(dl.digest), "from", off, "to", end, "attempt", attempt, "err", err)
+		},
+	}
+	if opt.MaxResumes <= 0 {
+		opt.MaxResumes = -1 // none, as Tuning's 0 says; segfetch's 0 is its default
+	}
+	if opt.ResumeDelay <= 0 {
+		opt.ResumeDelay = -1
+	}
+	prefix, err := segfetch.Fetch(ctx, segfetch.Job{
+		Size:    size,
+		First:   countedBody{first, &st.UpstreamBytes},
+		Source:  source,
+		WriteAt: func(b []byte, off int64) error { return dl.writeAt(f, b, off) },
+		ReadAt:  f,
+		Hash:    h,
+		Advance: func(n int64) { dl.advance(n - dl.written) },
+	}, opt)
+	if prefix != dl.written {
+		dl.advance(prefix - dl.written) // segfetch announced every byte; this only guards
+	}
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, oci.ErrNotFound), errors.Is(err, oci.ErrDenied), errors.Is(err, ErrCacheWrite):
+		return err
+	case segfetch.IsPermanent(err) && errors.Is(err, errOneConnection):
+		return err
+	}
+	return fmt.Errorf("blob %s: %w", dl.digest, err)
+}
+
+// describe says what a body holds, for errors.
+func (b Body) describe() string {
+	switch {
+	case b.End > 0:
+		return fmt.Sprintf("bytes %d-%d of %d", b.Start, b.End-1, b.Size)
+	case b.Start == 0:
+		return fmt.Sprintf("the whole blob (%d bytes)", b.Size)
+	}
+	return fmt.Sprintf("bytes %d- of %d", b.Start, b.Size)
+}
+
+// countedBody adds every byte read from upstream to a counter, which
+// chunks read at once share.
+type countedBody struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (c countedBody) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// fetchOne copies the blob over one connection from dl.written on: from
+// body first when it is open (the first answer), then from new requests.
+// A body cut short is resumed where it stopped, at most MaxResumes times;
+// a body that ends where upstream said it would (a 206 for the first chunk
+// of a blob too small to split) goes on with the next request at once.
+func (dl *download) fetchOne(ctx context.Context, open OpenFunc, f *os.File, h io.Writer, body Body, st *Stats, log *slog.Logger) error {
+	buf := make([]byte, copyBufferSize)
+	var lastErr error
+	for failures := 0; ; {
+		if body.ReadCloser == nil {
+			if failures > dl.tune.MaxResumes {
+				return fmt.Errorf("blob %s: upstream connection failed %d times, last: %w", dl.digest, failures, lastErr)
+			}
+			if failures > 0 {
+				log.Info("resuming blob download", "digest", string(dl.digest), "from", dl.written, "attempt", failures, "err", lastErr)
+				select {
+				case <-time.After(dl.tune.ResumeDelay * time.Duration(failures)):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			var err error
+			if body, err = dl.resume(ctx, open); err != nil {
+				if errors.Is(err, oci.ErrNotFound) || errors.Is(err, oci.ErrDenied) || errors.Is(err, context.Canceled) {
+					return err
+				}
+				lastErr = err
+				failures++
+				continue
+			}
+		}
+		end, from := dl.size, dl.written
+		if body.partial() {
+			end = body.End
+		}
+		err := dl.copyBody(ctx, body, end, f, h, buf, st)
+		body.Close()
+		body = Body{}
 		if errors.Is(err, ErrCacheWrite) {
 			return err // the disk, not the connection: resuming cannot help
 		}
-		if err == nil || (dl.size >= 0 && dl.written == dl.size && ctx.Err() == nil) {
+		if dl.size >= 0 && dl.written == dl.size && ctx.Err() == nil {
 			// Every announced byte arrived; a connection that fails after the
 			// last one loses nothing (and a Range from the end would be a 416).
 			// The digest check that follows decides.
 			return nil
 		}
+		if err == nil && (end < 0 || end == dl.size) {
+			return nil
+		}
+		if err == nil && dl.written > from {
+			continue // that part is in; ask for the rest
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if err == nil {
+			err = fmt.Errorf("%w: upstream answered an empty part at byte %d", oci.ErrUnreachable, from)
+		}
 		lastErr = err
+		failures++
 	}
-	return fmt.Errorf("blob %s: upstream connection failed %d times, last: %w", dl.digest, dl.tune.MaxResumes+1, lastErr)
 }
 
-// open starts the body at dl.written. On the first call it learns the
-// size. A resume that upstream answers from byte 0 (it ignored the range)
-// skips what is already written; one that starts anywhere else than
-// asked is refused, so no byte lands at the wrong place.
-func (dl *download) open(ctx context.Context, open OpenFunc, resumed bool) (io.ReadCloser, error) {
-	body, err := open(ctx, dl.written)
+// resume asks for the blob from dl.written on. An answer from byte 0 (an
+// upstream that ignored the range) skips what is already written; one
+// that starts anywhere else than asked is refused, so no byte lands at the
+// wrong place.
+func (dl *download) resume(ctx context.Context, open OpenFunc) (Body, error) {
+	body, err := open(ctx, dl.written, -1)
 	if err != nil {
-		return nil, err
+		return Body{}, err
 	}
+	body = body.answering(-1)
 	switch {
-	case !resumed && body.Start == 0:
-		dl.size = body.Size
+	case body.Start == dl.written:
 		return body, nil
-	case resumed && body.Start == dl.written:
-		return body, nil
-	case resumed && body.Start == 0:
+	case body.Start == 0:
 		if _, err := io.CopyN(io.Discard, body, dl.written); err != nil {
 			body.Close()
-			return nil, fmt.Errorf("%w: skipping to byte %d: %w", oci.ErrUnreachable, dl.written, err)
+			return Body{}, fmt.Errorf("%w: skipping to byte %d: %w", oci.ErrUnreachable, dl.written, err)
+		}
+		if body.End > 0 && body.End < dl.written {
+			body.End = 0 // not a part that can end before the skipped bytes
 		}
 		return body, nil
 	}
 	body.Close()
-	return nil, fmt.Errorf("%w: blob %s: upstream answered from byte %d to a request from byte %d",
+	return Body{}, fmt.Errorf("%w: blob %s: upstream answered from byte %d to a request from byte %d",
 		oci.ErrUnreachable, dl.digest, body.Start, dl.written)
 }
 
-// copyBody copies until EOF, cutting the body when it stalls. Each read is
-// written at its own offset and announced to the readers at once; a write
-// that fails is retried whole at the same offset, so the file holds exactly
-// the bytes that were hashed, in order, whatever a full disk did.
-func (dl *download) copyBody(ctx context.Context, body io.ReadCloser, f *os.File, v io.Writer, buf []byte, st *Stats) error {
+// copyBody copies until EOF or until byte end of the blob (end < 0: EOF
+// only), cutting the body when it stalls. Each read is written at its own
+// offset and announced to the readers at once; a write that fails is
+// retried whole at the same offset, so the file holds exactly the bytes
+// that were hashed, in order, whatever a full disk did. A body that ends
+// before end is io.ErrUnexpectedEOF.
+func (dl *download) copyBody(ctx context.Context, body Body, end int64, f *os.File, h io.Writer, buf []byte, st *Stats) error {
 	stall := time.AfterFunc(dl.tune.StallTimeout, func() { body.Close() })
 	defer stall.Stop()
 	for {
@@ -282,12 +498,12 @@ func (dl *download) copyBody(ctx context.Context, body io.ReadCloser, f *os.File
 			if err := dl.writeAt(f, buf[:n], dl.written); err != nil {
 				return err
 			}
-			_, _ = v.Write(buf[:n])
+			_, _ = h.Write(buf[:n])
 			st.UpstreamBytes.Add(int64(n))
 			dl.advance(int64(n))
 		}
 		if rerr == io.EOF {
-			if dl.size >= 0 && dl.written < dl.size {
+			if end >= 0 && dl.written < end {
 				return io.ErrUnexpectedEOF
 			}
 			return nil
@@ -303,14 +519,33 @@ func (dl *download) copyBody(ctx context.Context, body io.ReadCloser, f *os.File
 
 // writeAt writes all of b at off. When the disk is full it makes room and
 // tries again; any other failure, or no room to be had, is ErrCacheWrite.
+// The chunks of a segmented download call it at once, each at its own
+// offsets: they share one eviction when the disk fills under all of them.
 func (dl *download) writeAt(f *os.File, b []byte, off int64) error {
 	for try := 0; ; try++ {
+		gen := dl.roomGen.Load()
 		_, err := f.WriteAt(b, off)
 		if err == nil {
 			return nil
 		}
-		if !isNoSpace(err) || try >= writeRetries || dl.makeRoom == nil || !dl.makeRoom(int64(len(b))) {
+		if !isNoSpace(err) || try >= writeRetries || dl.makeRoom == nil || !dl.room(gen, int64(len(b))) {
 			return fmt.Errorf("%w: %w", ErrCacheWrite, err)
 		}
 	}
+}
+
+// room makes room for need bytes after a write found the disk full,
+// unless another chunk made room since that write began (gen is the count
+// it saw then): then it lets the write try again at once.
+func (dl *download) room(gen, need int64) bool {
+	dl.roomMu.Lock()
+	defer dl.roomMu.Unlock()
+	if dl.roomGen.Load() != gen {
+		return true
+	}
+	if !dl.makeRoom(need) {
+		return false
+	}
+	dl.roomGen.Add(1)
+	return true
 }
