@@ -184,7 +184,9 @@ func (h *health) probeNow() {
 // revalKey names one tag revalidation: concurrent requests with the same
 // key share one upstream HEAD. identity is the upstream token the request
 // acts with (nil: the mirror's own), so nothing is shared between users
-// under self_auth. The registry is the flightGroup's upstream.
+// under self_auth. The registry is the flightGroup's upstream. The same
+// key, with the digest in place of the tag, names one fetch of a manifest
+// by digest (upstream.manifestFetches).
 type revalKey struct {
 	repo, tag, accept string
 	identity          *userToken
@@ -198,30 +200,33 @@ type headResult struct {
 	err    error
 }
 
-// flightGroup runs one revalidation per key at a time; callers that come
-// while it runs wait for its result. The HEAD runs detached from any one
-// client, so a client that goes away does not fail the others.
-type flightGroup struct {
+// flights runs one call per key at a time; callers that come while it
+// runs wait for its result. The call runs detached from any one caller, so
+// a caller that goes away does not fail the others.
+type flights[K comparable, V any] struct {
 	mu     sync.Mutex
-	m      map[revalKey]*flight
+	m      map[K]*flight[V]
 	onJoin func() // tests: called when a caller waits for a running flight
 }
 
-type flight struct {
+type flight[V any] struct {
 	done chan struct{}
-	res  headResult
+	res  V
 }
+
+// flightGroup runs one revalidation HEAD per key at a time.
+type flightGroup = flights[revalKey, headResult]
 
 // do returns fn's result for key, running fn unless it already runs for
 // key. It returns ctx's error when ctx ends first.
-func (g *flightGroup) do(ctx context.Context, key revalKey, fn func() headResult) (headResult, error) {
+func (g *flights[K, V]) do(ctx context.Context, key K, fn func() V) (V, error) {
 	g.mu.Lock()
 	if g.m == nil {
-		g.m = map[revalKey]*flight{}
+		g.m = map[K]*flight[V]{}
 	}
 	f, running := g.m[key]
 	if !running {
-		f = &flight{done: make(chan struct{})}
+		f = &flight[V]{done: make(chan struct{})}
 		g.m[key] = f
 		go func() {
 			defer close(f.done)
@@ -240,6 +245,7 @@ func (g *flightGroup) do(ctx context.Context, key revalKey, fn func() headResult
 	case <-f.done:
 		return f.res, nil
 	case <-ctx.Done():
-		return headResult{}, ctx.Err()
+		var zero V
+		return zero, ctx.Err()
 	}
 }

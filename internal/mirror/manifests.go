@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -162,9 +163,47 @@ func upstreamIdentity(r manifestRequest) *userToken {
 	return r.session.token(r.up.registry)
 }
 
+// manifestFetchTimeout bounds a GET of a manifest by digest, which runs
+// detached from the clients waiting for it.
+const manifestFetchTimeout = time.Minute
+
+// fetchedManifest is the outcome of one shared manifest GET.
+type fetchedManifest struct {
+	answer manifestAnswer
+	err    error
+}
+
 // fetchManifest GETs a manifest by digest (want) or, when want is empty, by
-// tag; verifies it and caches it. A HEAD by digest is passed through.
+// tag; verifies it, caches it and notes the tag the client named. A HEAD by
+// digest is passed through. Concurrent GETs of one digest, with the same
+// Accept and upstream identity, share one upstream request: a tag that
+// moved costs one GET however many clients revalidated it at once.
 func (s *server) fetchManifest(ctx context.Context, r manifestRequest, want digest.Digest) (manifestAnswer, error) {
+	if want == "" || r.head {
+		a, err := s.getManifest(ctx, r, want)
+		if err == nil && a.Data != nil {
+			s.noteTag(r, a.Manifest)
+		}
+		return a, err
+	}
+	key := revalKey{repo: r.repo, tag: string(want), accept: r.accept, identity: upstreamIdentity(r)}
+	res, err := r.up.manifestFetches.do(ctx, key, func() fetchedManifest {
+		fctx, cancel := context.WithTimeout(s.ctx, manifestFetchTimeout)
+		defer cancel()
+		a, err := s.getManifest(fctx, r, want)
+		return fetchedManifest{answer: a, err: err}
+	})
+	if err != nil {
+		return manifestAnswer{}, err // the client went away
+	}
+	if res.err == nil {
+		s.noteTag(r, res.answer.Manifest)
+	}
+	return res.answer, res.err
+}
+
+// getManifest is fetchManifest's request upstream, without noting a tag.
+func (s *server) getManifest(ctx context.Context, r manifestRequest, want digest.Digest) (manifestAnswer, error) {
 	ref, kind, method := r.tag, kindManifestGet, http.MethodGet
 	if want != "" {
 		ref = string(want)
@@ -212,7 +251,6 @@ func (s *server) fetchManifest(ctx context.Context, r manifestRequest, want dige
 	if err := s.cache.PutManifest(cm); err != nil {
 		s.log.Warn("cache manifest", "digest", string(want), "err", err)
 	}
-	s.noteTag(r, cm)
 	return manifestAnswer{Manifest: cm, size: int64(len(data)), source: sourceMiss}, nil
 }
 

@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/hubmirror/hubmirror/internal/store"
 )
 
@@ -137,6 +139,9 @@ type Mirror struct {
 	sessions *sessionStore
 	links    *linkSet
 	tuning   store.Tuning // of blob downloads
+
+	ahead     *fetchAhead           // blobs fetched ahead of clients (ahead.go); nil when PrefetchLayers is 0
+	aheadDone func(d digest.Digest) // tests: called when a fetch ahead ends
 }
 
 // Reconfigure changes the listen address, cache directory and upstreams.
@@ -303,6 +308,7 @@ func (m *Mirror) startLocked() error {
 		Log: m.log, Tuning: m.tuning, OnKept: m.stats.blobKept,
 		DownloadConnections: m.cfg.DownloadConnections, DownloadChunk: m.cfg.DownloadChunk,
 	})
+	m.ahead = newFetchAhead(ctx, m.cfg.PrefetchLayers, m.blobs, m.stats, m.log, m.cfg.CacheMax, m.aheadDone)
 	m.poke = make(chan struct{}, 1)
 	go m.notify(ctx, m.poke)
 	token := randomToken()
@@ -312,6 +318,7 @@ func (m *Mirror) startLocked() error {
 		onChange: m.changed, access: &m.access, sessions: m.sessions, links: m.links,
 		aliases: lowerKeys(m.cfg.Aliases),
 	}
+	handler.ahead = m.ahead
 	m.srv = &http.Server{
 		Handler:           newTransportGuard(m.splitOwn(handler), caPEM, tlsCfg != nil, m.cfg.InsecureLogin, m.log),
 		ReadHeaderTimeout: 30 * time.Second,
@@ -368,6 +375,7 @@ func (m *Mirror) serve(srv *http.Server, ln net.Listener, done chan struct{}) {
 func (m *Mirror) Stop(ctx context.Context) error {
 	m.mu.Lock()
 	srv, cancel, blobs, cache, done := m.srv, m.cancel, m.blobs, m.cache, m.done
+	ahead := m.ahead
 	m.srv = nil
 	m.mu.Unlock()
 	if srv == nil {
@@ -378,6 +386,7 @@ func (m *Mirror) Stop(ctx context.Context) error {
 		srv.Close()
 	}
 	cancel()
+	ahead.wait()
 	blobs.Wait()
 	<-done
 	cache.Close()

@@ -37,6 +37,7 @@ type server struct {
 	access        *atomic.Pointer[accessPolicy]
 	sessions      *sessionStore
 	links         *linkSet
+	ahead         *fetchAhead // blobs fetched ahead of clients; nil fetches nothing ahead
 }
 
 // policy returns who may pull right now.
@@ -144,7 +145,7 @@ func (s *server) dispatch(w *recorder, r *http.Request) error {
 	case "manifest":
 		return s.serveManifest(w, r, rt, sess)
 	case "blob":
-		return s.serveBlob(w, r, rt, sess)
+		return s.serveBlobAhead(w, r, rt, sess)
 	default:
 		return s.serveTags(w, r, rt, sess)
 	}
@@ -287,6 +288,9 @@ func (s *server) serveManifest(w *recorder, r *http.Request, rt *route, sess *se
 	h.Set("X-Hubmirror-Cache", string(a.source))
 	if a.size >= 0 {
 		h.Set("Content-Length", strconv.FormatInt(a.size, 10))
+	}
+	if r.Method == http.MethodGet {
+		s.fetchAheadOf(rt, sess, a) // queued before the client has the manifest
 	}
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodGet {

@@ -54,6 +54,9 @@ type engineCounters struct {
 	store           store.Stats // the blob store's own figures: downloads, bytes cached
 	upstreamReqs    [numKinds]atomic.Int64
 	uncachedStreams atomic.Int64 // blobs streamed without keeping: the disk was full
+	// Blobs fetched ahead (ahead.go): queued, downloaded, joined by a
+	// client's GET while downloading, and not queued for a full queue.
+	aheadQueued, aheadFetched, aheadJoined, aheadDropped atomic.Int64
 
 	mu        sync.Mutex
 	rateLeft  map[string]int64      // registry → last ratelimit-remaining
@@ -244,6 +247,12 @@ func (s *stats) writePrometheus(w io.Writer) {
 	fmt.Fprintf(w, "hubmirror_cache_damaged_blobs_total %d\n", s.store.DamagedBlobs.Load())
 	metric("hubmirror_uncached_streams_total", "counter", "Blobs streamed to a client without being kept, because the cache's disk was full.")
 	fmt.Fprintf(w, "hubmirror_uncached_streams_total %d\n", s.uncachedStreams.Load())
+	metric("hubmirror_fetch_ahead_blobs_total", "counter", "Blobs downloaded ahead, after a client got the manifest that names them.")
+	fmt.Fprintf(w, "hubmirror_fetch_ahead_blobs_total %d\n", s.aheadFetched.Load())
+	metric("hubmirror_fetch_ahead_joined_total", "counter", "Client blob GETs served from a download fetched ahead while it ran.")
+	fmt.Fprintf(w, "hubmirror_fetch_ahead_joined_total %d\n", s.aheadJoined.Load())
+	metric("hubmirror_fetch_ahead_dropped_total", "counter", "Blobs not fetched ahead because the fetch-ahead queue was full.")
+	fmt.Fprintf(w, "hubmirror_fetch_ahead_dropped_total %d\n", s.aheadDropped.Load())
 	metric("hubmirror_downloads_in_flight", "gauge", "Blob downloads from upstream running now.")
 	fmt.Fprintf(w, "hubmirror_downloads_in_flight %d\n", c.DownloadsInFlight)
 	metric("hubmirror_cache_bytes", "gauge", "Bytes of blobs and manifests in the cache.")

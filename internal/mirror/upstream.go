@@ -45,6 +45,8 @@ type upstream struct {
 	health *health
 	// revalidations coalesces concurrent HEADs of one tag.
 	revalidations flightGroup
+	// manifestFetches coalesces concurrent GETs of one manifest by digest.
+	manifestFetches flights[revalKey, fetchedManifest]
 }
 
 // newHTTPClient returns the client for upstream traffic. Redirects are

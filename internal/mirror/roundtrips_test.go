@@ -1,0 +1,176 @@
+package mirror
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hubmirror/hubmirror/internal/fakehub"
+)
+
+// Fewer round trips to upstream (issue 14): each test counts the requests
+// or connections the fake hub saw.
+
+// 16 clients asking at once for a tag that moved upstream since it was
+// cached make one HEAD and one GET of the new manifest: the revalidation
+// and the fetch that follows are both shared.
+func TestConcurrentPullsOfAMovedTag(t *testing.T) {
+	const clients = 16
+	setKnob(t, &revalidateTimeout, time.Minute) // the gate holds the HEAD
+	hub := newHub(t)
+	old := hub.AddImage("library/alpine", "latest", []byte("old rootfs"))
+	gate := &headGate{next: http.DefaultTransport.(*http.Transport).Clone(),
+		arrived: make(chan struct{}, clients), opened: make(chan struct{})}
+	joined := make(chan struct{}, clients)
+	tm := startPrepared(t, hub, func(c *Config) { c.Transport = gate }, func(m *Mirror) {
+		m.upstreams[dockerHub].revalidations.onJoin = func() { joined <- struct{}{} }
+	})
+	tm.pull(t, "alpine", old)
+	moved := hub.AddImage("library/alpine", "latest", []byte("new rootfs"))
+	hub.ResetCounters()
+
+	gate.armed.Store(true)
+	replies := make(chan reply, clients)
+	for range clients {
+		go func() {
+			req, _ := http.NewRequest(http.MethodGet, tm.base+"/v2/alpine/manifests/latest", nil)
+			req.Header.Set("Accept", fullAccept)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				replies <- reply{}
+				return
+			}
+			body, _ := readAll(resp)
+			replies <- reply{status: resp.StatusCode, header: resp.Header, body: body}
+		}()
+	}
+	for range clients {
+		select {
+		case <-gate.arrived:
+		case <-joined:
+		case <-time.After(20 * time.Second):
+			t.Fatal("not every client arrived")
+		}
+	}
+	close(gate.opened)
+	for range clients {
+		r := await(t, replies, "a reply")
+		if r.status != http.StatusOK || r.header.Get("Docker-Content-Digest") != moved.Digest || string(r.body) != string(moved.Manifest) {
+			t.Errorf("reply %d digest %s, want the moved tag's %s", r.status, r.header.Get("Docker-Content-Digest"), moved.Digest)
+		}
+	}
+	c := hub.Counters()
+	t.Logf("%d concurrent GETs of a moved tag: %d manifest HEADs, %d manifest GETs upstream", clients, c.ManifestHeads, c.ManifestGets)
+	if c.ManifestHeads != 1 || c.ManifestGets != 1 {
+		t.Errorf("%d manifest HEADs and %d GETs upstream for %d concurrent pulls of a moved tag, want 1 and 1",
+			c.ManifestHeads, c.ManifestGets, clients)
+	}
+}
+
+// A token is fetched once per scope and reused: blobs GET at once by a
+// mirror that never talked to upstream yet, then a whole pull, take one
+// token; another repository takes one more.
+func TestTokenFetchedOncePerScope(t *testing.T) {
+	hub := newHub(t)
+	img := hub.AddImage("library/alpine", "latest", distinctLayers(8, 1000)...)
+	other := hub.AddImage("library/busybox", "latest", []byte("busybox"))
+	tm := startMirror(t, hub)
+
+	done := make(chan reply, len(img.Layers))
+	for _, l := range img.Layers {
+		go func() {
+			resp, err := http.Get(tm.base + "/v2/alpine/blobs/" + l.Digest)
+			if err != nil {
+				done <- reply{}
+				return
+			}
+			body, _ := readAll(resp)
+			done <- reply{status: resp.StatusCode, body: body}
+		}()
+	}
+	for range img.Layers {
+		if r := await(t, done, "a blob"); r.status != http.StatusOK {
+			t.Fatalf("blob: %d", r.status)
+		}
+	}
+	tm.pull(t, "alpine", img)
+	if c := hub.Counters(); c.TokenRequests != 1 {
+		t.Errorf("%d token requests for %d concurrent blob GETs and a pull of one repository, want 1", c.TokenRequests, len(img.Layers))
+	}
+	tm.pull(t, "busybox", other)
+	if c := hub.Counters(); c.TokenRequests != 2 {
+		t.Errorf("%d token requests after a second repository, want 2", c.TokenRequests)
+	}
+}
+
+// The upstream client keeps connections alive: a pull of a six-layer
+// image, one request after another and then with blobs fetched ahead,
+// opens a few connections per server, not one per request.
+func TestUpstreamConnectionsKeptAlive(t *testing.T) {
+	for _, ahead := range []int{0, 3} {
+		t.Run(fmt.Sprintf("ahead=%d", ahead), func(t *testing.T) {
+			hub := newHub(t)
+			img := hub.AddImage("library/six", "latest", distinctLayers(6, 64<<10)...)
+			tm := startAhead(t, hub, ahead, nil) // the production Transport
+			tm.pull(t, "six", img)
+			if ahead > 0 {
+				tm.ends.wait(t, 1, imageBlobs(img)...)
+			}
+			c := hub.Counters()
+			reqs := map[string]int{}
+			for _, r := range hub.Requests() {
+				reqs[r.Server]++
+			}
+			t.Logf("requests %v, connections %v", reqs, c.Connections)
+			for _, server := range []string{fakehub.ServerRegistry, fakehub.ServerAuth, fakehub.ServerCDN} {
+				if n := c.Connections[server]; n < 1 || n > int64(ahead+1) {
+					t.Errorf("%s: %d connections for %d requests, want 1 to %d", server, n, reqs[server], ahead+1)
+				}
+			}
+		})
+	}
+}
+
+// The upstream client speaks HTTP/2 to an upstream that offers it over
+// TLS, with the production Transport's settings (its own DialContext
+// included) and only the test server's certificate trusted on top.
+func TestUpstreamUsesHTTP2(t *testing.T) {
+	var proto atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proto.Store(int32(r.ProtoMajor))
+		w.Header().Set("Content-Type", fakehub.MediaTypeDockerManifest)
+		w.Header().Set("Docker-Content-Digest", "sha256:"+strings.Repeat("a", 64))
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+
+	tr := newHTTPClient(nil).Transport.(*http.Transport).Clone()
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	tr.TLSClientConfig = &tls.Config{RootCAs: roots}
+	t.Cleanup(tr.CloseIdleConnections)
+	client := newHTTPClient(tr)
+	up, err := newUpstream("h2.test", srv.URL, client, newStats(), nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := up.do(context.Background(), upstreamRequest{
+		kind: kindManifestHead, method: http.MethodHead, repo: "library/alpine", path: "/v2/library/alpine/manifests/latest",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	drain(resp)
+	if resp.ProtoMajor != 2 || proto.Load() != 2 {
+		t.Errorf("upstream request over HTTP/%d (server saw HTTP/%d), want HTTP/2", resp.ProtoMajor, proto.Load())
+	}
+}
