@@ -204,6 +204,10 @@ func (dl *download) copyTo(ctx context.Context, w io.Writer, f *os.File, from, t
 			}
 			return pos - from, nil
 		}
+		// Everything there is has been written: push it out before waiting
+		// for more, or a client that joined a download would see nothing
+		// until its response buffer filled.
+		flush(w)
 		select {
 		case <-changed:
 		case <-ctx.Done():
@@ -211,6 +215,17 @@ func (dl *download) copyTo(ctx context.Context, w io.Writer, f *os.File, from, t
 		}
 	}
 	return pos - from, nil
+}
+
+// flush sends what w buffers, when w can: an http.ResponseWriter (or a
+// wrapper with a Flush method) can.
+func flush(w io.Writer) {
+	switch f := w.(type) {
+	case interface{ Flush() error }:
+		_ = f.Flush()
+	case interface{ Flush() }:
+		f.Flush()
+	}
 }
 
 // run downloads into the temp file, resuming after dropped connections,
