@@ -157,4 +157,5 @@ if [[ $want_test -eq 1 ]]; then
 	go_tool "$CRANE_PKG" "$CRANE_MOD" "$CRANE_VERSION"
 	go_tool "$CONFORMANCE_MOD" "$CONFORMANCE_MOD" "$CONFORMANCE_VERSION"
 	go_tool "$STATICCHECK_MOD/cmd/staticcheck" "$STATICCHECK_MOD" "$STATICCHECK_VERSION"
+	"$root/scripts/seaweedfs.sh" >/dev/null # SeaweedFS's weed, the object-store tests' S3 server (built once, ~12 min cold)
 fi
