@@ -7,7 +7,7 @@
 # (scripts/crossbuild.sh).
 #
 # Then it runs every fuzz target of the parsers' packages (internal/mirror,
-# internal/store, internal/oci) for HUBMIRROR_FUZZTIME each (default 8s; 0
+# internal/store, internal/oci, internal/upstream) for HUBMIRROR_FUZZTIME each (default 8s; 0
 # skips the step).
 #
 # Extra arguments are passed to go test, e.g. scripts/test.sh -run Skopeo -v
@@ -122,7 +122,7 @@ begin "fuzz"
 # the fix, and every plain go test runs it from then on as a regression test.
 fuzztime=${HUBMIRROR_FUZZTIME:-8s}
 if [[ $fuzztime != 0 ]]; then
-	for pkg in ./internal/mirror/ ./internal/store/ ./internal/oci/; do
+	for pkg in ./internal/mirror/ ./internal/store/ ./internal/oci/ ./internal/upstream/; do
 		mapfile -t fuzz_targets < <(go test -list '^Fuzz' "$pkg" | grep '^Fuzz')
 		if [[ ${#fuzz_targets[@]} -eq 0 ]]; then
 			echo "no fuzz targets found in $pkg" >&2

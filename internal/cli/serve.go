@@ -15,9 +15,7 @@ import (
 	"github.com/hubmirror/hubmirror/internal/clientsetup"
 	"github.com/hubmirror/hubmirror/internal/desktop"
 	"github.com/hubmirror/hubmirror/internal/i18n"
-	"github.com/hubmirror/hubmirror/internal/mirror"
 	"github.com/hubmirror/hubmirror/internal/settings"
-	"github.com/hubmirror/hubmirror/internal/version"
 )
 
 // appFlags is `hubmirror` alone: the desktop app where there is a
@@ -46,7 +44,6 @@ func mirrorFlags(fs *flag.FlagSet, e *env, desktopApp bool) func([]string) error
 			return fmt.Errorf(i18n.Key("settings: %w"), err)
 		}
 		log := slog.New(slog.NewTextHandler(app.LogOutput(), nil)) // stderr, and the desktop app's log file
-		mirror.Version = version.String()
 		b, err := app.NewBackend(path, s, flags, log)
 		if err != nil {
 			return err

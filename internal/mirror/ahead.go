@@ -109,7 +109,7 @@ func (s *server) fetchAheadOf(rt *route, sess *session, a manifestAnswer) {
 		}
 	}
 	for _, d := range oci.Digests(refs.Blobs) {
-		blob := &route{kind: "blob", registry: rt.registry, repo: rt.repo, digest: d}
+		blob := &route{kind: "blob", registry: rt.registry, repo: rt.repo, digest: d, up: rt.up}
 		s.ahead.enqueue(aheadJob{digest: d, repo: rt.repo, open: s.blobFetcher(blob, sess)})
 	}
 }

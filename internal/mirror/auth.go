@@ -2,7 +2,6 @@ package mirror
 
 import (
 	"container/list"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -18,6 +17,7 @@ import (
 	"github.com/hubmirror/hubmirror/internal/i18n"
 	"github.com/hubmirror/hubmirror/internal/oci"
 	"github.com/hubmirror/hubmirror/internal/store"
+	"github.com/hubmirror/hubmirror/internal/upstream"
 )
 
 // Access is who may pull. It can change while the mirror runs.
@@ -59,10 +59,10 @@ const defaultSessionTTL = 5 * time.Minute
 // session is what one token the mirror issued stands for: a user, the
 // repositories it may pull, and the upstream token that acts for that user.
 type session struct {
-	user     string           // "" when anonymous
-	scopes   map[repoKey]bool // the repositories it may pull
-	upstream *userToken       // upstream's token for the same user and scopes; nil: none needed
-	expires  time.Time
+	user    string              // "" when anonymous
+	scopes  map[repoKey]bool    // the repositories it may pull
+	upToken *upstream.UserToken // upstream's token for the same user and scopes; nil: none needed
+	expires time.Time
 
 	mu     sync.Mutex
 	access map[repoKey]bool // upstream said this user may (not) read it
@@ -75,11 +75,11 @@ type repoKey struct{ registry, repo string }
 // token returns the upstream token to act with at registry: the user's
 // for Docker Hub, or nil (the mirror's own account) for no session and for
 // other registries.
-func (s *session) token(registry string) *userToken {
+func (s *session) token(registry string) *upstream.UserToken {
 	if s == nil || registry != dockerHub {
 		return nil
 	}
-	return s.upstream
+	return s.upToken
 }
 
 // mayRead reports what upstream said about registry's repo for this
@@ -182,7 +182,7 @@ func (s *server) serveAuth(w *recorder, r *http.Request) error {
 	defer attempt.end()
 	// Docker Hub checks the password; scopes of other registries are
 	// granted here and read upstream with the mirror's own account.
-	up := s.upstreams[dockerHub]
+	up := s.upstreams[dockerHub].client
 	var upstreamScopes []string
 	granted := map[repoKey]bool{}
 	for _, sc := range r.URL.Query()["scope"] {
@@ -200,15 +200,14 @@ func (s *server) serveAuth(w *recorder, r *http.Request) error {
 			upstreamScopes = append(upstreamScopes, "repository:"+repo+":pull")
 		}
 	}
-	c, err := up.challenge(r.Context(), account{})
+	needsToken, err := up.NeedsToken(r.Context())
 	if err != nil {
 		return err
 	}
-	tok, ttl := "", defaultSessionTTL
-	var ut *userToken
-	if c != nil {
-		a := account{user: user, password: password}
-		if tok, ttl, err = up.tokens.fetch(r.Context(), *c, upstreamScopes, a, hasCreds); err != nil {
+	ttl := defaultSessionTTL
+	var ut *upstream.UserToken
+	if needsToken {
+		if ut, ttl, err = up.Login(r.Context(), upstreamScopes, user, password, hasCreds); err != nil {
 			if errors.Is(err, ErrDenied) {
 				attempt.failed()
 				w.Header().Set("WWW-Authenticate", `Basic realm="hubmirror"`)
@@ -217,15 +216,11 @@ func (s *server) serveAuth(w *recorder, r *http.Request) error {
 			return err
 		}
 		attempt.succeeded()
-		ut = &userToken{value: tok, renew: func(ctx context.Context) (string, error) {
-			tok, _, err := up.tokens.fetch(ctx, *c, upstreamScopes, a, hasCreds)
-			return tok, err
-		}}
 	}
 	if !hasCreds {
 		user = ""
 	}
-	sess := &session{user: user, scopes: granted, upstream: ut, expires: s.sessions.clock().Add(ttl), access: map[repoKey]bool{}}
+	sess := &session{user: user, scopes: granted, upToken: ut, expires: s.sessions.clock().Add(ttl), access: map[repoKey]bool{}}
 	mine := s.sessions.issue(sess)
 	s.log.Info("token issued", "user", user, "repositories", len(granted))
 	w.Header().Set("Content-Type", "application/json")
@@ -275,7 +270,7 @@ func (s *server) authorize(w *recorder, r *http.Request, rt *route, clientName s
 		problem = "authentication required"
 	case !pol.permits(sess.user):
 		problem = "this user may no longer pull from this mirror"
-	case rt.kind != "base" && !sess.scopes[repoKey{rt.registry.registry, rt.repo}]:
+	case rt.kind != "base" && !sess.scopes[repoKey{rt.registry.name, rt.repo}]:
 		problem = "the token does not grant pull on " + rt.repo
 	default:
 		return sess, nil
@@ -296,43 +291,39 @@ func (s *server) authorize(w *recorder, r *http.Request, rt *route, clientName s
 // repo is served to a session from the cache, upstream must have said this
 // user may read repo and that d (a blob or manifest digest) belongs to repo.
 // It asks upstream with a HEAD and the user's token when it does not know.
-func (s *server) checkAccess(r *http.Request, sess *session, rt *route, kind requestKind) error {
+func (s *server) checkAccess(r *http.Request, sess *session, rt *route) error {
 	if sess == nil {
 		return nil
 	}
-	allowed, known := sess.mayRead(rt.registry.registry, rt.repo)
+	reg := rt.registry.name
+	allowed, known := sess.mayRead(reg, rt.repo)
 	if known && !allowed {
 		return fmt.Errorf("%s: %w", rt.repo, ErrDenied)
 	}
-	if known && (rt.digest == "" || s.links.has(rt.registry.registry, rt.repo, rt.digest)) {
+	if known && (rt.digest == "" || s.links.has(reg, rt.repo, rt.digest)) {
 		return nil
 	}
-	ref, what := rt.tag, "manifests"
-	if rt.digest != "" {
-		ref = string(rt.digest)
+	var err error
+	if rt.kind == "blob" {
+		_, err = rt.up.HeadBlob(r.Context(), rt.repo, rt.digest)
+	} else {
+		ref := rt.tag
+		if rt.digest != "" {
+			ref = string(rt.digest)
+		}
+		_, err = rt.up.HeadManifest(r.Context(), rt.repo, ref, defaultAccept)
 	}
-	if kind == kindBlobHead {
-		what = "blobs"
-	}
-	resp, err := rt.registry.do(r.Context(), upstreamRequest{
-		kind: kind, method: http.MethodHead, repo: rt.repo, token: sess.token(rt.registry.registry),
-		accept: defaultAccept, path: "/v2/" + rt.repo + "/" + what + "/" + ref,
-	})
 	if err != nil {
+		if st := upstream.StatusOf(err); st == http.StatusUnauthorized || st == http.StatusForbidden {
+			sess.noteAccess(reg, rt.repo, false)
+		}
 		return err
 	}
-	drain(resp)
-	switch resp.StatusCode {
-	case http.StatusOK:
-		sess.noteAccess(rt.registry.registry, rt.repo, true)
-		if rt.digest != "" {
-			s.links.add(rt.registry.registry, rt.repo, rt.digest)
-		}
-		return nil
-	case http.StatusUnauthorized, http.StatusForbidden:
-		sess.noteAccess(rt.registry.registry, rt.repo, false)
+	sess.noteAccess(reg, rt.repo, true)
+	if rt.digest != "" {
+		s.links.add(reg, rt.repo, rt.digest)
 	}
-	return rt.registry.statusError(resp, what+" "+rt.repo+"@"+ref)
+	return nil
 }
 
 // linkSet remembers which digests belong to which repository, learned from

@@ -18,11 +18,11 @@ import (
 // Range. Cached blobs go out with sendfile; an uncached blob streams to every
 // client asking for it while one download fills the cache.
 func (s *server) serveBlob(w *recorder, r *http.Request, rt *route, sess *session) error {
-	if err := s.checkAccess(r, sess, rt, kindBlobHead); err != nil {
+	if err := s.checkAccess(r, sess, rt); err != nil {
 		return blobError(rt, err)
 	}
 	if r.Method == http.MethodHead {
-		return s.headBlob(w, r, rt, sess)
+		return s.headBlob(w, r, rt)
 	}
 	br, err := s.blobs.Open(r.Context(), rt.digest, s.blobFetcher(rt, sess))
 	if errors.Is(err, store.ErrCacheWrite) {
@@ -87,91 +87,29 @@ func (s *server) serveBlob(w *recorder, r *http.Request, rt *route, sess *sessio
 	return nil
 }
 
-// blobFetcher returns how the download of rt's blob reaches upstream: a
-// GET, with "Range: bytes=from-" when from > 0 and "bytes=from-(end-1)"
-// when end > 0. Each call is its own request, through the registry: a
-// token or a signed CDN URL that expired during a long download is
-// renewed for the next chunk.
+// blobFetcher returns how one download of rt's blob reaches upstream:
+// bytes [from, end) (end -1: to the end) through rt.up. The download's
+// ranges share one upstream.Blob, so that after the first the registry's
+// redirect (a signed CDN URL) is asked directly, until it expires: then a
+// range goes through the registry again, which renews the token and the
+// URL.
 func (s *server) blobFetcher(rt *route, sess *session) store.OpenFunc {
+	blob := rt.up.Blob(rt.repo, rt.digest)
 	return func(ctx context.Context, from, end int64) (store.Body, error) {
-		resp, err := rt.registry.do(ctx, upstreamRequest{
-			kind: kindBlobGet, method: http.MethodGet, repo: rt.repo, from: from, to: max(end, 0),
-			path: "/v2/" + rt.repo + "/blobs/" + string(rt.digest), token: sess.token(rt.registry.registry),
-		})
+		b, err := blob.Open(ctx, from, end)
 		if err != nil {
 			return store.Body{}, err
 		}
-		if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusPartialContent ||
-			(from > 0 && resp.StatusCode == http.StatusRequestedRangeNotSatisfiable) {
-			if sess != nil {
-				s.links.add(rt.registry.registry, rt.repo, rt.digest)
-			}
-			return blobBody(resp), nil
+		if sess != nil {
+			s.links.add(rt.registry.name, rt.repo, rt.digest)
 		}
-		defer drain(resp)
-		return store.Body{}, rt.registry.statusError(resp, "blob "+string(rt.digest))
+		return store.Body{ReadCloser: b.ReadCloser, Start: b.Start, End: b.End, Size: b.Size}, nil
 	}
-}
-
-// blobBody is what a 200, 206 or 416 answer to a blob GET says in the
-// store's terms: which byte of the blob the body starts at, where it ends
-// and the blob's size. A 416 with "Content-Range: bytes */N" says the
-// range asked for starts at the end of a blob of N bytes: an empty body
-// there. A 206 whose Content-Range cannot be read starts at -1, which the
-// store refuses.
-func blobBody(resp *http.Response) store.Body {
-	cr := resp.Header.Get("Content-Range")
-	switch resp.StatusCode {
-	case http.StatusPartialContent:
-		start, last, size := parseContentRange(cr)
-		end := int64(0) // to the end, when the last byte is not known
-		if last >= 0 {
-			end = last + 1
-		}
-		return store.Body{ReadCloser: resp.Body, Start: start, Size: size, End: end}
-	case http.StatusRequestedRangeNotSatisfiable:
-		drain(resp)
-		end := int64(-1)
-		if n, ok := strings.CutPrefix(cr, "bytes */"); ok {
-			end = parseBytePos(n)
-		}
-		return store.Body{ReadCloser: http.NoBody, Start: end, Size: end}
-	}
-	return store.Body{ReadCloser: resp.Body, Start: 0, Size: resp.ContentLength}
-}
-
-// parseContentRange reads "bytes N-M/T" and returns N, M and T: -1 for a
-// part that is missing or not a number ("*" for an unknown total), and M
-// is -1 too when it is before N.
-func parseContentRange(v string) (start, last, size int64) {
-	spec, ok := strings.CutPrefix(v, "bytes ")
-	if !ok {
-		return -1, -1, -1
-	}
-	rng, total, _ := strings.Cut(spec, "/")
-	first, end, _ := strings.Cut(rng, "-")
-	start, last = parseBytePos(first), parseBytePos(end)
-	if last < start {
-		last = -1
-	}
-	return start, last, parseBytePos(total)
-}
-
-// parseBytePos reads a decimal byte position; -1 for anything else.
-func parseBytePos(s string) int64 {
-	if s == "" || strings.Trim(s, "0123456789") != "" {
-		return -1
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return -1
-	}
-	return n
 }
 
 // headBlob answers OCI "end-2" HEAD: from the cache, from a running
 // download, or from upstream's HEAD.
-func (s *server) headBlob(w *recorder, r *http.Request, rt *route, sess *session) error {
+func (s *server) headBlob(w *recorder, r *http.Request, rt *route) error {
 	setBlobHeaders(w, rt.digest)
 	if br, err := s.blobs.OpenCached(rt.digest); err == nil {
 		br.Close()
@@ -186,20 +124,13 @@ func (s *server) headBlob(w *recorder, r *http.Request, rt *route, sess *session
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
-	resp, err := rt.registry.do(r.Context(), upstreamRequest{
-		kind: kindBlobHead, method: http.MethodHead, repo: rt.repo, token: sess.token(rt.registry.registry),
-		path: "/v2/" + rt.repo + "/blobs/" + string(rt.digest),
-	})
+	size, err := rt.up.HeadBlob(r.Context(), rt.repo, rt.digest)
 	if err != nil {
 		return blobError(rt, err)
 	}
-	drain(resp)
-	if resp.StatusCode != http.StatusOK {
-		return blobError(rt, rt.registry.statusError(resp, "blob "+string(rt.digest)))
-	}
 	w.source = sourceMiss
-	if resp.ContentLength >= 0 {
-		w.Header().Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
+	if size >= 0 {
+		w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil

@@ -370,6 +370,13 @@ func digestStrings(ds []digest.Digest) []string {
 	return out
 }
 
+// drain discards a little of a reply's body so the connection can be
+// reused.
+func drain(resp *http.Response) {
+	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+	resp.Body.Close()
+}
+
 // replyError is the message of an error reply of the cache API.
 func replyError(resp *http.Response) error {
 	var body struct {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hubmirror/hubmirror/internal/clientsetup"
 	"github.com/hubmirror/hubmirror/internal/store"
+	"github.com/hubmirror/hubmirror/internal/upstream"
 )
 
 // CachedImage is a tag the cache can serve, with the bytes it holds for
@@ -78,6 +79,6 @@ func (m *Mirror) Prefetch(ctx context.Context, ref string, progress func(done, t
 	if addr == "" {
 		return errNotRunning
 	}
-	_, err = Prefetch(ctx, newHTTPClient(nil), "http://"+clientsetup.ClientHost(addr), r, nil, "Bearer "+token, progress)
+	_, err = Prefetch(ctx, upstream.NewHTTPClient(nil), "http://"+clientsetup.ClientHost(addr), r, nil, "Bearer "+token, progress)
 	return err
 }

@@ -4,13 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
-	"unicode"
 
 	"github.com/hubmirror/hubmirror/internal/i18n"
 	"github.com/hubmirror/hubmirror/internal/oci"
+	"github.com/hubmirror/hubmirror/internal/upstream"
 )
 
 // Error codes from the OCI Distribution Specification, section "Error
@@ -92,7 +90,7 @@ type regError struct {
 	Allow string
 	// Status, when not zero, replaces the code's status. Only answers
 	// that are not the mirror's own set it: an upstream refusal passed on
-	// with upstream's status (upstreamRefusal), and 499 for a client
+	// with upstream's status (refusalError), and 499 for a client
 	// that went away, which it never reads (only the log line does).
 	Status int
 }
@@ -153,7 +151,7 @@ var (
 	// ErrRedirectRefused means upstream redirected to a loopback, link-local
 	// or private address although its own endpoint is not one. It comes
 	// wrapped together with ErrUnreachable.
-	ErrRedirectRefused = errors.New(i18n.Key("redirect to an internal address refused"))
+	ErrRedirectRefused = upstream.ErrRedirectRefused
 	// ErrAddrInUse means the listen address is taken by another program.
 	ErrAddrInUse = errors.New(i18n.Key("address already in use"))
 )
@@ -168,24 +166,15 @@ func addrInUseError(listen string) error {
 		"(on macOS, AirPlay Receiver holds port 5000: turn it off in System Settings)"), ErrAddrInUse, listen)
 }
 
-// maxErrorBody bounds how much of an upstream's error body is read.
-const maxErrorBody = 64 << 10
-
-// upstreamRefusal turns an upstream's 4xx answer (one the mirror has no
-// meaning of its own for, like 400) into the same 4xx for the client. It
-// keeps upstream's code when the spec defines it and upstream's message,
-// cut to one short line; otherwise the code follows the status.
-func upstreamRefusal(resp *http.Response, what, who string) *regError {
-	var body struct {
-		Errors []ociError `json:"errors"`
-	}
-	code, msg := "", ""
-	if data, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody)); err == nil &&
-		json.Unmarshal(data, &body) == nil && len(body.Errors) > 0 {
-		code, msg = body.Errors[0].Code, oneLine(body.Errors[0].Message, 200)
-	}
+// refusalError turns upstream's refusal of a request (a 4xx the mirror
+// has no meaning of its own for, like 400: se.Refused) into the same 4xx
+// for the client. It keeps upstream's code when the spec defines it;
+// otherwise the code follows the status. The message says what was asked
+// and what upstream said.
+func refusalError(se *upstream.StatusError) *regError {
+	code := se.Code
 	if !specCodes[code] {
-		switch resp.StatusCode {
+		switch se.Status {
 		case http.StatusMethodNotAllowed:
 			code = codeUnsupported
 		case http.StatusRequestEntityTooLarge:
@@ -196,26 +185,5 @@ func upstreamRefusal(resp *http.Response, what, who string) *regError {
 			code = codeUnknown
 		}
 	}
-	message := fmt.Sprintf("%s: %s answered %d", what, who, resp.StatusCode)
-	if msg != "" {
-		message += ": " + msg
-	}
-	return &regError{Status: resp.StatusCode, Code: code, Message: message}
-}
-
-// oneLine returns s without control characters, cut to at most n runes.
-func oneLine(s string, n int) string {
-	var b strings.Builder
-	for _, r := range s {
-		if n == 0 {
-			b.WriteString("…")
-			break
-		}
-		if unicode.IsControl(r) {
-			r = ' '
-		}
-		b.WriteRune(r)
-		n--
-	}
-	return strings.TrimSpace(b.String())
+	return &regError{Status: se.Status, Code: code, Message: se.Error()}
 }

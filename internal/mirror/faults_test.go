@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/hubmirror/hubmirror/internal/fakehub"
 )
 
 // A cached blob whose file was damaged is never served as a complete body:
@@ -128,7 +131,9 @@ func TestDamagedBlobFoundAfterRestart(t *testing.T) {
 
 // A pull that outlives upstream's token succeeds under self_auth too, for a
 // public and for a private image: the download that resumes after a cut
-// connection renews the user's upstream token instead of failing everyone.
+// connection, finding its signed CDN URL expired too, goes back to the
+// registry and renews the user's upstream token instead of failing
+// everyone.
 func TestSelfAuthPullOutlivesUpstreamToken(t *testing.T) {
 	for _, private := range []bool{false, true} {
 		t.Run(map[bool]string{false: "public", true: "private"}[private], func(t *testing.T) {
@@ -146,7 +151,8 @@ func TestSelfAuthPullOutlivesUpstreamToken(t *testing.T) {
 			}
 			layer := img.Layers[0].Digest
 			// The first CDN GET pauses after 512 KiB and is cut at 1 MiB;
-			// while it is paused, every upstream token expires.
+			// while it is paused, every upstream token and signed URL
+			// expires.
 			reached, release := hub.PauseBlob(layer, 512<<10)
 			hub.DropBlobAfter(1<<20, 1)
 			got := make(chan []byte, 1)
@@ -160,14 +166,17 @@ func TestSelfAuthPullOutlivesUpstreamToken(t *testing.T) {
 				got <- body
 			}()
 			await(t, reached, "the CDN GET to pause")
-			unauthorized := hub.Counters().Unauthorized
+			before := hub.Counters()
 			hub.ExpireTokens()
+			hub.Advance(fakehub.CDNURLTTL + time.Minute)
 			release()
 			if body := await(t, got, "the blob"); sha(body) != layer {
 				t.Fatalf("blob across token expiry: %d bytes hashing to %s\n%s", len(body), sha(body), tm.logs)
 			}
-			if hub.Counters().Unauthorized == unauthorized {
-				t.Errorf("the expired token was never refused: the test did not exercise renewal")
+			after := hub.Counters()
+			if after.Unauthorized == before.Unauthorized || after.CDNForbidden == before.CDNForbidden {
+				t.Errorf("the expired token was refused %d times, the expired URL %d times: the test did not exercise renewal",
+					after.Unauthorized-before.Unauthorized, after.CDNForbidden-before.CDNForbidden)
 			}
 		})
 	}

@@ -18,9 +18,9 @@ import (
 
 // fuzzServer is just enough of a server for parse and registryFor.
 func fuzzServer() *server {
-	ups := map[string]*upstream{}
+	ups := map[string]*registry{}
 	for _, r := range []string{dockerHub, "ghcr.io", "quay.io"} {
-		ups[r] = &upstream{registry: r}
+		ups[r] = &registry{name: r}
 	}
 	return &server{upstreams: ups, aliases: map[string]string{"ghcr.mirror.test": "ghcr.io"}}
 }
@@ -69,7 +69,7 @@ func FuzzParseRoute(f *testing.F) {
 		switch {
 		case rt.kind == "base":
 			t.Fatalf("%s parsed as the base endpoint", path)
-		case rt.registry == nil || s.upstreams[rt.registry.registry] != rt.registry:
+		case rt.registry == nil || s.upstreams[rt.registry.name] != rt.registry:
 			t.Fatalf("%s: no mirrored registry", path)
 		case !validName(rt.repo):
 			t.Fatalf("%s: invalid repository %q", path, rt.repo)
@@ -88,8 +88,8 @@ func FuzzParseRoute(f *testing.F) {
 			return
 		}
 		want := map[uint8]string{0: "manifest", 1: "blob", 2: "tags"}[kind%3]
-		if !mirrored || rt.kind != want || rt.registry.registry != wantRegistry || rt.repo != wantRepo {
-			t.Fatalf("%s: parsed as %s of %s/%s, want %s of %s/%s", path, rt.kind, rt.registry.registry, rt.repo, want, wantRegistry, wantRepo)
+		if !mirrored || rt.kind != want || rt.registry.name != wantRegistry || rt.repo != wantRepo {
+			t.Fatalf("%s: parsed as %s of %s/%s, want %s of %s/%s", path, rt.kind, rt.registry.name, rt.repo, want, wantRegistry, wantRepo)
 		}
 		if kind%3 != 2 && ref != rt.tag && ref != string(rt.digest) {
 			t.Fatalf("%s: reference %q, tag %q, digest %q", path, ref, rt.tag, rt.digest)
@@ -175,72 +175,6 @@ func FuzzParseRange(f *testing.F) {
 			t.Fatalf("parseRange(%q, %d) = [%d, %d): not a non-empty range inside the blob", h, size, from, to)
 		}
 	})
-}
-
-// quote writes s as an RFC 9110 quoted-string.
-func quote(s string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
-}
-
-func FuzzParseChallenge(f *testing.F) {
-	for _, s := range [][4]string{
-		{"Bearer", "https://auth.docker.io/token", "registry.docker.io", "repository:library/alpine:pull"},
-		{"Basic", "hubmirror", "", ""},
-		{"bearer", `a"b\c`, "x,y", "repository:a:pull,push"},
-		{"Bearer", "", "", ""},
-	} {
-		f.Add(s[0], s[1], s[2], s[3])
-	}
-	f.Add(`Bearer realm="unterminated`, "", "", "")
-	f.Add(`Bearer realm=a\,service="b"`, "", "", "")
-	f.Fuzz(func(t *testing.T, scheme, realm, service, scope string) {
-		// Whatever the header, an accepted challenge is well formed.
-		if c, ok := parseChallenge(scheme); ok {
-			if c.Scheme == "" || c.Scheme != strings.ToLower(c.Scheme) || strings.ContainsAny(c.Scheme, " ") {
-				t.Fatalf("parseChallenge(%q): scheme %q", scheme, c.Scheme)
-			}
-			for k := range c.Params {
-				if k != strings.ToLower(k) || k != strings.TrimSpace(k) {
-					t.Fatalf("parseChallenge(%q): key %q", scheme, k)
-				}
-			}
-		}
-		// A header built from token characters and quoted strings reads back.
-		if scheme == "" || !isToken(scheme) {
-			return
-		}
-		header := scheme + " realm=" + quote(realm) + ",service=" + quote(service) + ", scope=" + quote(scope)
-		c, ok := parseChallenge(header)
-		if !ok || c.Scheme != strings.ToLower(scheme) {
-			t.Fatalf("parseChallenge(%q) = %v, %v", header, c, ok)
-		}
-		for k, want := range map[string]string{"realm": realm, "service": service, "scope": scope} {
-			if got := c.Params[k]; got != want {
-				t.Fatalf("parseChallenge(%q): %s = %q, want %q", header, k, got, want)
-			}
-		}
-		if isToken(realm) && isToken(service) {
-			header := scheme + " realm=" + realm + ",service=" + service
-			c, ok := parseChallenge(header)
-			if !ok || c.Params["realm"] != realm || c.Params["service"] != service {
-				t.Fatalf("parseChallenge(%q) = %v", header, c.Params)
-			}
-		}
-	})
-}
-
-// isToken reports whether s is a non-empty RFC 9110 token.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }
 
 func FuzzRegistryFor(f *testing.F) {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -54,9 +55,9 @@ func (s *syncBuffer) String() string {
 
 // startMirror starts a mirror on a free loopback port with docker.io sent
 // to hub, and stops it when the test ends.
-func startMirror(t *testing.T, hub *fakehub.Hub) *testMirror {
+func startMirror(t *testing.T, hub *fakehub.Hub, opts ...Option) *testMirror {
 	t.Helper()
-	return startMirrorIn(t, hub, t.TempDir())
+	return startMirrorWith(t, hub, t.TempDir(), nil, opts...)
 }
 
 func startMirrorIn(t *testing.T, hub *fakehub.Hub, dir string) *testMirror {
@@ -65,12 +66,12 @@ func startMirrorIn(t *testing.T, hub *fakehub.Hub, dir string) *testMirror {
 }
 
 // startMirrorCfg is startMirror with changes to the Config.
-func startMirrorCfg(t *testing.T, hub *fakehub.Hub, change func(*Config)) *testMirror {
+func startMirrorCfg(t *testing.T, hub *fakehub.Hub, change func(*Config), opts ...Option) *testMirror {
 	t.Helper()
-	return startMirrorWith(t, hub, t.TempDir(), change)
+	return startMirrorWith(t, hub, t.TempDir(), change, opts...)
 }
 
-func startMirrorWith(t *testing.T, hub *fakehub.Hub, dir string, change func(*Config)) *testMirror {
+func startMirrorWith(t *testing.T, hub *fakehub.Hub, dir string, change func(*Config), opts ...Option) *testMirror {
 	t.Helper()
 	logs := &syncBuffer{}
 	cfg := Config{
@@ -82,7 +83,7 @@ func startMirrorWith(t *testing.T, hub *fakehub.Hub, dir string, change func(*Co
 	if change != nil {
 		change(&cfg)
 	}
-	m, err := New(cfg, fastResumes)
+	m, err := New(cfg, append([]Option{fastResumes}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,6 +265,24 @@ func await[T any](t *testing.T, ch <-chan T, what string) T {
 		t.Fatalf("timed out waiting for %s", what)
 		panic("unreachable")
 	}
+}
+
+// withLookup has the upstream clients resolve the names of redirect
+// targets with lookup instead of DNS.
+func withLookup(lookup func(ctx context.Context, host string) ([]net.IPAddr, error)) Option {
+	return func(m *Mirror) { m.upOpts.Lookup = lookup }
+}
+
+// withProbe has a degraded upstream probed first after first, then at most
+// every most (the test often wakes the probe itself: ProbeNow).
+func withProbe(first, most time.Duration) Option {
+	return func(m *Mirror) { m.upOpts.Probe.First, m.upOpts.Probe.Max = first, most }
+}
+
+// withRevalidateTimeout sets how long a revalidation of a cached tag waits
+// for upstream.
+func withRevalidateTimeout(d time.Duration) Option {
+	return func(m *Mirror) { m.revalidateTimeout = d }
 }
 
 // fastResumes is the download tuning of the test mirrors: resumes are

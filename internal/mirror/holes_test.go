@@ -296,3 +296,54 @@ func TestSignedCDNURLStaysOutOfErrors(t *testing.T) {
 		})
 	}
 }
+
+// Under self_auth, upstream's answers to the user's own requests decide
+// what the cache may give that user: a tag revalidated for alice may be
+// served to her from the cache once Docker Hub is down, even though she
+// fetched nothing else; a blob upstream refused bobby is refused him again
+// without asking upstream.
+func TestSelfAuthUpstreamAnswersDecideAccess(t *testing.T) {
+	hub := newHub(t)
+	hub.AddUser("alice", "alice-pw")
+	hub.AddUser("bobby", "bobby-pw")
+	secret := hub.AddImage("alice/secret", "v1", []byte("alice's private layer"))
+	hub.SetPrivate("alice/secret", "alice")
+	tm := startAuthMirror(t, hub)
+	_, alice := tm.login(t, "alice", "alice-pw", "alice/secret")
+	_, bob := tm.login(t, "bobby", "bobby-pw", "alice/secret")
+	tag := "/v2/alice/secret/manifests/v1"
+	if r := tm.get(t, tag, "Authorization", "Bearer "+alice, "Accept", fullAccept); r.status != http.StatusOK {
+		t.Fatalf("alice's tag: %d %s", r.status, r.body)
+	}
+
+	blob := "/v2/alice/secret/blobs/" + secret.Layers[0].Digest
+	blobHeads := func() int {
+		n := 0
+		for _, r := range hub.Requests() {
+			if r.Server == fakehub.ServerRegistry && r.Method == http.MethodHead && strings.Contains(r.Path, "/blobs/") {
+				n++
+			}
+		}
+		return n
+	}
+	first := 0
+	for i := range 2 {
+		if r := tm.get(t, blob, "Authorization", "Bearer "+bob); r.status == http.StatusOK {
+			t.Fatalf("bobby's GET %d of alice's blob: %d", i+1, r.status)
+		}
+		if i == 0 {
+			if first = blobHeads(); first == 0 {
+				t.Fatalf("bobby's first GET asked upstream nothing: the test proves nothing")
+			}
+		}
+	}
+	if n := blobHeads() - first; n != 0 {
+		t.Errorf("%d HEADs upstream for bobby's second GET, want none: upstream's refusal is remembered", n)
+	}
+
+	hub.SetDown(true)
+	r := tm.get(t, tag, "Authorization", "Bearer "+alice, "Accept", fullAccept)
+	if r.status != http.StatusOK || r.header.Get("X-Hubmirror-Cache") != string(sourceOffline) {
+		t.Errorf("alice's tag with Docker Hub down: %d, cache %q; want it offline", r.status, r.header.Get("X-Hubmirror-Cache"))
+	}
+}

@@ -15,16 +15,19 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/hubmirror/hubmirror/internal/fakehub"
+	"github.com/hubmirror/hubmirror/internal/version"
 )
 
 // Tests for the engine bugs listed in issue 13 ("And bugs"), one per bug.
 
-// Upstream sees the version main set before New, not the default the
-// package started with: the User-Agent is made with the upstream client.
+// Upstream sees the version that runs (package version), not a default
+// the package started with: every request of a pull, to the registry, its
+// token service and its CDN, carries it.
 func TestUserAgentCarriesVersion(t *testing.T) {
-	old := Version
-	Version = "9.8.7-test"
-	t.Cleanup(func() { Version = old })
+	want := "hubmirror/" + version.String()
+	if version.String() == "" || want == "hubmirror/0.1.0" {
+		t.Fatalf("version %q: the test cannot tell it from the old default", version.String())
+	}
 	hub := newHub(t)
 	img := hub.AddImage("library/alpine", "3.20", pattern(2000))
 	tm := startMirror(t, hub)
@@ -33,8 +36,8 @@ func TestUserAgentCarriesVersion(t *testing.T) {
 	seen := map[string]bool{}
 	for _, r := range hub.Requests() {
 		seen[r.Server] = true
-		if ua := r.Header.Get("User-Agent"); ua != "hubmirror/9.8.7-test" {
-			t.Errorf("%s %s %s: User-Agent %q, want hubmirror/9.8.7-test", r.Server, r.Method, r.Path, ua)
+		if ua := r.Header.Get("User-Agent"); ua != want {
+			t.Errorf("%s %s %s: User-Agent %q, want %q", r.Server, r.Method, r.Path, ua, want)
 		}
 	}
 	for _, s := range []string{fakehub.ServerRegistry, fakehub.ServerAuth, fakehub.ServerCDN} {

@@ -11,6 +11,7 @@ import (
 	"github.com/hubmirror/hubmirror/assets"
 	"github.com/hubmirror/hubmirror/internal/clientsetup"
 	"github.com/hubmirror/hubmirror/internal/i18n"
+	"github.com/hubmirror/hubmirror/internal/version"
 )
 
 var landingTemplate = template.Must(template.New("landing").Parse(assets.LandingPage))
@@ -96,7 +97,7 @@ func (s *server) serveLanding(w *recorder, r *http.Request) error {
 	w.Header().Set("Content-Language", string(lang))
 	w.Header().Set("Vary", "Accept-Language")
 	return landingTemplate.Execute(w, map[string]any{
-		"Lang": string(lang), "T": landingTextIn(lang), "Host": host, "Version": Version,
+		"Lang": string(lang), "T": landingTextIn(lang), "Host": host, "Version": version.String(),
 		"Status": shown, "Cached": FormatBytes(st.CacheBytes), "HitRate": hitRate, "PullsLeft": pulls,
 		"Clients": clients, "Registries": strings.Join(regs, ", "), "CAFingerprint": tr.caFingerprint,
 	})

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,11 +13,12 @@ import (
 
 	"github.com/hubmirror/hubmirror/internal/oci"
 	"github.com/hubmirror/hubmirror/internal/store"
+	"github.com/hubmirror/hubmirror/internal/upstream"
 )
 
 // maxManifestSize bounds a manifest read into memory (the spec lets
 // registries refuse manifests over 4 MiB).
-const maxManifestSize = 4 << 20
+const maxManifestSize = upstream.MaxManifestSize
 
 // defaultAccept is sent upstream when a client sends no Accept header.
 // Indexes come first: a client that names nothing gets every platform.
@@ -52,14 +51,15 @@ type manifestAnswer struct {
 
 // manifestRequest names one manifest a client asked for.
 type manifestRequest struct {
-	up     *upstream
+	reg    *registry
+	up     upstream.Session // reg's client, bound to the token the request acts with
 	repo   string
 	tag    string        // set for a tag, empty for a digest
 	digest digest.Digest // set for a digest
 	accept string
 	head   bool
-	// session is the client's, when SelfAuth is on: upstream is asked with
-	// its token, and what upstream answers decides the client's access.
+	// session is the client's, when SelfAuth is on: up acts with its
+	// token, and what upstream answers decides the client's access.
 	session *session
 }
 
@@ -67,7 +67,8 @@ type manifestRequest struct {
 // they can; a tag is revalidated with a HEAD upstream (Docker Hub does not
 // count HEADs against the pull limit) and served from the cache when its
 // digest is known, or from the last cached copy when upstream fails. While
-// upstream is degraded (health.go), a cached tag is served at once.
+// upstream is degraded (upstream.Client.Degraded), a cached tag is served
+// at once.
 func (s *server) manifest(ctx context.Context, r manifestRequest) (manifestAnswer, error) {
 	if r.digest != "" {
 		if cm, err := s.cache.GetManifest(r.digest); err == nil {
@@ -75,9 +76,9 @@ func (s *server) manifest(ctx context.Context, r manifestRequest) (manifestAnswe
 		}
 		return s.fetchManifest(ctx, r, r.digest)
 	}
-	if degraded, why := r.up.health.cacheFirst(); degraded {
+	if degraded, why := r.reg.client.Degraded(); degraded {
 		if a, err := s.offlineManifest(r, why); err == nil {
-			r.up.ensureProbe(s.ctx)
+			r.reg.client.EnsureProbe(s.ctx)
 			return a, nil
 		}
 	}
@@ -86,18 +87,18 @@ func (s *server) manifest(ctx context.Context, r manifestRequest) (manifestAnswe
 		return manifestAnswer{}, err // the client went away
 	}
 	if r.session != nil {
-		switch head.status {
+		switch head.status() {
 		case http.StatusOK:
-			r.session.noteAccess(r.up.registry, r.repo, true)
+			r.session.noteAccess(r.reg.name, r.repo, true)
 		case http.StatusUnauthorized, http.StatusForbidden:
-			r.session.noteAccess(r.up.registry, r.repo, false)
+			r.session.noteAccess(r.reg.name, r.repo, false)
 		}
 	}
 	if head.err != nil {
 		return s.offlineManifest(r, head.err)
 	}
-	d, derr := oci.ParseDigest(head.header.Get("Docker-Content-Digest"))
-	if derr != nil {
+	d := head.m.Digest
+	if d == "" {
 		// No usable digest in the HEAD answer: GET by tag instead.
 		a, err := s.fetchManifest(ctx, r, "")
 		if err != nil {
@@ -111,8 +112,8 @@ func (s *server) manifest(ctx context.Context, r manifestRequest) (manifestAnswe
 	}
 	if r.head {
 		return manifestAnswer{
-			Manifest: store.Manifest{MediaType: head.header.Get("Content-Type"), Digest: d},
-			size:     headLength(head.header),
+			Manifest: store.Manifest{MediaType: head.m.MediaType, Digest: d},
+			size:     head.m.Size,
 			source:   sourceMiss,
 		}, nil
 	}
@@ -125,42 +126,17 @@ func (s *server) manifest(ctx context.Context, r manifestRequest) (manifestAnswe
 
 // revalidate sends the HEAD of a tag upstream, with its own short deadline
 // and shared by every request for the same tag, Accept and upstream token
-// that comes while it runs. It notes in the upstream's health whether
-// upstream answered. The error is ctx's, when the client goes first.
+// that comes while it runs. It tells the upstream client how it went, for
+// the registry's health. The error is ctx's, when the client goes first.
 func (s *server) revalidate(ctx context.Context, r manifestRequest) (headResult, error) {
-	key := revalKey{repo: r.repo, tag: r.tag, accept: r.accept, identity: upstreamIdentity(r)}
-	return r.up.revalidations.do(ctx, key, func() headResult {
-		hctx, cancel := context.WithTimeout(s.ctx, r.up.health.revalidateTimeout)
+	key := revalKey{repo: r.repo, tag: r.tag, accept: r.accept, identity: r.up.Token()}
+	return r.reg.revalidations.do(ctx, key, func() headResult {
+		hctx, cancel := context.WithTimeout(s.ctx, s.revalidateTimeout)
 		defer cancel()
-		resp, err := r.up.do(hctx, upstreamRequest{
-			kind: kindManifestHead, method: http.MethodHead, repo: r.repo, accept: r.accept,
-			path: "/v2/" + r.repo + "/manifests/" + r.tag, token: r.session.token(r.up.registry),
-		})
-		var res headResult
-		if err == nil {
-			res.status, res.header = resp.StatusCode, resp.Header
-			if resp.StatusCode != http.StatusOK {
-				err = r.up.statusError(resp, "manifest "+r.repo+":"+r.tag)
-			}
-			drain(resp)
-		}
-		res.err = err
-		switch {
-		case upstreamFailed(err):
-			if r.up.health.failed(err) {
-				r.up.ensureProbe(s.ctx)
-			}
-		case s.ctx.Err() == nil:
-			r.up.health.answered()
-		}
-		return res
+		m, err := r.up.HeadManifest(hctx, r.repo, r.tag, r.accept)
+		r.reg.client.NoteRevalidation(s.ctx, err)
+		return headResult{m: m, err: err}
 	})
-}
-
-// upstreamIdentity is the upstream token a request acts with: the
-// session's, or nil for the mirror's own account.
-func upstreamIdentity(r manifestRequest) *userToken {
-	return r.session.token(r.up.registry)
 }
 
 // manifestFetchTimeout bounds a GET of a manifest by digest, which runs
@@ -186,8 +162,8 @@ func (s *server) fetchManifest(ctx context.Context, r manifestRequest, want dige
 		}
 		return a, err
 	}
-	key := revalKey{repo: r.repo, tag: string(want), accept: r.accept, identity: upstreamIdentity(r)}
-	res, err := r.up.manifestFetches.do(ctx, key, func() fetchedManifest {
+	key := revalKey{repo: r.repo, tag: string(want), accept: r.accept, identity: r.up.Token()}
+	res, err := r.reg.manifestFetches.do(ctx, key, func() fetchedManifest {
 		fctx, cancel := context.WithTimeout(s.ctx, manifestFetchTimeout)
 		defer cancel()
 		a, err := s.getManifest(fctx, r, want)
@@ -202,66 +178,43 @@ func (s *server) fetchManifest(ctx context.Context, r manifestRequest, want dige
 	return res.answer, res.err
 }
 
-// getManifest is fetchManifest's request upstream, without noting a tag.
+// getManifest is fetchManifest's request upstream, without noting a tag:
+// a HEAD for a HEAD by digest, else a GET, whose manifest is checked
+// against its digest (want, or the one upstream named for a tag) and cached.
 func (s *server) getManifest(ctx context.Context, r manifestRequest, want digest.Digest) (manifestAnswer, error) {
-	ref, kind, method := r.tag, kindManifestGet, http.MethodGet
+	ref := r.tag
 	if want != "" {
 		ref = string(want)
 	}
 	if r.head && r.digest != "" {
-		kind, method = kindManifestHead, http.MethodHead
-	}
-	what := "manifest " + r.repo + "@" + ref
-	resp, err := r.up.do(ctx, upstreamRequest{
-		kind: kind, method: method, repo: r.repo, accept: r.accept,
-		path: "/v2/" + r.repo + "/manifests/" + ref, token: r.session.token(r.up.registry),
-	})
-	if err != nil {
-		return manifestAnswer{}, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return manifestAnswer{}, r.up.statusError(resp, what)
-	}
-	mediaType := resp.Header.Get("Content-Type")
-	if method == http.MethodHead {
+		m, err := r.up.HeadManifest(ctx, r.repo, ref, r.accept)
+		if err != nil {
+			return manifestAnswer{}, err
+		}
 		return manifestAnswer{
-			Manifest: store.Manifest{MediaType: mediaType, Digest: want},
-			size:     resp.ContentLength,
+			Manifest: store.Manifest{MediaType: m.MediaType, Digest: want},
+			size:     m.Size,
 			source:   sourceMiss,
 		}, nil
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxManifestSize+1))
+	m, err := r.up.GetManifest(ctx, r.repo, ref, r.accept)
 	if err != nil {
-		return manifestAnswer{}, unreachable(r.up.registry, resp.Request, err)
-	}
-	if len(data) > maxManifestSize {
-		return manifestAnswer{}, fmt.Errorf("%s: %w: larger than %d bytes", what, ErrUnreachable, maxManifestSize)
+		return manifestAnswer{}, err
 	}
 	if want == "" {
-		want = digest.FromBytes(data)
-		if d, err := oci.ParseDigest(resp.Header.Get("Docker-Content-Digest")); err == nil {
-			want = d
+		want = digest.FromBytes(m.Data)
+		if m.Digest != "" {
+			want = m.Digest
 		}
 	}
-	if want.Algorithm().FromBytes(data) != want {
-		return manifestAnswer{}, fmt.Errorf("%s: %w", what, ErrDigestMismatch)
+	if want.Algorithm().FromBytes(m.Data) != want {
+		return manifestAnswer{}, fmt.Errorf("manifest %s@%s: %w", r.repo, ref, ErrDigestMismatch)
 	}
-	cm := store.Manifest{MediaType: mediaType, Data: data, Digest: want}
+	cm := store.Manifest{MediaType: m.MediaType, Data: m.Data, Digest: want}
 	if err := s.cache.PutManifest(cm); err != nil {
 		s.log.Warn("cache manifest", "digest", string(want), "err", err)
 	}
-	return manifestAnswer{Manifest: cm, size: int64(len(data)), source: sourceMiss}, nil
-}
-
-// headLength is the Content-Length of upstream's HEAD answer, or -1 when it
-// sent none (or nonsense): then the client gets none either, not a false 0.
-func headLength(h http.Header) int64 {
-	n, err := strconv.ParseInt(h.Get("Content-Length"), 10, 64)
-	if err != nil || n < 0 {
-		return -1
-	}
-	return n
+	return manifestAnswer{Manifest: cm, size: int64(len(m.Data)), source: sourceMiss}, nil
 }
 
 // noteTag records what a tag points to, for serving it offline later.
@@ -269,14 +222,14 @@ func (s *server) noteTag(r manifestRequest, cm store.Manifest) {
 	if r.tag == "" {
 		return
 	}
-	if rec, err := s.cache.ReadTag(r.up.registry, r.repo, r.tag); err == nil {
+	if rec, err := s.cache.ReadTag(r.reg.name, r.repo, r.tag); err == nil {
 		for _, e := range rec.Entries {
 			if e.MediaType == cm.MediaType && e.Digest == cm.Digest {
 				return
 			}
 		}
 	}
-	if err := s.cache.RecordTag(r.up.registry, r.repo, r.tag, cm); err != nil {
+	if err := s.cache.RecordTag(r.reg.name, r.repo, r.tag, cm); err != nil {
 		s.log.Warn("record tag", "repo", r.repo, "tag", r.tag, "err", err)
 	}
 }
@@ -289,11 +242,11 @@ func (s *server) offlineManifest(r manifestRequest, cause error) (manifestAnswer
 	}
 	if r.session != nil {
 		// Only a user upstream has already let read this repository.
-		if allowed, known := r.session.mayRead(r.up.registry, r.repo); !allowed || !known {
+		if allowed, known := r.session.mayRead(r.reg.name, r.repo); !allowed || !known {
 			return manifestAnswer{}, cause
 		}
 	}
-	rec, err := s.cache.ReadTag(r.up.registry, r.repo, r.tag)
+	rec, err := s.cache.ReadTag(r.reg.name, r.repo, r.tag)
 	if err != nil {
 		return manifestAnswer{}, cause
 	}

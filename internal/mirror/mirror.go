@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
-	"maps"
 	"net"
 	"net/http"
 	"strings"
@@ -20,10 +19,8 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/hubmirror/hubmirror/internal/store"
+	"github.com/hubmirror/hubmirror/internal/upstream"
 )
-
-// DefaultUpstream is Docker Hub's registry endpoint.
-const DefaultUpstream = "https://registry-1.docker.io"
 
 // Config is what a Mirror needs. The zero values of the optional fields
 // are sensible defaults.
@@ -68,25 +65,11 @@ type Config struct {
 	// fetches ahead at once, after a client got that manifest; 0 fetches
 	// nothing ahead (the settings default is 3).
 	PrefetchLayers int
+	// PinRefresh is how often pinned images are checked for moved tags
+	// (with HEADs, which Docker Hub does not count) and fetched again; 0
+	// is every 30 minutes.
+	PinRefresh time.Duration
 }
-
-// BuiltinUpstreams are the registries mirrored without any setting, by
-// name, with their endpoints.
-var BuiltinUpstreams = map[string]string{
-	"docker.io":         DefaultUpstream,
-	"ghcr.io":           "https://ghcr.io",
-	"quay.io":           "https://quay.io",
-	"gcr.io":            "https://gcr.io",
-	"registry.k8s.io":   "https://registry.k8s.io",
-	"k8s.gcr.io":        "https://k8s.gcr.io",
-	"mcr.microsoft.com": "https://mcr.microsoft.com",
-	"public.ecr.aws":    "https://public.ecr.aws",
-}
-
-// Credentials looks up the stored account for a registry. ok is false when
-// there is none; err when the store cannot be read (the mirror then pulls
-// anonymously and logs the error).
-type Credentials func(registry string) (user, password string, ok bool, err error)
 
 // State is where a Mirror is in its life.
 type State string
@@ -116,7 +99,12 @@ type Mirror struct {
 	cfg       Config
 	log       *slog.Logger
 	stats     *stats
-	upstreams map[string]*upstream
+	upstreams map[string]*registry
+	// upOpts are the options of every upstream client (buildUpstreams).
+	upOpts upstream.Options
+	// revalidateTimeout is how long a revalidation of a cached tag waits
+	// for upstream before the cache answers.
+	revalidateTimeout time.Duration
 
 	mu      sync.Mutex
 	state   State
@@ -147,10 +135,10 @@ type Mirror struct {
 // Reconfigure changes the listen address, cache directory and upstreams.
 // A running mirror is stopped (running requests get until ctx ends) and
 // started again with them; a stopped one keeps them for its next Start.
-// Aliases and CacheMax follow cfg too; Access, Logger, Transport and
-// Credentials in cfg are ignored.
+// Aliases, CacheMax and PinRefresh follow cfg too; Access, Logger,
+// Transport and Credentials in cfg are ignored.
 func (m *Mirror) Reconfigure(ctx context.Context, cfg Config) error {
-	ups, err := buildUpstreams(cfg.Upstreams, newHTTPClient(m.cfg.Transport), m.stats, m.cfg.Credentials, m.log)
+	ups, err := buildUpstreams(cfg.Upstreams, m.cfg.Transport, m.upOpts)
 	if err != nil {
 		return err
 	}
@@ -174,6 +162,7 @@ func (m *Mirror) Reconfigure(ctx context.Context, cfg Config) error {
 	m.cfg.CacheMax = cfg.CacheMax
 	m.cfg.DownloadConnections, m.cfg.DownloadChunk, m.cfg.PrefetchLayers = cfg.DownloadConnections, cfg.DownloadChunk, cfg.PrefetchLayers
 	m.cfg.TLS, m.cfg.InsecureLogin = cfg.TLS, cfg.InsecureLogin
+	m.cfg.PinRefresh = cfg.PinRefresh
 	m.upstreams = ups
 	m.mu.Unlock()
 	m.stats.dropProblemsExcept(ups)
@@ -192,6 +181,10 @@ func (m *Mirror) SetAccess(a Access) {
 	}
 	m.log.Info("access changed", "self_auth", a.SelfAuth, "allowed_users", len(a.AllowedUsers))
 }
+
+// defaultRevalidateTimeout is how long a revalidation of a cached tag
+// waits for upstream before the cache answers.
+const defaultRevalidateTimeout = 3 * time.Second
 
 // Option changes how New makes a Mirror, past what Config says.
 type Option func(*Mirror)
@@ -217,7 +210,7 @@ func New(cfg Config, opts ...Option) (*Mirror, error) {
 		cfg: cfg, log: cfg.Logger, stats: newStats(),
 		state: Stopped, subs: map[chan Status]struct{}{},
 		sessions: newSessionStore(), links: newLinkSet(maxLinks),
-		tuning: store.DefaultTuning(),
+		tuning: store.DefaultTuning(), revalidateTimeout: defaultRevalidateTimeout,
 	}
 	for _, o := range opts {
 		o(m)
@@ -226,7 +219,8 @@ func New(cfg Config, opts ...Option) (*Mirror, error) {
 	cfg.Credentials = m.watchKeyring(cfg.Credentials)
 	m.cfg.Credentials = cfg.Credentials
 	m.access.Store(newPolicy(cfg.Access))
-	ups, err := buildUpstreams(cfg.Upstreams, newHTTPClient(cfg.Transport), m.stats, cfg.Credentials, m.log)
+	m.upOpts.Credentials, m.upOpts.Stats, m.upOpts.Problems, m.upOpts.Log = cfg.Credentials, &m.stats.upstream, m.stats, m.log
+	ups, err := buildUpstreams(cfg.Upstreams, cfg.Transport, m.upOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -238,31 +232,13 @@ func New(cfg Config, opts ...Option) (*Mirror, error) {
 }
 
 // checkAliases makes sure every alias names a mirrored registry.
-func checkAliases(aliases map[string]string, ups map[string]*upstream) error {
+func checkAliases(aliases map[string]string, ups map[string]*registry) error {
 	for host, reg := range aliases {
 		if ups[reg] == nil {
 			return fmt.Errorf("alias %s: registry %q is not mirrored; add it with --upstream %s=https://…", host, reg, reg)
 		}
 	}
 	return nil
-}
-
-// buildUpstreams makes the upstream of every registry; docker.io is always
-// there.
-func buildUpstreams(endpoints map[string]string, client *http.Client, st *stats, creds Credentials, log *slog.Logger) (map[string]*upstream, error) {
-	all := maps.Clone(BuiltinUpstreams)
-	for name, u := range endpoints {
-		all[name] = u
-	}
-	ups := make(map[string]*upstream, len(all))
-	for name, u := range all {
-		up, err := newUpstream(name, u, client, st, creds, log)
-		if err != nil {
-			return nil, err
-		}
-		ups[name] = up
-	}
-	return ups, nil
 }
 
 // Start opens the cache and the listener and serves in the background. An
@@ -319,6 +295,7 @@ func (m *Mirror) startLocked() error {
 		aliases: lowerKeys(m.cfg.Aliases),
 	}
 	handler.ahead = m.ahead
+	handler.revalidateTimeout = m.revalidateTimeout
 	m.srv = &http.Server{
 		Handler:           newTransportGuard(m.splitOwn(handler), caPEM, tlsCfg != nil, m.cfg.InsecureLogin, m.log),
 		ReadHeaderTimeout: 30 * time.Second,
@@ -334,8 +311,8 @@ func (m *Mirror) startLocked() error {
 	go m.serve(m.srv, ln, m.done)
 	m.pinPoke = make(chan struct{}, 1)
 	go m.keepPins(ctx, m.addr, token, m.pinPoke)
-	for _, u := range m.upstreams {
-		u.ensureProbe(ctx) // problems noted while stopped
+	for _, reg := range m.upstreams {
+		reg.client.EnsureProbe(ctx) // problems noted while stopped
 	}
 	m.log.Info("listening", "addr", m.addr, "cache", m.cfg.CacheDir, "tls", tlsCfg != nil)
 	if caPEM != nil {

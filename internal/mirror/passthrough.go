@@ -38,7 +38,7 @@ func (s *server) serveUncached(w *recorder, r *http.Request, rt *route, sess *se
 	s.stats.bytesFromUpstream.Add(n)
 	if err != nil {
 		if r.Context().Err() == nil {
-			s.log.Warn("blob stream cut", "registry", rt.registry.registry, "name", rt.repo, "digest", string(rt.digest), "sent", n, "err", err)
+			s.log.Warn("blob stream cut", "registry", rt.registry.name, "name", rt.repo, "digest", string(rt.digest), "sent", n, "err", err)
 		}
 		panic(http.ErrAbortHandler)
 	}

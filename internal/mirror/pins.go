@@ -9,11 +9,12 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/hubmirror/hubmirror/internal/clientsetup"
+	"github.com/hubmirror/hubmirror/internal/upstream"
 )
 
-// PinRefresh is how often pinned images are checked for moved tags (with
-// HEADs, which Docker Hub does not count) and fetched again.
-var PinRefresh = 30 * time.Minute
+// defaultPinRefresh is how often pinned images are checked for moved tags
+// when Config.PinRefresh is 0.
+const defaultPinRefresh = 30 * time.Minute
 
 // SetPins sets the pinned images: kept whole and never evicted, fetched
 // now in the background and again whenever their tags move.
@@ -32,12 +33,18 @@ func (m *Mirror) SetPins(refs []string) {
 }
 
 // keepPins fetches the pinned images through the mirror's own listener
-// when it starts, when the pins change and every PinRefresh, and marks their
-// blobs as not to be evicted. It runs until ctx ends.
+// when it starts, when the pins change and every Config.PinRefresh, and
+// marks their blobs as not to be evicted. It runs until ctx ends.
 func (m *Mirror) keepPins(ctx context.Context, addr, token string, poke <-chan struct{}) {
-	client := newHTTPClient(nil)
+	client := upstream.NewHTTPClient(nil)
 	base := "http://" + clientsetup.ClientHost(addr)
-	tick := time.NewTicker(PinRefresh)
+	m.mu.Lock()
+	every := m.cfg.PinRefresh
+	m.mu.Unlock()
+	if every <= 0 {
+		every = defaultPinRefresh
+	}
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		m.mu.Lock()

@@ -23,13 +23,12 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // A pinned image is fetched without anyone pulling it, is never evicted,
 // and is fetched again when its tag moves.
 func TestPinnedImages(t *testing.T) {
-	defer func(d time.Duration) { PinRefresh = d }(PinRefresh)
-	PinRefresh = 100 * time.Millisecond // the periodic refresh notices the moved tag
 	hub := newHub(t)
 	pinned := hub.AddImage("library/pinned", "1", pattern(150_000))
 	tm := startMirrorCfg(t, hub, func(c *Config) {
 		c.CacheMax = 300_000
 		c.Pinned = []string{"pinned:1"}
+		c.PinRefresh = 100 * time.Millisecond // the periodic refresh notices the moved tag
 	})
 	eventually(t, "the pinned image in the cache", func() bool { return cached(tm, pinned.Layers[0].Digest) })
 	tm.blobs.Wait()

@@ -10,10 +10,10 @@ import (
 // shown for it, if the mirror runs; Start starts it otherwise.
 func (m *Mirror) probe(registry string) {
 	m.mu.Lock()
-	u, ctx := m.upstreams[registry], m.runCtx
+	reg, ctx := m.upstreams[registry], m.runCtx
 	m.mu.Unlock()
-	if u != nil && ctx != nil {
-		u.ensureProbe(ctx)
+	if reg != nil && ctx != nil {
+		reg.client.EnsureProbe(ctx)
 	}
 }
 
@@ -45,7 +45,7 @@ var keyringUnreadable = i18n.Key("The system keyring cannot be read, so registri
 
 // dropProblemsExcept forgets the problems of registries no longer
 // mirrored.
-func (s *stats) dropProblemsExcept(ups map[string]*upstream) {
+func (s *stats) dropProblemsExcept(ups map[string]*registry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for key := range s.problems {

@@ -23,17 +23,11 @@ func probes(hub *fakehub.Hub) int {
 	return n
 }
 
-func probingNow(u *upstream) bool {
-	u.health.mu.Lock()
-	defer u.health.mu.Unlock()
-	return u.health.probing
-}
+func probingNow(reg *registry) bool { return reg.client.Probing() }
 
 // A pull of an image that is not cached fails while upstream is down: the
 // status says so at once, and the probe clears it once upstream is back.
 func TestFailedUncachedPullShowsProblemUntilProbeAnswers(t *testing.T) {
-	setKnob(t, &probeFirst, time.Hour) // the test wakes the probe itself
-	setKnob(t, &probeMax, time.Hour)
 	manifest := func(t *testing.T, tm *testMirror, _ fakehub.Image) int {
 		return tm.get(t, "/v2/alpine/manifests/latest", "Accept", fullAccept).status
 	}
@@ -56,7 +50,7 @@ func TestFailedUncachedPullShowsProblemUntilProbeAnswers(t *testing.T) {
 		t.Run(fault.name, func(t *testing.T) {
 			hub := newHub(t)
 			img := hub.AddImage("library/alpine", "latest", []byte("rootfs"))
-			tm := startMirror(t, hub)
+			tm := startMirror(t, hub, withProbe(time.Hour, time.Hour)) // the test wakes the probe itself
 			fault.set(hub, true)
 			if st := fault.pull(t, tm, img); st < 400 {
 				t.Fatalf("pull with upstream %s: %d", fault.name, st)
@@ -69,7 +63,7 @@ func TestFailedUncachedPullShowsProblemUntilProbeAnswers(t *testing.T) {
 				t.Fatalf("no probe watches the failing upstream")
 			}
 			fault.set(hub, false)
-			up.health.probeNow()
+			up.client.ProbeNow()
 			eventually(t, "the probe to clear the problem", func() bool { return tm.Status().UpstreamProblem == "" })
 			eventually(t, "the probe loop to end", func() bool { return !probingNow(up) })
 			tm.pull(t, "alpine", img)
@@ -80,11 +74,9 @@ func TestFailedUncachedPullShowsProblemUntilProbeAnswers(t *testing.T) {
 // The probe runs only while a problem is shown.
 func TestNoProbeTrafficWithoutProblem(t *testing.T) {
 	const tick = time.Millisecond
-	setKnob(t, &probeFirst, tick)
-	setKnob(t, &probeMax, tick)
 	hub := newHub(t)
 	img := hub.AddImage("library/alpine", "latest", []byte("rootfs"))
-	tm := startMirror(t, hub)
+	tm := startMirror(t, hub, withProbe(tick, tick))
 	tm.pull(t, "alpine", img)
 	quiet := func(what string) {
 		t.Helper()

@@ -13,11 +13,12 @@ import (
 	"time"
 
 	"github.com/hubmirror/hubmirror/internal/fakehub"
+	"github.com/hubmirror/hubmirror/internal/upstream"
 )
 
 // startPrepared is startMirrorCfg with a chance to change the Mirror after
 // New and before Start (test hooks on its upstreams).
-func startPrepared(t *testing.T, hub *fakehub.Hub, change func(*Config), prepare func(*Mirror)) *testMirror {
+func startPrepared(t *testing.T, hub *fakehub.Hub, change func(*Config), prepare func(*Mirror), opts ...Option) *testMirror {
 	t.Helper()
 	logs := &syncBuffer{}
 	cfg := Config{
@@ -29,7 +30,7 @@ func startPrepared(t *testing.T, hub *fakehub.Hub, change func(*Config), prepare
 	if change != nil {
 		change(&cfg)
 	}
-	m, err := New(cfg, fastResumes)
+	m, err := New(cfg, append([]Option{fastResumes}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,15 +48,6 @@ func startPrepared(t *testing.T, hub *fakehub.Hub, change func(*Config), prepare
 		}
 	})
 	return &testMirror{Mirror: m, hub: hub, base: "http://" + m.Addr(), dir: cfg.CacheDir, logs: logs}
-}
-
-// setKnob sets a package variable for one test, before the mirror is made
-// (upstreams copy the knobs), and restores it after the mirror stopped.
-func setKnob[T any](t *testing.T, knob *T, v T) {
-	t.Helper()
-	old := *knob
-	*knob = v
-	t.Cleanup(func() { *knob = old })
 }
 
 // blackHole stands in front of the fake registry: it passes connections
@@ -168,12 +160,12 @@ func (tm *testMirror) getWithin(t *testing.T, d time.Duration, path string) repl
 // from the cache at once, without a connection upstream, until the probe
 // sees upstream answer again; then tags are revalidated again.
 func TestStalledUpstreamServesCachedTagsAtOnce(t *testing.T) {
-	setKnob(t, &revalidateTimeout, 200*time.Millisecond)
-	setKnob(t, &probeFirst, time.Hour) // the test wakes the probe itself
 	hub := newHub(t)
 	img := hub.AddImage("library/alpine", "latest", []byte("rootfs"))
 	front := newBlackHole(t, hub.Host())
-	tm := startMirrorCfg(t, hub, func(c *Config) { c.Upstreams = map[string]string{dockerHub: "http://" + front.addr()} })
+	tm := startMirrorCfg(t, hub, func(c *Config) { c.Upstreams = map[string]string{dockerHub: "http://" + front.addr()} },
+		withRevalidateTimeout(200*time.Millisecond),
+		withProbe(time.Hour, 0)) // the test wakes the probe itself
 	tm.pull(t, "alpine", img)
 	const tag = "/v2/alpine/manifests/latest"
 
@@ -198,7 +190,7 @@ func TestStalledUpstreamServesCachedTagsAtOnce(t *testing.T) {
 	}
 
 	front.swallow(false)
-	tm.upstreams[dockerHub].health.probeNow()
+	tm.upstreams[dockerHub].client.ProbeNow()
 	eventually(t, "the probe to see upstream again", func() bool { return tm.Status().UpstreamProblem == "" })
 	heads := hub.Counters().ManifestHeads
 	r := tm.get(t, tag, "Accept", fullAccept)
@@ -220,10 +212,9 @@ func TestStalledUpstreamServesCachedTagsAtOnce(t *testing.T) {
 // request asks upstream again. A second one in a row does, until the probe
 // sees upstream answer; the probe ends when the mirror stops.
 func TestFailingUpstreamIsProbedNotAsked(t *testing.T) {
-	setKnob(t, &probeFirst, time.Hour)
 	hub := newHub(t)
 	img := hub.AddImage("library/alpine", "latest", []byte("rootfs"))
-	tm := startMirror(t, hub)
+	tm := startMirror(t, hub, withProbe(time.Hour, 0))
 	tm.pull(t, "alpine", img)
 	heads := func() int {
 		n := 0
@@ -245,10 +236,10 @@ func TestFailingUpstreamIsProbedNotAsked(t *testing.T) {
 			t.Errorf("request %d while upstream answers 503: %d HEADs upstream, want %d", i+1, got, want)
 		}
 	}
-	up := tm.upstreams[dockerHub]
-	up.health.probeNow() // still 503: the probe goes on
+	up := tm.upstreams[dockerHub].client
+	up.ProbeNow() // still 503: the probe goes on
 	eventually(t, "a failed probe", func() bool { return tm.Status().UpstreamRequests["probe"] == 1 })
-	if degraded, _ := up.health.cacheFirst(); !degraded {
+	if degraded, _ := up.Degraded(); !degraded {
 		t.Errorf("a probe answered 503 ended the degraded mode")
 	}
 
@@ -257,11 +248,7 @@ func TestFailingUpstreamIsProbedNotAsked(t *testing.T) {
 	if err := tm.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the probe loop to end with the mirror", func() bool {
-		up.health.mu.Lock()
-		defer up.health.mu.Unlock()
-		return !up.health.probing
-	})
+	eventually(t, "the probe loop to end with the mirror", func() bool { return !up.Probing() })
 }
 
 // headGate holds manifest HEADs on their way upstream until opened, and
@@ -284,7 +271,6 @@ func (g *headGate) RoundTrip(req *http.Request) (*http.Response, error) {
 // 32 clients asking for one cached tag at once cause one upstream HEAD.
 func TestConcurrentRevalidationsShareOneHead(t *testing.T) {
 	const clients = 32
-	setKnob(t, &revalidateTimeout, time.Minute) // the gate holds the HEAD
 	hub := newHub(t)
 	img := hub.AddImage("library/alpine", "latest", []byte("rootfs"))
 	gate := &headGate{next: http.DefaultTransport.(*http.Transport).Clone(),
@@ -292,7 +278,7 @@ func TestConcurrentRevalidationsShareOneHead(t *testing.T) {
 	joined := make(chan struct{}, clients)
 	tm := startPrepared(t, hub, func(c *Config) { c.Transport = gate }, func(m *Mirror) {
 		m.upstreams[dockerHub].revalidations.onJoin = func() { joined <- struct{}{} }
-	})
+	}, withRevalidateTimeout(time.Minute)) // the gate holds the HEAD
 	tm.pull(t, "alpine", img)
 	hub.ResetCounters()
 
@@ -340,7 +326,7 @@ func TestConcurrentRevalidationsShareOneHead(t *testing.T) {
 // Requests share a revalidation only with the same tag, Accept and upstream
 // token: two users' HEADs never stand in for each other.
 func TestRevalidationKeys(t *testing.T) {
-	alice, bob := &userToken{value: "a"}, &userToken{value: "b"}
+	alice, bob := &upstream.UserToken{}, &upstream.UserToken{}
 	keys := []revalKey{
 		{repo: "library/alpine", tag: "latest", accept: fullAccept},
 		{repo: "library/alpine", tag: "latest", accept: fullAccept, identity: alice},
@@ -357,7 +343,7 @@ func TestRevalidationKeys(t *testing.T) {
 			res, _ := g.do(context.Background(), k, func() headResult {
 				started <- k
 				<-release
-				return headResult{status: http.StatusOK, header: http.Header{"Key": {k.tag + k.accept}}}
+				return headResult{m: upstream.Manifest{MediaType: k.tag + k.accept}}
 			})
 			results <- res
 		}()
@@ -389,7 +375,6 @@ func TestRevalidationKeys(t *testing.T) {
 // user's requests make one HEAD, with that user's own upstream token.
 func TestConcurrentRevalidationsPerUser(t *testing.T) {
 	const perUser = 4
-	setKnob(t, &revalidateTimeout, time.Minute) // the gate holds the HEADs
 	hub := newHub(t)
 	hub.AddUser("alice", "alice-pw")
 	hub.AddUser("bobby", "bobby-pw")
@@ -402,7 +387,7 @@ func TestConcurrentRevalidationsPerUser(t *testing.T) {
 		c.Access = Access{SelfAuth: true}
 	}, func(m *Mirror) {
 		m.upstreams[dockerHub].revalidations.onJoin = func() { joined <- struct{}{} }
-	})
+	}, withRevalidateTimeout(time.Minute)) // the gate holds the HEADs
 	_, alice := tm.login(t, "alice", "alice-pw", "alpine")
 	_, bob := tm.login(t, "bobby", "bobby-pw", "alpine")
 	for _, tok := range []string{alice, bob} {

@@ -1,15 +1,8 @@
 package mirror
 
 import (
-	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,7 +17,6 @@ import (
 // and the fetch that follows are both shared.
 func TestConcurrentPullsOfAMovedTag(t *testing.T) {
 	const clients = 16
-	setKnob(t, &revalidateTimeout, time.Minute) // the gate holds the HEAD
 	hub := newHub(t)
 	old := hub.AddImage("library/alpine", "latest", []byte("old rootfs"))
 	gate := &headGate{next: http.DefaultTransport.(*http.Transport).Clone(),
@@ -32,7 +24,7 @@ func TestConcurrentPullsOfAMovedTag(t *testing.T) {
 	joined := make(chan struct{}, clients)
 	tm := startPrepared(t, hub, func(c *Config) { c.Transport = gate }, func(m *Mirror) {
 		m.upstreams[dockerHub].revalidations.onJoin = func() { joined <- struct{}{} }
-	})
+	}, withRevalidateTimeout(time.Minute)) // the gate holds the HEAD
 	tm.pull(t, "alpine", old)
 	moved := hub.AddImage("library/alpine", "latest", []byte("new rootfs"))
 	hub.ResetCounters()
@@ -136,41 +128,5 @@ func TestUpstreamConnectionsKeptAlive(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// The upstream client speaks HTTP/2 to an upstream that offers it over
-// TLS, with the production Transport's settings (its own DialContext
-// included) and only the test server's certificate trusted on top.
-func TestUpstreamUsesHTTP2(t *testing.T) {
-	var proto atomic.Int32
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		proto.Store(int32(r.ProtoMajor))
-		w.Header().Set("Content-Type", fakehub.MediaTypeDockerManifest)
-		w.Header().Set("Docker-Content-Digest", "sha256:"+strings.Repeat("a", 64))
-	}))
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-
-	tr := newHTTPClient(nil).Transport.(*http.Transport).Clone()
-	roots := x509.NewCertPool()
-	roots.AddCert(srv.Certificate())
-	tr.TLSClientConfig = &tls.Config{RootCAs: roots}
-	t.Cleanup(tr.CloseIdleConnections)
-	client := newHTTPClient(tr)
-	up, err := newUpstream("h2.test", srv.URL, client, newStats(), nil, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := up.do(context.Background(), upstreamRequest{
-		kind: kindManifestHead, method: http.MethodHead, repo: "library/alpine", path: "/v2/library/alpine/manifests/latest",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	drain(resp)
-	if resp.ProtoMajor != 2 || proto.Load() != 2 {
-		t.Errorf("upstream request over HTTP/%d (server saw HTTP/%d), want HTTP/2", resp.ProtoMajor, proto.Load())
 	}
 }

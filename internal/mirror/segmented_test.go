@@ -87,8 +87,8 @@ func chunkRanges(size, chunk int64) []string {
 }
 
 // A large blob comes over parallel Range requests, each chunk asked for
-// once: while the first chunk's answer is held, every other chunk arrives
-// over other connections. A client that started the download has the
+// once, and the registry only for the first: while the first chunk's
+// answer is held, every other chunk arrives over other connections. A client that started the download has the
 // bytes before the held one, in order, before the download is done; one
 // that joins in the middle gets the whole blob too, and then it is cached.
 func TestSegmentedDownload(t *testing.T) {
@@ -138,6 +138,9 @@ func TestSegmentedDownload(t *testing.T) {
 	c := hub.Counters()
 	if c.CDNBytesByDigest[d] != segSize || c.CDNGets != segChunks {
 		t.Errorf("CDN sent %d bytes in %d GETs, want %d in %d", c.CDNBytesByDigest[d], c.CDNGets, segSize, segChunks)
+	}
+	if c.BlobGets != 1 {
+		t.Errorf("%d registry blob GETs for %d chunks, want 1: the chunks after the first ask the CDN URL it was sent to", c.BlobGets, segChunks)
 	}
 	if got, want := cdnRanges(hub, d), chunkRanges(segSize, segChunk); !slices.Equal(sorted(got), sorted(want)) {
 		t.Errorf("Range headers %q, want %q", got, want)
@@ -358,8 +361,10 @@ func TestSegmentedManyClients(t *testing.T) {
 	}
 }
 
-// A token that expires during a long download is renewed for the next
-// chunk, and each chunk gets a fresh signed CDN URL from the registry.
+// The chunks of a download ask the CDN URL the registry redirected the
+// first one to, not the registry: once that URL has expired (and the token
+// with it), a chunk refused goes back to the registry, which renews the
+// token and sends a fresh URL for the chunks after it.
 func TestSegmentedTokenRenewed(t *testing.T) {
 	hub := newHub(t)
 	hub.SetTokenTTL(time.Minute)
@@ -386,8 +391,12 @@ func TestSegmentedTokenRenewed(t *testing.T) {
 		t.Errorf("401s %d → %d, token requests %d → %d: the expired token was not renewed",
 			before.Unauthorized, after.Unauthorized, before.TokenRequests, after.TokenRequests)
 	}
-	if after.CDNForbidden != 0 {
-		t.Errorf("%d CDN requests with an expired signed URL", after.CDNForbidden)
+	// Each connection meets the expired URL at most once.
+	if after.CDNForbidden < 1 || after.CDNForbidden > 2 {
+		t.Errorf("%d CDN requests refused for an expired signed URL, want 1 or 2 (one per connection at most)", after.CDNForbidden)
+	}
+	if after.BlobGets != 1+after.CDNForbidden {
+		t.Errorf("%d registry blob GETs, want %d: the first chunk's and one per refused URL", after.BlobGets, 1+after.CDNForbidden)
 	}
 	if after.CDNGets != segChunks {
 		t.Errorf("%d CDN GETs, want %d", after.CDNGets, segChunks)

@@ -18,6 +18,7 @@ import (
 	"github.com/hubmirror/hubmirror/assets"
 	"github.com/hubmirror/hubmirror/internal/oci"
 	"github.com/hubmirror/hubmirror/internal/store"
+	"github.com/hubmirror/hubmirror/internal/upstream"
 )
 
 // server is the mirror's http.Handler: the pull side of the OCI
@@ -28,7 +29,7 @@ type server struct {
 	blobs     *store.Blobs
 	stats     *stats
 	log       *slog.Logger
-	upstreams map[string]*upstream // by registry name
+	upstreams map[string]*registry // by registry name
 	aliases   map[string]string    // Host name → registry
 	// internalToken lets the mirror's own requests (pinned images) pass
 	// self_auth; it never leaves the process.
@@ -38,6 +39,9 @@ type server struct {
 	sessions      *sessionStore
 	links         *linkSet
 	ahead         *fetchAhead // blobs fetched ahead of clients; nil fetches nothing ahead
+	// revalidateTimeout is how long a revalidation of a cached tag waits
+	// for upstream before the cache answers.
+	revalidateTimeout time.Duration
 }
 
 // policy returns who may pull right now.
@@ -46,10 +50,14 @@ func (s *server) policy() *accessPolicy { return s.access.Load() }
 // route is an API request after parsing and validation.
 type route struct {
 	kind     string // "base", "manifest", "blob", "tags"
-	registry *upstream
+	registry *registry
 	repo     string // upstream repository name
 	tag      string
 	digest   digest.Digest
+	// up is the registry's client bound to the upstream token the request
+	// acts with, once it is authorized (dispatch): every request upstream
+	// for it goes through up.
+	up upstream.Session
 }
 
 // ServeHTTP logs one line per request and dispatches it.
@@ -123,7 +131,7 @@ func (s *server) dispatch(w *recorder, r *http.Request) error {
 			w.ref = string(rt.digest)
 		}
 		if rt.registry != nil {
-			w.registry = rt.registry.registry
+			w.registry = rt.registry.name
 		}
 	}
 	if err != nil {
@@ -132,6 +140,9 @@ func (s *server) dispatch(w *recorder, r *http.Request) error {
 	sess, err := s.authorize(w, r, rt, clientName(r.URL.Path))
 	if err != nil {
 		return err
+	}
+	if rt.registry != nil {
+		rt.up = rt.registry.client.For(sess.token(rt.registry.name))
 	}
 	switch rt.kind {
 	case "base":
@@ -147,7 +158,7 @@ func (s *server) dispatch(w *recorder, r *http.Request) error {
 	case "blob":
 		return s.serveBlobAhead(w, r, rt, sess)
 	default:
-		return s.serveTags(w, r, rt, sess)
+		return s.serveTags(w, r, rt)
 	}
 }
 
@@ -202,15 +213,15 @@ func (s *server) parse(r *http.Request) (*route, error) {
 		return nil, newError(codeNameInvalid, fmt.Sprintf("invalid repository name %q", name))
 	}
 	registry, name := s.registryFor(r, name)
-	up := s.upstreams[registry]
-	if up == nil {
+	reg := s.upstreams[registry]
+	if reg == nil {
 		return nil, newError(codeNameUnknown,
 			fmt.Sprintf("registry %q is not mirrored here; add it with --upstream %s=https://…", registry, registry))
 	}
 	if name == "" {
 		return nil, newError(codeNameInvalid, "no repository name after the registry "+registry)
 	}
-	rt.registry, rt.repo = up, repoName(registry, name)
+	rt.registry, rt.repo = reg, repoName(registry, name)
 	switch {
 	case rt.kind == "blob" || strings.Contains(ref, ":"):
 		d, err := oci.ParseDigest(ref)
@@ -259,12 +270,12 @@ func (s *server) serveManifest(w *recorder, r *http.Request, rt *route, sess *se
 		accept = defaultAccept
 	}
 	if rt.digest != "" {
-		if err := s.checkAccess(r, sess, rt, kindManifestHead); err != nil {
+		if err := s.checkAccess(r, sess, rt); err != nil {
 			return err
 		}
 	}
 	a, err := s.manifest(r.Context(), manifestRequest{
-		up: rt.registry, repo: rt.repo, tag: rt.tag, digest: rt.digest,
+		reg: rt.registry, up: rt.up, repo: rt.repo, tag: rt.tag, digest: rt.digest,
 		accept: accept, head: r.Method == http.MethodHead, session: sess,
 	})
 	if err != nil {
@@ -272,7 +283,7 @@ func (s *server) serveManifest(w *recorder, r *http.Request, rt *route, sess *se
 	}
 	if a.Data != nil && sess != nil {
 		// Only sessions (SelfAuth) look links up (checkAccess).
-		s.links.addManifest(rt.registry.registry, rt.repo, a.Manifest)
+		s.links.addManifest(rt.registry.name, rt.repo, a.Manifest)
 	}
 	w.source = a.source
 	s.countSource(a.source)
@@ -313,28 +324,23 @@ func (s *server) countSource(src cacheSource) {
 
 // serveTags answers OCI "end-8a/8b" (GET /v2/<name>/tags/list) by passing
 // upstream's answer through.
-func (s *server) serveTags(w *recorder, r *http.Request, rt *route, sess *session) error {
+func (s *server) serveTags(w *recorder, r *http.Request, rt *route) error {
 	q := r.URL.Query()
 	q.Del("ns")
-	resp, err := rt.registry.do(r.Context(), upstreamRequest{
-		kind: kindTagsList, method: http.MethodGet, repo: rt.repo, query: q, token: sess.token(rt.registry.registry),
-		path: "/v2/" + rt.repo + "/tags/list",
-	})
+	tags, err := rt.up.Tags(r.Context(), rt.repo, q)
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return rt.registry.statusError(resp, "tags of "+rt.repo)
+	defer tags.Close()
+	if tags.ContentType != "" {
+		w.Header().Set("Content-Type", tags.ContentType)
 	}
-	for _, k := range []string{"Content-Type", "Link"} {
-		if v := resp.Header.Get(k); v != "" {
-			w.Header().Set(k, v)
-		}
+	if tags.Link != "" {
+		w.Header().Set("Link", tags.Link)
 	}
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodGet {
-		_, _ = io.Copy(w, io.LimitReader(resp.Body, 16<<20))
+		_, _ = io.Copy(w, io.LimitReader(tags, 16<<20))
 	}
 	return nil
 }
@@ -342,17 +348,19 @@ func (s *server) serveTags(w *recorder, r *http.Request, rt *route, sess *sessio
 // writeError turns any error into OCI error JSON with the spec's code.
 func (s *server) writeError(w *recorder, err error) {
 	var re *regError
-	var rl *rateLimitError
+	var se *upstream.StatusError
 	switch {
 	case errors.As(err, &re):
+	case errors.As(err, &se) && se.Refused():
+		re = refusalError(se)
 	case errors.Is(err, context.Canceled):
 		// 499 (nginx's "client closed request"): the client is gone and
 		// reads nothing; the log line says why the request ended.
 		re = &regError{Status: 499, Code: codeUnknown, Message: "request cancelled"}
 	case errors.Is(err, ErrNotFound):
 		re = newError(codeManifestUnknown, err.Error())
-	case errors.As(err, &rl):
-		re = &regError{Code: codeTooManyRequests, RetryAfter: rl.RetryAfter(),
+	case errors.As(err, &se) && se.Status == http.StatusTooManyRequests:
+		re = &regError{Code: codeTooManyRequests, RetryAfter: se.RetryAfter,
 			Message: "upstream rate limit reached and nothing cached: " + err.Error()}
 	case errors.Is(err, ErrTooManyRequests):
 		re = newError(codeTooManyRequests, err.Error())

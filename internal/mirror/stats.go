@@ -9,25 +9,8 @@ import (
 	"sync/atomic"
 
 	"github.com/hubmirror/hubmirror/internal/store"
+	"github.com/hubmirror/hubmirror/internal/upstream"
 )
-
-// requestKind labels upstream requests in metrics.
-type requestKind int
-
-const (
-	kindToken requestKind = iota
-	kindManifestHead
-	kindManifestGet
-	kindBlobHead
-	kindBlobGet
-	kindTagsList
-	kindProbe // GET /v2/ while an upstream is degraded, to see it answer again
-	numKinds
-)
-
-var kindNames = [numKinds]string{"token", "manifest_head", "manifest_get", "blob_head", "blob_get", "tags_list", "probe"}
-
-func (k requestKind) String() string { return kindNames[k] }
 
 // stats are the mirror's counters. They are safe for concurrent use. The
 // client counters are apart from the engine's, so that the mirror's own
@@ -51,15 +34,14 @@ type clientCounters struct {
 // engineCounters are the state of the cache and the upstreams, whoever
 // asked.
 type engineCounters struct {
-	store           store.Stats // the blob store's own figures: downloads, bytes cached
-	upstreamReqs    [numKinds]atomic.Int64
-	uncachedStreams atomic.Int64 // blobs streamed without keeping: the disk was full
+	store           store.Stats    // the blob store's own figures: downloads, bytes cached
+	upstream        upstream.Stats // the upstream clients' own: requests, rate limits
+	uncachedStreams atomic.Int64   // blobs streamed without keeping: the disk was full
 	// Blobs fetched ahead (ahead.go): queued, downloaded, joined by a
 	// client's GET while downloading, and not queued for a full queue.
 	aheadQueued, aheadFetched, aheadJoined, aheadDropped atomic.Int64
 
 	mu        sync.Mutex
-	rateLeft  map[string]int64      // registry → last ratelimit-remaining
 	problems  map[string]string     // registry (or a local part) → what is wrong
 	onProblem func(registry string) // a problem was noted for registry
 	onChange  func()                // the problems changed
@@ -82,37 +64,16 @@ func (s *stats) appView() *stats {
 	return &stats{clientCounters: &clientCounters{}, engineCounters: s.engineCounters}
 }
 
-func (s *stats) upstreamRequest(k requestKind) { s.upstreamReqs[k].Add(1) }
-
-func (s *stats) rateLimitFor(registry string) (int64, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n, ok := s.rateLeft[registry]
-	return n, ok
+// SetProblem notes what is wrong with registry, or clears it with "":
+// upstream.Problems, for the upstream clients.
+func (s *stats) SetProblem(registry, problem string, replace bool) {
+	s.setProblem(registry, problem, replace)
 }
 
-func (s *stats) rateLimit(registry string, n int64) {
-	s.mu.Lock()
-	if s.rateLeft == nil {
-		s.rateLeft = map[string]int64{}
-	}
-	s.rateLeft[registry] = n
-	s.mu.Unlock()
-}
-
-// upstreamProblem notes why a registry's last request failed, or clears it
-// with "" once the registry answers again. A new problem is told to
-// onProblem, which starts the probe that will clear it.
-func (s *stats) upstreamProblem(registry, problem string) {
-	s.setProblem(registry, problem, true)
-}
-
-// upstreamFailure notes a problem for registry unless one is noted: a
-// more telling one (429, 5xx) may already be there.
-func (s *stats) upstreamFailure(registry, problem string) {
-	s.setProblem(registry, problem, false)
-}
-
+// setProblem notes problem under key (a registry, diskProblem or
+// keyringProblem), or clears it with "". With replace false a problem
+// already noted stays. A new problem of a registry is told to onProblem,
+// which starts the probe that will clear it.
 func (s *stats) setProblem(key, problem string, replace bool) {
 	s.mu.Lock()
 	old, had := s.problems[key]
@@ -137,8 +98,9 @@ func (s *stats) setProblem(key, problem string, replace bool) {
 	}
 }
 
-// hasProblem reports whether a problem is noted for registry.
-func (s *stats) hasProblem(registry string) bool {
+// HasProblem reports whether a problem is noted for registry:
+// upstream.Problems, for the upstream clients.
+func (s *stats) HasProblem(registry string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, ok := s.problems[registry]
@@ -202,13 +164,10 @@ func (s *stats) snapshot() Counters {
 		UpstreamBytes:      s.store.UpstreamBytes.Load(),
 		DownloadsInFlight:  s.store.InFlight.Load(),
 		CacheBytes:         s.store.CacheBytes.Load(),
-		UpstreamRequests:   map[string]int64{},
+		UpstreamRequests:   s.upstream.Requests(),
 		DockerHubPullsLeft: -1,
 	}
-	for k := range numKinds {
-		c.UpstreamRequests[k.String()] = s.upstreamReqs[k].Load()
-	}
-	if n, ok := s.rateLimitFor(dockerHub); ok {
+	if n, ok := s.upstream.RateLimit(dockerHub); ok {
 		c.DockerHubPullsLeft = n
 	}
 	c.UpstreamProblem = s.problem()
@@ -258,14 +217,13 @@ func (s *stats) writePrometheus(w io.Writer) {
 	metric("hubmirror_cache_bytes", "gauge", "Bytes of blobs and manifests in the cache.")
 	fmt.Fprintf(w, "hubmirror_cache_bytes %d\n", c.CacheBytes)
 	metric("hubmirror_upstream_ratelimit_remaining", "gauge", "Last ratelimit-remaining an upstream sent.")
-	s.mu.Lock()
-	regs := make([]string, 0, len(s.rateLeft))
-	for r := range s.rateLeft {
+	left := s.upstream.RateLimits()
+	regs := make([]string, 0, len(left))
+	for r := range left {
 		regs = append(regs, r)
 	}
 	sort.Strings(regs)
 	for _, r := range regs {
-		fmt.Fprintf(w, "hubmirror_upstream_ratelimit_remaining{registry=%q} %d\n", r, s.rateLeft[r])
+		fmt.Fprintf(w, "hubmirror_upstream_ratelimit_remaining{registry=%q} %d\n", r, left[r])
 	}
-	s.mu.Unlock()
 }

@@ -375,7 +375,7 @@ func (s Settings) Validate() error {
 // those in "upstreams", sorted.
 func (s Settings) Registries() []string {
 	set := map[string]bool{}
-	for r := range mirror.BuiltinUpstreams {
+	for r := range mirror.BuiltinUpstreams() {
 		set[r] = true
 	}
 	for r := range s.Upstreams {
@@ -405,7 +405,7 @@ func (s Settings) Endpoint(registry string) (string, error) {
 	if u, ok := s.Upstreams[registry]; ok {
 		return u, nil
 	}
-	if u, ok := mirror.BuiltinUpstreams[registry]; ok {
+	if u, ok := mirror.BuiltinUpstreams()[registry]; ok {
 		return u, nil
 	}
 	return "", fmt.Errorf(i18n.Key("registry %q is not configured: add it with --upstream %s=https://… or in \"upstreams\""), registry, registry)

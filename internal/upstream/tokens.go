@@ -1,4 +1,4 @@
-package mirror
+package upstream
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"sync"
 	"time"
+
+	"github.com/hubmirror/hubmirror/internal/oci"
 )
 
 // tokenSource answers an upstream registry's authentication challenges and
@@ -20,12 +22,12 @@ type tokenSource struct {
 	registry  string
 	client    *http.Client
 	userAgent string // sent with every token request
-	stats     *stats
+	stats     *Stats
 	creds     Credentials // the mirror's own account; nil for anonymous
 	log       *slog.Logger
 
 	mu        sync.Mutex
-	challenge *challenge             // last challenge the registry sent
+	challenge *Challenge             // last challenge the registry sent
 	entries   map[string]*tokenEntry // by scope
 }
 
@@ -37,7 +39,7 @@ type tokenEntry struct {
 	expires time.Time
 }
 
-func newTokenSource(registry string, client *http.Client, userAgent string, st *stats, creds Credentials, log *slog.Logger) *tokenSource {
+func newTokenSource(registry string, client *http.Client, userAgent string, st *Stats, creds Credentials, log *slog.Logger) *tokenSource {
 	return &tokenSource{registry: registry, client: client, userAgent: userAgent, stats: st, creds: creds, log: log, entries: map[string]*tokenEntry{}}
 }
 
@@ -59,14 +61,14 @@ func (ts *tokenSource) account() (account, bool) {
 type account struct{ user, password string }
 
 // known returns the last challenge, or nil before the first 401.
-func (ts *tokenSource) known() *challenge {
+func (ts *tokenSource) known() *Challenge {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	return ts.challenge
 }
 
 // remember stores the registry's challenge for later requests.
-func (ts *tokenSource) remember(c challenge) {
+func (ts *tokenSource) remember(c Challenge) {
 	ts.mu.Lock()
 	ts.challenge = &c
 	ts.mu.Unlock()
@@ -106,7 +108,7 @@ func (ts *tokenSource) authorize(ctx context.Context, req *http.Request, scope, 
 	return nil
 }
 
-func (ts *tokenSource) token(ctx context.Context, c challenge, scope, stale string) (string, error) {
+func (ts *tokenSource) token(ctx context.Context, c Challenge, scope, stale string) (string, error) {
 	e := ts.entry(scope)
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -115,7 +117,7 @@ func (ts *tokenSource) token(ctx context.Context, c challenge, scope, stale stri
 	}
 	a, hasAccount := ts.account()
 	tok, ttl, err := ts.fetch(ctx, c, []string{scope}, a, hasAccount)
-	if err != nil && hasAccount && errors.Is(err, ErrDenied) {
+	if err != nil && hasAccount && errors.Is(err, oci.ErrDenied) {
 		ts.log.Warn("upstream refused the stored credentials; pulling anonymously (run hubmirror login again)",
 			"registry", ts.registry, "user", a.user)
 		tok, ttl, err = ts.fetch(ctx, c, []string{scope}, account{}, false)
@@ -138,11 +140,11 @@ type tokenReply struct {
 // fetch asks the realm for a token for scopes, with a's credentials when
 // withAccount is set (the "account" parameter names the user, as docker
 // login sends it). The spec's default lifetime is 60 s; a margin keeps a
-// token from expiring between check and use. A wrong password is ErrDenied.
-func (ts *tokenSource) fetch(ctx context.Context, c challenge, scopes []string, a account, withAccount bool) (string, time.Duration, error) {
+// token from expiring between check and use. A wrong password is oci.ErrDenied.
+func (ts *tokenSource) fetch(ctx context.Context, c Challenge, scopes []string, a account, withAccount bool) (string, time.Duration, error) {
 	realm, err := url.Parse(c.Params["realm"])
 	if err != nil || (realm.Scheme != "https" && realm.Scheme != "http") || realm.Host == "" {
-		return "", 0, fmt.Errorf("%w: %s sent an unusable token realm", ErrDenied, ts.registry)
+		return "", 0, fmt.Errorf("%w: %s sent an unusable token realm", oci.ErrDenied, ts.registry)
 	}
 	q := realm.Query()
 	if s := c.Params["service"]; s != "" {
@@ -165,7 +167,7 @@ func (ts *tokenSource) fetch(ctx context.Context, c challenge, scopes []string, 
 	if withAccount {
 		req.SetBasicAuth(a.user, a.password)
 	}
-	ts.stats.upstreamRequest(kindToken)
+	ts.stats.count(kindToken)
 	resp, err := ts.client.Do(req)
 	if err != nil {
 		return "", 0, unreachable(ts.registry, req, err)
@@ -176,22 +178,22 @@ func (ts *tokenSource) fetch(ctx context.Context, c challenge, scopes []string, 
 	case err != nil:
 		return "", 0, unreachable(ts.registry, req, err)
 	case resp.StatusCode == http.StatusTooManyRequests:
-		return "", 0, fmt.Errorf("%w: token service of %s answered 429", ErrTooManyRequests, ts.registry)
+		return "", 0, fmt.Errorf("%w: token service of %s answered 429", oci.ErrTooManyRequests, ts.registry)
 	case resp.StatusCode >= 500:
-		return "", 0, fmt.Errorf("%w: token service of %s answered %d", ErrUnreachable, ts.registry, resp.StatusCode)
+		return "", 0, fmt.Errorf("%w: token service of %s answered %d", oci.ErrUnreachable, ts.registry, resp.StatusCode)
 	case resp.StatusCode != http.StatusOK:
-		return "", 0, fmt.Errorf("%w: token service of %s answered %d", ErrDenied, ts.registry, resp.StatusCode)
+		return "", 0, fmt.Errorf("%w: token service of %s answered %d", oci.ErrDenied, ts.registry, resp.StatusCode)
 	}
 	var r tokenReply
 	if err := json.Unmarshal(body, &r); err != nil {
-		return "", 0, fmt.Errorf("%w: token service of %s sent malformed JSON", ErrUnreachable, ts.registry)
+		return "", 0, fmt.Errorf("%w: token service of %s sent malformed JSON", oci.ErrUnreachable, ts.registry)
 	}
 	tok := r.Token
 	if tok == "" {
 		tok = r.AccessToken
 	}
 	if tok == "" {
-		return "", 0, fmt.Errorf("%w: token service of %s sent no token", ErrDenied, ts.registry)
+		return "", 0, fmt.Errorf("%w: token service of %s sent no token", oci.ErrDenied, ts.registry)
 	}
 	ttl := 60 * time.Second
 	if r.ExpiresIn > 0 {

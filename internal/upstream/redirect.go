@@ -1,4 +1,4 @@
-package mirror
+package upstream
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"syscall"
+
+	"github.com/hubmirror/hubmirror/internal/oci"
 )
 
 // Redirects are where an upstream can make the mirror read what it should
@@ -50,7 +52,7 @@ func internalAddr(a netip.Addr) bool {
 
 // internalHost says whether host (a name or an IP literal) is or resolves
 // to an internal address; for a name, any of its addresses counts.
-func (u *upstream) internalHost(ctx context.Context, host string) (bool, error) {
+func (c *Client) internalHost(ctx context.Context, host string) (bool, error) {
 	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
 		return internalAddr(a), nil
 	}
@@ -58,7 +60,7 @@ func (u *upstream) internalHost(ctx context.Context, host string) (bool, error) 
 	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
 		return true, nil
 	}
-	addrs, err := u.lookup(ctx, host)
+	addrs, err := c.lookup(ctx, host)
 	if err != nil {
 		return false, err
 	}
@@ -74,30 +76,30 @@ func (u *upstream) internalHost(ctx context.Context, host string) (bool, error) 
 // loc. guard is true when the request to loc must also be checked at dial
 // time. The error names loc without its query (signed URLs carry
 // credentials there).
-func (u *upstream) checkRedirect(ctx context.Context, loc *url.URL) (guard bool, err error) {
+func (c *Client) checkRedirect(ctx context.Context, loc *url.URL) (guard bool, err error) {
 	where := loc.Scheme + "://" + loc.Host + loc.Path
 	if loc.Scheme != "http" && loc.Scheme != "https" {
-		return false, fmt.Errorf("%w: %s redirected to %s, which is not http(s)", ErrUnreachable, u.registry, where)
+		return false, fmt.Errorf("%w: %s redirected to %s, which is not http(s)", oci.ErrUnreachable, c.registry, where)
 	}
-	if strings.EqualFold(loc.Hostname(), u.base.Hostname()) {
+	if strings.EqualFold(loc.Hostname(), c.base.Hostname()) {
 		return false, nil // back to the registry itself
 	}
-	internal, err := u.internalHost(ctx, loc.Hostname())
+	internal, err := c.internalHost(ctx, loc.Hostname())
 	if err != nil {
 		if p, perr := http.ProxyFromEnvironment(&http.Request{URL: loc}); perr == nil && p != nil {
 			// Behind a proxy the mirror may not resolve outside names
 			// itself; the proxy connects, and IP literals were checked.
 			return true, nil
 		}
-		return false, fmt.Errorf("%w: %s redirected to %s: %w", ErrUnreachable, u.registry, where, err)
+		return false, fmt.Errorf("%w: %s redirected to %s: %w", oci.ErrUnreachable, c.registry, where, err)
 	}
 	if !internal {
 		return true, nil
 	}
-	if self, _ := u.internalHost(ctx, u.base.Hostname()); self {
+	if self, _ := c.internalHost(ctx, c.base.Hostname()); self {
 		return false, nil // an upstream on the LAN may send the mirror within the LAN
 	}
-	return false, fmt.Errorf("%w: %w: %s redirected to %s", ErrUnreachable, ErrRedirectRefused, u.registry, where)
+	return false, fmt.Errorf("%w: %w: %s redirected to %s", oci.ErrUnreachable, ErrRedirectRefused, c.registry, where)
 }
 
 // dialGuardKey carries, in a request's context, the URL of a redirect

@@ -1,25 +1,25 @@
-package mirror
+package upstream
 
 import (
 	"strings"
 )
 
-// challenge is a parsed WWW-Authenticate header, as defined by RFC 7235 and
+// Challenge is a parsed WWW-Authenticate header, as defined by RFC 7235 and
 // the Docker token authentication spec ("Bearer realm=...,service=...,scope=...").
-type challenge struct {
-	Scheme string // "bearer" or "basic", lowercased
-	Params map[string]string
+type Challenge struct {
+	Scheme string            // "bearer" or "basic", lowercased
+	Params map[string]string // by lowercased name
 }
 
-// parseChallenge parses the first challenge of a WWW-Authenticate value.
+// ParseChallenge parses the first challenge of a WWW-Authenticate value.
 // Quoted values may contain commas and backslash escapes.
-func parseChallenge(header string) (challenge, bool) {
+func ParseChallenge(header string) (Challenge, bool) {
 	header = strings.TrimSpace(header)
 	scheme, rest, _ := strings.Cut(header, " ")
 	if scheme == "" {
-		return challenge{}, false
+		return Challenge{}, false
 	}
-	c := challenge{Scheme: strings.ToLower(scheme), Params: map[string]string{}}
+	c := Challenge{Scheme: strings.ToLower(scheme), Params: map[string]string{}}
 	for rest = strings.TrimSpace(rest); rest != ""; {
 		key, after, ok := strings.Cut(rest, "=")
 		if !ok {
@@ -32,14 +32,6 @@ func parseChallenge(header string) (challenge, bool) {
 		rest = strings.TrimLeft(rest, " ,")
 	}
 	return c, true
-}
-
-// ParseChallenge is parseChallenge for the command line, which reads the
-// running mirror's own challenge: the scheme and the parameters, both
-// lowercased, of the first challenge in a WWW-Authenticate value.
-func ParseChallenge(header string) (scheme string, params map[string]string, ok bool) {
-	c, ok := parseChallenge(header)
-	return c.Scheme, c.Params, ok
 }
 
 // readParamValue reads a token or quoted-string and returns it with the rest.
