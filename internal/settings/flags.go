@@ -28,10 +28,12 @@ type Flags struct {
 	tls       optString
 	insecure  optBool
 	conns     optInt
+	store     optString
 }
 
 // Register adds every flag to fs: --config, --listen, --cache-dir,
-// --upstream, --self-auth, --allow-user, --tls and --insecure-login.
+// --cache-max, --upstream, --alias, --self-auth, --allow-user, --tls,
+// --insecure-login, --download-connections and --store.
 func (f *Flags) Register(fs *flag.FlagSet) {
 	f.RegisterUpstreams(fs)
 	fs.Var(&f.listen, "listen", fmt.Sprintf(i18n.Key("address to serve on, host:port (default %s)"), DefaultListen))
@@ -42,6 +44,7 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.Var(&f.tls, "tls", i18n.Key("off or auto: serve HTTPS with a local CA kept next to the settings file (hubmirror setup ca prints it)"))
 	fs.Var(&f.insecure, "insecure-login", i18n.Key("let other machines log in over plain HTTP (their passwords cross the network in clear)"))
 	fs.Var(&f.conns, "download-connections", i18n.Key("fetch each large blob from upstream over this many connections at once, 1 to 16 (default 4)"))
+	fs.Var(&f.store, "store", "s3://BUCKET/PREFIX?endpoint=URL&region=R&path_style=true: "+i18n.Key("keep blobs, manifests and tags in this S3-compatible object store, with the cache directory as a bounded cache in front of it; keys from the AWS environment variables or ~/.aws/credentials (default: the cache directory alone)"))
 }
 
 // RegisterUpstreams adds only --config and --upstream, for commands that
@@ -99,6 +102,9 @@ func (f *Flags) Apply(s *Settings) {
 	if f.conns.set {
 		n := f.conns.value
 		s.DownloadConnections = &n
+	}
+	if f.store.set {
+		s.Store = f.store.value
 	}
 	if len(f.allow) > 0 {
 		s.AllowedUsers = append([]string(nil), f.allow...)
@@ -247,6 +253,10 @@ func (f *Flags) Check() error {
 	}
 	if err := f.cacheMax.validate("cache-max", func(v string) error { _, err := ParseSize(v); return err }); err != nil {
 		return err
+	}
+	if err := CheckStore(f.store.value); f.store.set && err != nil {
+		// The value as redacted: a mistaken URL may hold a secret.
+		return fmt.Errorf(i18n.Key("--%s %q %v"), "store", redactedStoreURL(f.store.value), err)
 	}
 	return f.cacheDir.validate("cache-dir", func(dir string) error {
 		if !filepath.IsAbs(dir) {

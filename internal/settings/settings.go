@@ -21,6 +21,7 @@ import (
 
 	"github.com/hubmirror/hubmirror/internal/i18n"
 	"github.com/hubmirror/hubmirror/internal/mirror"
+	"github.com/hubmirror/hubmirror/internal/objstore"
 )
 
 // DefaultListen is where the mirror listens unless told otherwise: loopback
@@ -71,6 +72,12 @@ type Settings struct {
 	// the mirror fetches ahead at once; absent is DefaultPrefetchLayers, 0
 	// turns fetching ahead off.
 	PrefetchLayers *int `json:"prefetch_layers,omitempty"`
+	// Store is the S3-compatible object store that keeps blobs, manifests
+	// and tag records, s3://BUCKET/PREFIX?endpoint=URL&region=R&path_style=true;
+	// cache_dir is then a bounded cache in front of it. "" keeps
+	// everything in cache_dir alone. Its credentials are never here: they
+	// come from the environment, ~/.aws/credentials or the keyring.
+	Store string `json:"store,omitempty"`
 }
 
 // Download defaults: a blob is fetched in chunks of DefaultDownloadChunk
@@ -265,7 +272,7 @@ func kindName(k string) string {
 }
 
 func knownFields() []string {
-	return []string{`"listen"`, `"cache_dir"`, `"upstreams"`, `"self_auth"`, `"allowed_users"`, `"start_on_launch"`, `"open_at_login"`, `"aliases"`, `"cache_max"`, `"pinned"`, `"tls"`, `"insecure_login"`, `"download_connections"`, `"download_chunk"`, `"prefetch_layers"`}
+	return []string{`"listen"`, `"cache_dir"`, `"upstreams"`, `"self_auth"`, `"allowed_users"`, `"start_on_launch"`, `"open_at_login"`, `"aliases"`, `"cache_max"`, `"pinned"`, `"tls"`, `"insecure_login"`, `"download_connections"`, `"download_chunk"`, `"prefetch_layers"`, `"store"`}
 }
 
 // Save writes s to path atomically with mode 0600, creating its directory.
@@ -338,6 +345,9 @@ func (s Settings) Validate() error {
 	if n := s.PrefetchLayers; n != nil && (*n < 0 || *n > MaxPrefetchLayers) {
 		return &FieldError{Field: "prefetch_layers", Value: strconv.Itoa(*n), Problem: fmt.Sprintf(i18n.Key("must be 0 to %d (0 turns fetching ahead off)"), MaxPrefetchLayers)}
 	}
+	if err := CheckStore(s.Store); err != nil {
+		return &FieldError{Field: "store", Value: redactedStoreURL(s.Store), Problem: err.Error()}
+	}
 	seen := map[string]bool{}
 	for _, u := range s.AllowedUsers {
 		if err := CheckUsername(u); err != nil {
@@ -409,6 +419,45 @@ func (s Settings) Endpoint(registry string) (string, error) {
 		return u, nil
 	}
 	return "", fmt.Errorf(i18n.Key("registry %q is not configured: add it with --upstream %s=https://… or in \"upstreams\""), registry, registry)
+}
+
+// CheckStore checks a store URL: "" (no store) or one objstore.ParseURL
+// reads. Its error says what to change.
+func CheckStore(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	if _, err := objstore.ParseURL(raw); err != nil {
+		return fmt.Errorf(i18n.Key("is not a valid store URL: %w"), err)
+	}
+	return nil
+}
+
+// redactedStoreURL is a store URL as messages show it: without a
+// password in it or in its endpoint, which a store URL must not hold but
+// a mistaken one may.
+func redactedStoreURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		if strings.Contains(raw, "@") {
+			return "…"
+		}
+		return raw
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		u.RawQuery = "…"
+	} else if eps, ok := q["endpoint"]; ok {
+		for i, ep := range eps {
+			if e, err := url.Parse(ep); err == nil {
+				eps[i] = e.Redacted()
+			} else if strings.Contains(ep, "@") {
+				eps[i] = "…"
+			}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
 }
 
 // CheckListen checks a host:port listen address.

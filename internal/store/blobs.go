@@ -26,10 +26,19 @@ type Blobs struct {
 	seg    segmenting
 	onKept func()
 	ctx    context.Context // downloads run in it; cancelled when the mirror stops
-	wg     sync.WaitGroup  // running downloads
+	wg     sync.WaitGroup  // running downloads, uploads to the store and their cleanups
+
+	// uploads holds a token per upload to the store running now.
+	uploads chan struct{}
+	// uploadReader, when set (by tests), wraps the file an upload reads,
+	// before the bytes are hashed.
+	uploadReader func(io.Reader) io.Reader
 
 	mu        sync.Mutex
 	downloads map[digest.Digest]*download
+	// damaged are blobs whose store object, in the version (ETag) noted,
+	// did not match the digest: their downloads go upstream.
+	damaged map[digest.Digest]string
 }
 
 // Tuning is how a download rides out a bad upstream connection: a body
@@ -80,7 +89,8 @@ func NewBlobs(ctx context.Context, c *Cache, cfg BlobsConfig) *Blobs {
 	}
 	return &Blobs{
 		cache: c, log: cfg.Log, tune: cfg.Tuning, onKept: cfg.OnKept, ctx: ctx, downloads: map[digest.Digest]*download{},
-		seg: newSegmenting(cfg.DownloadConnections, cfg.DownloadChunk, cfg.SegmentThreshold),
+		seg:     newSegmenting(cfg.DownloadConnections, cfg.DownloadChunk, cfg.SegmentThreshold),
+		uploads: make(chan struct{}, uploadSlots), damaged: map[digest.Digest]string{},
 	}
 }
 
@@ -133,8 +143,20 @@ func (br *Reader) Close() error {
 	return br.file.Close()
 }
 
+// FromStore reports whether the blob's bytes come from the store behind
+// the cache (a download that reads it there), not from upstream.
+func (br *Reader) FromStore() bool {
+	if br.dl == nil {
+		return false
+	}
+	some, _ := br.dl.src.fromStore()
+	return some
+}
+
 // Open returns a reader for d, starting a download with open when the
-// blob is neither cached nor being downloaded. It waits until upstream has
+// blob is neither cached nor being downloaded; with a store behind the
+// cache, a download reads the blob from the store when the store has it,
+// and open is not called. It waits until upstream (or the store) has
 // answered, so an upstream error reaches the caller as an error. An error
 // wrapping ErrCacheWrite means the cache directory cannot take the blob:
 // serve it straight from upstream.
@@ -247,6 +269,10 @@ func (b *Blobs) startLocked(d digest.Digest, open OpenFunc) (*download, error) {
 	tmp.Close()
 	dl := newDownload(d, tmp.Name(), b.tune, b.seg)
 	dl.makeRoom = b.makeRoom
+	if b.cache.remote != nil {
+		dl.src = &origin{b: b, d: d, upstream: open}
+		open = dl.src.open
+	}
 	b.downloads[d] = dl
 	b.cache.index.acquire(d) // the download itself; released in finish
 	b.wg.Add(1)
@@ -260,27 +286,52 @@ func (b *Blobs) startLocked(d digest.Digest, open OpenFunc) (*download, error) {
 // finish unregisters a download and, when it succeeded, moves its verified
 // file into the cache. Both happen under b.mu, so a client either joins the
 // download or finds the cached file.
+//
+// With a store behind the cache, a blob verified from upstream is then
+// uploaded to the store, and one from the store that did not match its
+// digest is deleted there.
 func (b *Blobs) finish(dl *download, err error) error {
-	gone, kept, err := b.finishLocked(dl, err)
+	gone, kept, up, err := b.finishLocked(dl, err)
 	if kept && b.onKept != nil {
 		b.onKept()
+	}
+	some, all := dl.src.fromStore()
+	switch {
+	case err == nil && all:
+		b.cache.stats.RemoteHits.Add(1)
+	case some && errors.Is(err, oci.ErrDigestMismatch):
+		b.storeDamaged(dl.src)
+	}
+	if up != nil {
+		b.wg.Add(1)
+		go b.upload(*up)
 	}
 	b.evict(gone) // file I/O, outside the lock
 	return err
 }
 
-func (b *Blobs) finishLocked(dl *download, err error) (gone []digest.Digest, kept bool, _ error) {
+// finishLocked is finish's work under b.mu. It returns the blobs to
+// evict, whether the blob was kept, and the upload to the store to start,
+// if any: one for every verified blob from upstream when the cache has a
+// store, kept here or not (a blob over cache_max is uploaded from its
+// temp file, which goes when the upload is over).
+func (b *Blobs) finishLocked(dl *download, err error) (gone []digest.Digest, kept bool, up *pendingUpload, _ error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	delete(b.downloads, dl.digest)
 	ix := b.cache.index
 	defer ix.release(dl.digest)
+	_, allStore := dl.src.fromStore()
+	toStore := err == nil && b.cache.remote != nil && !allStore
 	if err == nil && !ix.fits(dl.written) {
 		b.log.Info("blob larger than cache_max: served, not kept", "digest", string(dl.digest), "bytes", dl.written)
-		if err := os.Remove(dl.tmp); err != nil {
-			b.log.Warn("remove temp file", "err", err)
+		if toStore {
+			if up = b.pendingUpload(dl, dl.tmp, func() { b.removeTemp(dl.tmp) }); up != nil {
+				return nil, false, up, nil
+			}
 		}
-		return nil, false, nil
+		b.removeTemp(dl.tmp)
+		return nil, false, nil, nil
 	}
 	if err == nil {
 		path := b.cache.blobPath(dl.digest)
@@ -290,13 +341,38 @@ func (b *Blobs) finishLocked(dl *download, err error) (gone []digest.Digest, kep
 			if info, err := os.Stat(path); err == nil {
 				ix.markVerified(dl.digest, versionOf(info)) // hashed on the way in
 			}
-			return gone, true, nil
+			if toStore {
+				// Held while it uploads: not evicted under the upload.
+				ix.acquire(dl.digest)
+				if up = b.pendingUpload(dl, path, func() { ix.release(dl.digest) }); up == nil {
+					ix.release(dl.digest)
+				}
+			}
+			return gone, true, up, nil
 		}
 	}
-	if rerr := os.Remove(dl.tmp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
-		b.log.Warn("remove temp file", "err", rerr)
+	b.removeTemp(dl.tmp)
+	return nil, false, nil, err
+}
+
+// pendingUpload opens the verified file of dl at path for its upload to
+// the store; done runs when the upload is over. It is nil when the file
+// cannot be opened: then the blob is not uploaded, and that is counted.
+func (b *Blobs) pendingUpload(dl *download, path string, done func()) *pendingUpload {
+	f, err := os.Open(path)
+	if err != nil {
+		b.cache.stats.RemoteUploadFailures.Add(1)
+		b.log.Warn("cannot upload a blob to the store", "digest", string(dl.digest), "err", err)
+		return nil
 	}
-	return nil, false, err
+	return &pendingUpload{d: dl.digest, file: f, size: dl.written, done: done}
+}
+
+// removeTemp removes a download's temp file.
+func (b *Blobs) removeTemp(tmp string) {
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		b.log.Warn("remove temp file", "err", err)
+	}
 }
 
 // makeRoom frees at least need bytes, and a few MiB more, by evicting the
@@ -335,5 +411,6 @@ func (b *Blobs) evict(gone []digest.Digest) {
 	}
 }
 
-// Wait blocks until every download has ended.
+// Wait blocks until every download has ended, and the uploads to the
+// store that finished downloads started.
 func (b *Blobs) Wait() { b.wg.Wait() }

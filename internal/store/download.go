@@ -45,6 +45,17 @@ type Body struct {
 	// 0 means the body runs to the blob's end (a 200, or a 206 to the
 	// end).
 	End int64
+	// store marks a body read from the store behind the cache, not from
+	// upstream: its bytes count as Stats.RemoteBytes.
+	store bool
+}
+
+// counter is the figure b's bytes add to.
+func (b Body) counter(st *Stats) *atomic.Int64 {
+	if b.store {
+		return &st.RemoteBytes
+	}
+	return &st.UpstreamBytes
 }
 
 // partial reports whether the body holds a part of the blob that ends
@@ -113,6 +124,9 @@ type download struct {
 	// makeRoom frees disk space (evicting least recently used blobs) after
 	// a write found the disk full; false when nothing could be freed.
 	makeRoom func(need int64) bool
+	// src chooses between the store behind the cache and upstream; nil
+	// without a store.
+	src *origin
 	// roomMu serializes makeRoom among the chunks of one download, and
 	// roomGen counts the times it freed something, so that chunks that
 	// found the disk full at once evict once, not once each.
@@ -249,7 +263,7 @@ func (dl *download) run(ctx context.Context, open OpenFunc, st *Stats, log *slog
 		err = fmt.Errorf("blob %s: got %d bytes, upstream announced %d", dl.digest, dl.written, dl.size)
 	}
 	if err == nil && digest.NewDigest(dl.digest.Algorithm(), h) != dl.digest {
-		err = fmt.Errorf("blob %s from upstream: %w", dl.digest, oci.ErrDigestMismatch)
+		err = fmt.Errorf("blob %s from %s: %w", dl.digest, dl.src.name(), oci.ErrDigestMismatch)
 	}
 	st.InFlight.Add(-1) // the upstream transfer is over
 	if err == nil {
@@ -340,7 +354,7 @@ func (dl *download) fetchSegments(ctx context.Context, open OpenFunc, f *os.File
 			return nil, segfetch.Permanent(fmt.Errorf("%w: asked for bytes %d-%d of %d, got %s",
 				errOneConnection, off, end-1, size, body.describe()))
 		}
-		return countedBody{body, &st.UpstreamBytes}, nil
+		return countedBody{body, body.counter(st)}, nil
 	}
 	tune := dl.tune
 	opt := segfetch.Options{
@@ -358,7 +372,7 @@ func (dl *download) fetchSegments(ctx context.Context, open OpenFunc, f *os.File
 	}
 	prefix, err := segfetch.Fetch(ctx, segfetch.Job{
 		Size:    size,
-		First:   countedBody{first, &st.UpstreamBytes},
+		First:   countedBody{first, first.counter(st)},
 		Source:  source,
 		WriteAt: func(b []byte, off int64) error { return dl.writeAt(f, b, off) },
 		ReadAt:  f,
@@ -392,8 +406,8 @@ func (b Body) describe() string {
 	return fmt.Sprintf("bytes %d- of %d", b.Start, b.Size)
 }
 
-// countedBody adds every byte read from upstream to a counter, which
-// chunks read at once share.
+// countedBody adds every byte read from upstream, or from the store, to a
+// counter (Body.counter), which chunks read at once share.
 type countedBody struct {
 	io.ReadCloser
 	n *atomic.Int64
@@ -514,7 +528,7 @@ func (dl *download) copyBody(ctx context.Context, body Body, end int64, f *os.Fi
 				return err
 			}
 			_, _ = h.Write(buf[:n])
-			st.UpstreamBytes.Add(int64(n))
+			body.counter(st).Add(int64(n))
 			dl.advance(int64(n))
 		}
 		if rerr == io.EOF {

@@ -1,8 +1,9 @@
 package store
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 
 	"github.com/opencontainers/go-digest"
@@ -20,34 +21,38 @@ type Manifest struct {
 
 // PutManifest writes m, whose bytes the caller has verified against its
 // digest, to its place and records what it names in the reverse index.
+// With a store behind the cache, m is then queued for the store (see
+// records.go): the caller does not wait for it.
 func (c *Cache) PutManifest(m Manifest) error {
-	var b bytes.Buffer
-	b.Grow(len(m.MediaType) + 1 + len(m.Data))
-	b.WriteString(m.MediaType)
-	b.WriteByte('\n')
-	b.Write(m.Data)
-	if err := c.writeFile(c.manifestPath(m.Digest), b.Bytes()); err != nil {
+	raw := manifestFile(m)
+	if err := c.putManifestLocal(m, raw); err != nil {
 		return err
 	}
-	c.refs.put(m.Digest, int64(b.Len()), namedBy(m.Data))
-	c.stats.CacheBytes.Add(int64(len(m.Data)))
+	if c.records != nil {
+		c.records.add(manifestKey(m.Digest), record{manifest: raw})
+	}
 	return nil
 }
 
 // GetManifest reads a cached manifest; an error wrapping fs.ErrNotExist
 // when there is none. The bytes are hashed again: manifests are small,
 // and a corrupt file must never be served. One that does not match is
-// removed, and the error wraps oci.ErrDigestMismatch.
+// removed, and the error wraps oci.ErrDigestMismatch. With a store behind
+// the cache, a manifest missing here is read from the store, checked the
+// same way, and kept here.
 func (c *Cache) GetManifest(d digest.Digest) (Manifest, error) {
 	raw, err := os.ReadFile(c.manifestPath(d))
+	if errors.Is(err, fs.ErrNotExist) && c.remote != nil {
+		return c.manifestFromStore(d, err)
+	}
 	if err != nil {
 		return Manifest{}, err
 	}
-	mt, data, ok := bytes.Cut(raw, []byte{'\n'})
-	if !ok || d.Algorithm().FromBytes(data) != d {
+	m, ok := parseManifestFile(d, raw)
+	if !ok {
 		os.Remove(c.manifestPath(d))
 		c.refs.drop(d)
 		return Manifest{}, fmt.Errorf("cached manifest %s: %w", d, oci.ErrDigestMismatch)
 	}
-	return Manifest{MediaType: string(mt), Data: data, Digest: d}, nil
+	return m, nil
 }

@@ -8,7 +8,17 @@ import "sync/atomic"
 // They are safe for concurrent use.
 type Stats struct {
 	UpstreamBytes atomic.Int64 // blob bytes read from upstream by downloads
-	InFlight      atomic.Int64 // blob downloads from upstream running now
+	InFlight      atomic.Int64 // blob downloads running now, from upstream or the store
 	CacheBytes    atomic.Int64 // bytes of blobs and manifests in the cache
 	DamagedBlobs  atomic.Int64 // cached blobs found not to match their digest, and removed
+
+	// The store behind the cache (Options.Remote); all zero without one.
+	RemoteHits           atomic.Int64 // blob downloads that came from the store, not upstream
+	RemoteBytes          atomic.Int64 // blob bytes read from the store by downloads
+	RemoteUploads        atomic.Int64 // blobs from upstream, verified, uploaded to the store
+	RemoteUploadFailures atomic.Int64 // blob uploads that failed (the local copy stays)
+	RemoteRecordReads    atomic.Int64 // manifests and tag records read from the store on a local miss
+	RemoteRecordWrites   atomic.Int64 // manifests and tag records written through to the store
+	RemoteErrors         atomic.Int64 // other store requests that failed; the cache went on without the store
+	RemoteDamaged        atomic.Int64 // store objects that did not match their digest, refused and deleted
 }

@@ -13,7 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -34,6 +36,10 @@ import (
 //
 // An open Cache holds the directory's lock: one mirror or one cache
 // command at a time. Its methods are safe for concurrent use.
+//
+// With a store behind it (Options.Remote, see remote.go) the directory
+// is a bounded read-through cache in front of the store, which holds the
+// same objects under the same names as keys.
 type Cache struct {
 	root  string
 	lock  *dirLock   // the directory's lock; nil once closed
@@ -41,6 +47,11 @@ type Cache struct {
 	index *blobIndex
 	refs  *refIndex // which manifests name which digests, for eviction
 	stats *Stats
+	log   *slog.Logger
+	// remote is the store behind the cache, nil for none; records writes
+	// manifests and tag records through to it.
+	remote  Remote
+	records *recordQueue
 }
 
 // Options are how a cache directory is opened.
@@ -51,6 +62,14 @@ type Options struct {
 	// Stats receives the cache's figures, and those of the downloads
 	// into it (see Blobs); the cache keeps figures of its own when nil.
 	Stats *Stats
+	// Remote, when not nil, is the object store behind the cache
+	// (*objstore.Store): blobs, manifests and tag records missing here
+	// are read from it, and those fetched from upstream are written to
+	// it. The directory stays bounded by Max.
+	Remote Remote
+	// Log gets the lines of the store behind the cache; slog.Default()
+	// when nil.
+	Log *slog.Logger
 }
 
 // Open creates the layout in dir, takes the directory's lock (an error
@@ -67,9 +86,12 @@ func Open(dir string, o Options) (*Cache, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cache{root: dir, lock: lock, stats: o.Stats}
+	c := &Cache{root: dir, lock: lock, stats: o.Stats, log: o.Log, remote: o.Remote}
 	if c.stats == nil {
 		c.stats = new(Stats)
+	}
+	if c.log == nil {
+		c.log = slog.Default()
 	}
 	if err := c.removeTemp(); err != nil {
 		c.Close()
@@ -78,11 +100,19 @@ func Open(dir string, o Options) (*Cache, error) {
 	c.index = loadIndex(dir, o.Max)
 	c.refs = loadRefIndex(dir)
 	c.stats.CacheBytes.Store(c.size())
+	if c.remote != nil {
+		c.records = newRecordQueue(c)
+	}
 	return c, nil
 }
 
-// Close releases the directory's lock.
+// Close writes the manifests and tag records still waiting to the store
+// behind the cache, for at most drainTimeout, and releases the
+// directory's lock.
 func (c *Cache) Close() {
+	if c.records != nil {
+		c.records.close()
+	}
 	if c.lock != nil {
 		c.lock.Close()
 		c.lock = nil
@@ -123,20 +153,25 @@ func (c *Cache) size() int64 {
 
 func (c *Cache) tmpDir() string { return filepath.Join(c.root, "tmp") }
 
-// blobPath and manifestPath are where d's blob and manifest live: under
-// the algorithm, then the first two hex digits.
-func (c *Cache) blobPath(d digest.Digest) string {
-	return filepath.Join(c.root, "blobs", d.Algorithm().String(), d.Encoded()[:2], d.Encoded())
+// blobKey, manifestKey and tagKey are where a blob, a manifest and a tag
+// record live relative to the cache directory, with slashes. They are
+// also the objects' keys in the store behind the cache, under its prefix,
+// so the two layouts cannot drift apart.
+//
+// Blobs and manifests go under the algorithm, then the first two hex
+// digits of the digest.
+func blobKey(d digest.Digest) string {
+	return path.Join("blobs", d.Algorithm().String(), d.Encoded()[:2], d.Encoded())
 }
 
-func (c *Cache) manifestPath(d digest.Digest) string {
-	return filepath.Join(c.root, "manifests", d.Algorithm().String(), d.Encoded()[:2], d.Encoded())
+func manifestKey(d digest.Digest) string {
+	return path.Join("manifests", d.Algorithm().String(), d.Encoded()[:2], d.Encoded())
 }
 
-// tagPath keeps tags of different registries apart. Uppercase letters are
+// tagKey keeps tags of different registries apart. Uppercase letters are
 // written as "^" and the letter (tags may hold both cases, and some file
 // systems ignore case); ':' in a registry's host:port becomes '_'.
-func (c *Cache) tagPath(registry, repo, tag string) string {
+func tagKey(registry, repo, tag string) string {
 	var b strings.Builder
 	for _, r := range tag {
 		if r >= 'A' && r <= 'Z' {
@@ -146,7 +181,23 @@ func (c *Cache) tagPath(registry, repo, tag string) string {
 		b.WriteRune(r)
 	}
 	reg := strings.ReplaceAll(strings.ToLower(registry), ":", "_")
-	return filepath.Join(c.root, "tags", reg, filepath.FromSlash(repo), b.String()+".json")
+	return path.Join("tags", reg, repo, b.String()+".json")
+}
+
+// local is the file of key, one of the keys above, in the cache
+// directory.
+func (c *Cache) local(key string) string {
+	return filepath.Join(c.root, filepath.FromSlash(key))
+}
+
+// blobPath, manifestPath and tagPath are the files of blobKey,
+// manifestKey and tagKey.
+func (c *Cache) blobPath(d digest.Digest) string { return c.local(blobKey(d)) }
+
+func (c *Cache) manifestPath(d digest.Digest) string { return c.local(manifestKey(d)) }
+
+func (c *Cache) tagPath(registry, repo, tag string) string {
+	return c.local(tagKey(registry, repo, tag))
 }
 
 // untagName reverses tagPath's "^x" for an uppercase letter.

@@ -35,8 +35,18 @@ func (r TagRecord) Newest() []TagEntry {
 
 // ReadTag reads the record of registry's repo:tag; an error wrapping
 // fs.ErrNotExist when there is none. Its digests are as stored: check
-// them (oci.CheckDigest) before use.
+// them (oci.CheckDigest) before use. With a store behind the cache, a
+// record missing here is read from the store and kept here.
 func (c *Cache) ReadTag(registry, repo, tag string) (TagRecord, error) {
+	rec, err := c.readTagLocal(registry, repo, tag)
+	if errors.Is(err, fs.ErrNotExist) && c.remote != nil {
+		return c.tagFromStore(registry, repo, tag, err)
+	}
+	return rec, err
+}
+
+// readTagLocal is ReadTag of the cache directory alone.
+func (c *Cache) readTagLocal(registry, repo, tag string) (TagRecord, error) {
 	var rec TagRecord
 	raw, err := os.ReadFile(c.tagPath(registry, repo, tag))
 	if err != nil {
@@ -49,12 +59,14 @@ func (c *Cache) ReadTag(registry, repo, tag string) (TagRecord, error) {
 }
 
 // RecordTag notes that tag pointed to m just now, replacing what the
-// record said for m's media type.
+// record said for m's media type. With a store behind the cache, the
+// record is then merged into the store's (see records.go): the caller
+// does not wait for it.
 func (c *Cache) RecordTag(registry, repo, tag string, m Manifest) error {
 	c.tagMu.Lock()
 	defer c.tagMu.Unlock()
-	rec, err := c.ReadTag(registry, repo, tag)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	rec, err := c.readTagLocal(registry, repo, tag)
+	if err != nil {
 		rec = TagRecord{}
 	}
 	entries := rec.Entries[:0]
@@ -65,5 +77,11 @@ func (c *Cache) RecordTag(registry, repo, tag string, m Manifest) error {
 	}
 	rec.Entries = append(entries, TagEntry{MediaType: m.MediaType, Digest: m.Digest, Seen: time.Now().UTC()})
 	raw, _ := json.Marshal(rec)
-	return c.writeFile(c.tagPath(registry, repo, tag), raw)
+	if err := c.writeFile(c.tagPath(registry, repo, tag), raw); err != nil {
+		return err
+	}
+	if c.records != nil {
+		c.records.add(tagKey(registry, repo, tag), record{registry: registry, repo: repo, tag: tag})
+	}
+	return nil
 }

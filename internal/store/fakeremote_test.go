@@ -1,0 +1,140 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/hubmirror/hubmirror/internal/objstore"
+)
+
+// errStoreDown is what a fakeRemote that fails answers.
+var errStoreDown = errors.New("connection refused")
+
+// fakeRemote is an in-memory store for the unit tests of what the cache
+// does when the store fails; the rest is tested against a real server.
+type fakeRemote struct {
+	mu      sync.Mutex
+	objects map[string][]byte
+	// fail, when set, is every request's answer.
+	fail error
+	// cutAfter, when > 0, cuts the first Get's body after that many
+	// bytes, and fails every Get after it.
+	cutAfter int
+	gets     int
+	// failDelete makes Delete fail.
+	failDelete bool
+	// gate, when set, holds the first write until it is closed.
+	gate chan struct{}
+	// writes are the keys written, in order.
+	writes []string
+}
+
+func newFakeRemote() *fakeRemote { return &fakeRemote{objects: map[string][]byte{}} }
+
+// etag is an object's version: its bytes' digest.
+func etag(data []byte) string { return digest.FromBytes(data).Encoded() }
+
+func (f *fakeRemote) info(key string) (objstore.Info, error) {
+	if f.fail != nil {
+		return objstore.Info{}, f.fail
+	}
+	data, ok := f.objects[key]
+	if !ok {
+		return objstore.Info{}, fmt.Errorf("fake: %s: %w", key, objstore.ErrNotFound)
+	}
+	return objstore.Info{Key: key, Size: int64(len(data)), ETag: etag(data)}, nil
+}
+
+func (f *fakeRemote) Stat(_ context.Context, key string) (objstore.Info, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.info(key)
+}
+
+func (f *fakeRemote) Get(_ context.Context, key string, off, n int64) (io.ReadCloser, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, err := f.info(key); err != nil {
+		return nil, err
+	}
+	f.gets++
+	if f.cutAfter > 0 && f.gets > 1 {
+		return nil, errStoreDown
+	}
+	data := f.objects[key][off:]
+	if n >= 0 {
+		data = data[:n]
+	}
+	if f.cutAfter > 0 {
+		return cutBody(data, f.cutAfter), nil
+	}
+	return io.NopCloser(bytes.NewReader(data)), nil
+}
+
+func (f *fakeRemote) PutAtomic(_ context.Context, key string, r io.Reader, _ int64, opts objstore.PutOptions) (objstore.Info, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return objstore.Info{}, err
+	}
+	if opts.Verify != nil {
+		if err := opts.Verify(); err != nil {
+			return objstore.Info{}, err
+		}
+	}
+	return f.put(key, data, opts.IfAbsent, "")
+}
+
+func (f *fakeRemote) Create(_ context.Context, key string, data []byte, _ map[string]string) (objstore.Info, error) {
+	return f.put(key, data, true, "")
+}
+
+func (f *fakeRemote) Update(_ context.Context, key string, data []byte, _ map[string]string, etag string) (objstore.Info, error) {
+	return f.put(key, data, false, etag)
+}
+
+// put stores data under key: only if absent, or only if its version is
+// ifMatch, when asked.
+func (f *fakeRemote) put(key string, data []byte, ifAbsent bool, ifMatch string) (objstore.Info, error) {
+	f.mu.Lock()
+	if gate := f.gate; gate != nil {
+		f.gate = nil
+		f.mu.Unlock()
+		<-gate
+		f.mu.Lock()
+	}
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return objstore.Info{}, f.fail
+	}
+	old, ok := f.objects[key]
+	switch {
+	case ifAbsent && ok:
+		return objstore.Info{}, fmt.Errorf("fake: %s: %w", key, objstore.ErrExists)
+	case ifMatch != "" && !ok:
+		return objstore.Info{}, fmt.Errorf("fake: %s: %w", key, objstore.ErrNotFound)
+	case ifMatch != "" && etag(old) != ifMatch:
+		return objstore.Info{}, fmt.Errorf("fake: %s: %w", key, objstore.ErrChanged)
+	}
+	f.objects[key] = bytes.Clone(data)
+	f.writes = append(f.writes, key)
+	return f.info(key)
+}
+
+func (f *fakeRemote) Delete(_ context.Context, key string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return f.fail
+	}
+	if f.failDelete {
+		return errStoreDown
+	}
+	delete(f.objects, key)
+	return nil
+}
