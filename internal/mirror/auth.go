@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"container/list"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -259,10 +260,9 @@ func (s *server) authorize(w *recorder, r *http.Request, rt *route, clientName s
 	if !pol.selfAuth {
 		return nil, nil
 	}
+	// Only tokens the mirror issued pass: its own fetches (pins,
+	// prefetch) do not come through here (fetch.go).
 	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if tok != "" && tok == s.internalToken {
-		return nil, nil // the mirror's own prefetches of pinned images
-	}
 	sess := s.sessions.get(tok)
 	problem := ""
 	switch {
@@ -291,7 +291,7 @@ func (s *server) authorize(w *recorder, r *http.Request, rt *route, clientName s
 // repo is served to a session from the cache, upstream must have said this
 // user may read repo and that d (a blob or manifest digest) belongs to repo.
 // It asks upstream with a HEAD and the user's token when it does not know.
-func (s *server) checkAccess(r *http.Request, sess *session, rt *route) error {
+func (s *server) checkAccess(ctx context.Context, sess *session, rt *route) error {
 	if sess == nil {
 		return nil
 	}
@@ -305,13 +305,13 @@ func (s *server) checkAccess(r *http.Request, sess *session, rt *route) error {
 	}
 	var err error
 	if rt.kind == "blob" {
-		_, err = rt.up.HeadBlob(r.Context(), rt.repo, rt.digest)
+		_, err = rt.up.HeadBlob(ctx, rt.repo, rt.digest)
 	} else {
 		ref := rt.tag
 		if rt.digest != "" {
 			ref = string(rt.digest)
 		}
-		_, err = rt.up.HeadManifest(r.Context(), rt.repo, ref, defaultAccept)
+		_, err = rt.up.HeadManifest(ctx, rt.repo, ref, defaultAccept)
 	}
 	if err != nil {
 		if st := upstream.StatusOf(err); st == http.StatusUnauthorized || st == http.StatusForbidden {

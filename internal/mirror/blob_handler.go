@@ -18,7 +18,7 @@ import (
 // Range. Cached blobs go out with sendfile; an uncached blob streams to every
 // client asking for it while one download fills the cache.
 func (s *server) serveBlob(w *recorder, r *http.Request, rt *route, sess *session) error {
-	if err := s.checkAccess(r, sess, rt); err != nil {
+	if err := s.checkAccess(r.Context(), sess, rt); err != nil {
 		return blobError(rt, err)
 	}
 	if r.Method == http.MethodHead {

@@ -11,14 +11,14 @@ package mirror
 // the directory's file api-key (mode 0600), so the API gives nobody more
 // than the directory already gives them. A web page cannot read the file,
 // nor send the header without a CORS preflight, which the API refuses.
-// The key is derived from the listener's internal token and written on the
-// first request that lacks it; a client that finds no key, or a stale one
-// from an earlier run, asks once without it and then reads the file again.
+// The key is random, made when the listener starts and accepted by no other
+// route; it is written on the first request that lacks it, and a client
+// that finds no key, or a stale one from an earlier run, asks once without
+// it and then reads the file again.
 
 import (
 	"bufio"
-	"crypto/hmac"
-	"crypto/sha256"
+	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
@@ -45,13 +45,12 @@ const cacheAPIPrefix = "/api/cache/"
 // API's key of the mirror running on it.
 const cacheKeyFile = "api-key"
 
-// cacheKey is the key the cache API of the listener with internal token
-// token accepts: an HMAC of the token, so that the token itself never
-// leaves the process.
-func cacheKey(token string) string {
-	mac := hmac.New(sha256.New, []byte(token))
-	mac.Write([]byte("hubmirror cache api"))
-	return hex.EncodeToString(mac.Sum(nil))
+// newCacheKey returns a key for the cache API of a listener: 32 random
+// bytes, hex.
+func newCacheKey() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // writeCacheKey makes the cache directory's key file hold key, readable by
@@ -87,11 +86,14 @@ func (s *server) serveCacheAPI(w *recorder, r *http.Request) error {
 	if !fromLoopback(r.RemoteAddr) {
 		return newError(codeDenied, "the cache API answers this machine only")
 	}
-	key := cacheKey(s.internalToken)
+	key := s.cacheKey
 	got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if subtle.ConstantTimeCompare([]byte(got), []byte(key)) != 1 {
-		if err := writeCacheKey(s.cache.Dir(), key); err != nil {
-			return err
+	if key == "" || subtle.ConstantTimeCompare([]byte(got), []byte(key)) != 1 {
+		// A server made without a key lets nothing through and writes no file.
+		if key != "" {
+			if err := writeCacheKey(s.cache.Dir(), key); err != nil {
+				return err
+			}
 		}
 		return newError(codeUnauthorized,
 			"the cache API needs the key in "+filepath.Join(s.cache.Dir(), cacheKeyFile))

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 
-	"github.com/hubmirror/hubmirror/internal/clientsetup"
 	"github.com/hubmirror/hubmirror/internal/store"
-	"github.com/hubmirror/hubmirror/internal/upstream"
 )
 
 // CachedImage is a tag the cache can serve, with the bytes it holds for
@@ -66,19 +64,38 @@ func (m *Mirror) ClearCache() error {
 	return err
 }
 
-// Prefetch pulls ref through the running mirror into its cache, as
-// `hubmirror prefetch` does; progress gets blob bytes done and total.
+// Prefetch fetches ref (every platform of it) into the running mirror's
+// cache, as `hubmirror prefetch` does; progress gets blob bytes done and
+// total. See PrefetchImage.
 func (m *Mirror) Prefetch(ctx context.Context, ref string, progress func(done, total int64)) error {
 	r, err := ParseRef(ref)
 	if err != nil {
 		return err
 	}
-	m.mu.Lock()
-	addr, token := m.addr, m.token
-	m.mu.Unlock()
-	if addr == "" {
-		return errNotRunning
-	}
-	_, err = Prefetch(ctx, upstream.NewHTTPClient(nil), "http://"+clientsetup.ClientHost(addr), r, nil, "Bearer "+token, progress)
+	_, err = m.PrefetchImage(ctx, r, nil, progress)
 	return err
+}
+
+// PrefetchImage fetches ref into the running mirror's cache in-process,
+// through the paths a pull takes, with the mirror's own upstream account:
+// the manifest; for a multi-platform image the manifests of the platforms
+// wanted ("linux/amd64"; all when none are given); and their configs and
+// layers, each download awaited until verified. progress, when not nil,
+// gets the blob bytes read so far and the total, as they arrive. It ends
+// when ctx ends or the mirror stops.
+func (m *Mirror) PrefetchImage(ctx context.Context, ref Ref, platforms []string, progress func(done, total int64)) (PrefetchResult, error) {
+	m.mu.Lock()
+	s := m.engine
+	if s != nil {
+		m.own.Add(1) // under m.mu: Stop clears m.engine before it waits
+	}
+	m.mu.Unlock()
+	if s == nil {
+		return PrefetchResult{}, errNotRunning
+	}
+	defer m.own.Done()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(s.ctx, cancel)()
+	return s.fetchImage(ctx, ref, platforms, progress)
 }

@@ -215,8 +215,26 @@ func TestCodeStatusTable(t *testing.T) {
 }
 
 // Prefetch reports bytes as they arrive: while a large layer is held half
-// way, progress has already seen part of it.
+// way, progress has already seen part of it. So does the mirror's own
+// prefetch (Mirror.PrefetchImage), which reads the download in-process.
 func TestPrefetchProgressWithinBlob(t *testing.T) {
+	for name, prefetch := range map[string]func(tm *testMirror, ref Ref, progress func(done, total int64)) error{
+		"http": func(tm *testMirror, ref Ref, progress func(done, total int64)) error {
+			_, err := Prefetch(context.Background(), http.DefaultClient, tm.base, ref, nil, "", progress)
+			return err
+		},
+		"in-process": func(tm *testMirror, ref Ref, progress func(done, total int64)) error {
+			_, err := tm.PrefetchImage(context.Background(), ref, nil, progress)
+			return err
+		},
+	} {
+		t.Run(name, func(t *testing.T) { testPrefetchProgressWithinBlob(t, prefetch) })
+	}
+}
+
+// testPrefetchProgressWithinBlob is TestPrefetchProgressWithinBlob with
+// one way to prefetch.
+func testPrefetchProgressWithinBlob(t *testing.T, prefetch func(tm *testMirror, ref Ref, progress func(done, total int64)) error) {
 	hub := newHub(t)
 	const size = 4 << 20
 	img := hub.AddImage("library/big", "1", pattern(size))
@@ -244,10 +262,7 @@ func TestPrefetchProgressWithinBlob(t *testing.T) {
 		t.Fatal(err)
 	}
 	result := make(chan error, 1)
-	go func() {
-		_, err := Prefetch(context.Background(), http.DefaultClient, tm.base, ref, nil, "", progress)
-		result <- err
-	}()
+	go func() { result <- prefetch(tm, ref, progress) }()
 	await(t, reached, "the layer's download to reach half way")
 	select {
 	case v := <-during:

@@ -18,6 +18,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/hubmirror/hubmirror/internal/objstore"
 	"github.com/hubmirror/hubmirror/internal/store"
 	"github.com/hubmirror/hubmirror/internal/upstream"
 )
@@ -63,12 +64,25 @@ type Config struct {
 	DownloadChunk int64
 	// PrefetchLayers is how many of the blobs a manifest names the mirror
 	// fetches ahead at once, after a client got that manifest; 0 fetches
-	// nothing ahead (the settings default is 3).
+	// nothing ahead (the settings default is 3). Pinned images and
+	// PrefetchImage fetch as many blobs at once, and one when it is 0.
 	PrefetchLayers int
 	// PinRefresh is how often pinned images are checked for moved tags
 	// (with HEADs, which Docker Hub does not count) and fetched again; 0
 	// is every 30 minutes.
 	PinRefresh time.Duration
+	// Store is the S3-compatible object store behind the cache,
+	// s3://BUCKET/PREFIX?endpoint=URL&region=R&path_style=true; CacheDir
+	// is then a bounded read-through cache in front of it. "" keeps
+	// everything in CacheDir.
+	Store string
+	// StoreCredentials are the store's keys; nil reads the AWS
+	// environment variables, then the shared credentials file.
+	StoreCredentials objstore.Credentials
+	// UpstreamCA are PEM certificates trusted for upstream HTTPS besides
+	// the system's roots: a team mirror's CA when it is an upstream. It
+	// is ignored when Transport is set.
+	UpstreamCA []byte
 }
 
 // State is where a Mirror is in its life.
@@ -118,7 +132,12 @@ type Mirror struct {
 	done    chan struct{}   // closed when the current listener stops serving
 	poke    chan struct{}   // asks the notifier to publish a snapshot
 	pinPoke chan struct{}   // asks keepPins to fetch the pinned images now
-	token   string          // the internal token of the current listener
+	// engine is the current listener's handler, which the mirror's own
+	// fetches (keepPins, PrefetchImage) call in-process; nil when stopped.
+	engine *server
+	// own counts those fetches: Stop waits for them before it closes the
+	// cache.
+	own sync.WaitGroup
 
 	subMu sync.Mutex
 	subs  map[chan Status]struct{}
@@ -130,6 +149,10 @@ type Mirror struct {
 
 	ahead     *fetchAhead           // blobs fetched ahead of clients (ahead.go); nil when PrefetchLayers is 0
 	aheadDone func(d digest.Digest) // tests: called when a fetch ahead ends
+	// pinsDone, when not nil, is called after each pass of keepPins with
+	// the digests it marked pinned and whether every pin was fetched
+	// (tests).
+	pinsDone func(keep []digest.Digest, complete bool)
 }
 
 // Reconfigure changes the listen address, cache directory and upstreams.
@@ -138,7 +161,11 @@ type Mirror struct {
 // Aliases, CacheMax and PinRefresh follow cfg too; Access, Logger,
 // Transport and Credentials in cfg are ignored.
 func (m *Mirror) Reconfigure(ctx context.Context, cfg Config) error {
-	ups, err := buildUpstreams(cfg.Upstreams, m.cfg.Transport, m.upOpts)
+	rt, err := upstreamTransport(m.cfg.Transport, cfg.UpstreamCA)
+	if err != nil {
+		return err
+	}
+	ups, err := buildUpstreams(cfg.Upstreams, rt, m.upOpts)
 	if err != nil {
 		return err
 	}
@@ -161,8 +188,10 @@ func (m *Mirror) Reconfigure(ctx context.Context, cfg Config) error {
 	m.cfg.Listen, m.cfg.CacheDir, m.cfg.Upstreams, m.cfg.Aliases = cfg.Listen, cfg.CacheDir, cfg.Upstreams, cfg.Aliases
 	m.cfg.CacheMax = cfg.CacheMax
 	m.cfg.DownloadConnections, m.cfg.DownloadChunk, m.cfg.PrefetchLayers = cfg.DownloadConnections, cfg.DownloadChunk, cfg.PrefetchLayers
+	m.cfg.Store, m.cfg.StoreCredentials = cfg.Store, cfg.StoreCredentials
 	m.cfg.TLS, m.cfg.InsecureLogin = cfg.TLS, cfg.InsecureLogin
 	m.cfg.PinRefresh = cfg.PinRefresh
+	m.cfg.UpstreamCA = cfg.UpstreamCA
 	m.upstreams = ups
 	m.mu.Unlock()
 	m.stats.dropProblemsExcept(ups)
@@ -220,7 +249,11 @@ func New(cfg Config, opts ...Option) (*Mirror, error) {
 	m.cfg.Credentials = cfg.Credentials
 	m.access.Store(newPolicy(cfg.Access))
 	m.upOpts.Credentials, m.upOpts.Stats, m.upOpts.Problems, m.upOpts.Log = cfg.Credentials, &m.stats.upstream, m.stats, m.log
-	ups, err := buildUpstreams(cfg.Upstreams, cfg.Transport, m.upOpts)
+	rt, err := upstreamTransport(cfg.Transport, cfg.UpstreamCA)
+	if err != nil {
+		return nil, err
+	}
+	ups, err := buildUpstreams(cfg.Upstreams, rt, m.upOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -229,6 +262,27 @@ func New(cfg Config, opts ...Option) (*Mirror, error) {
 	}
 	m.upstreams = ups
 	return m, nil
+}
+
+// upstreamTransport is what carries upstream traffic: rt when set, else
+// the tuned transport trusting caPEM too (nil, for buildUpstreams' own,
+// when there is no caPEM).
+func upstreamTransport(rt http.RoundTripper, caPEM []byte) (http.RoundTripper, error) {
+	if rt != nil || len(caPEM) == 0 {
+		return rt, nil
+	}
+	return UpstreamTransport(caPEM)
+}
+
+// UpstreamTransport is a transport for upstream traffic that trusts the
+// certificates in caPEM besides the system's roots, for CheckLogin with a
+// team mirror as the registry.
+func UpstreamTransport(caPEM []byte) (http.RoundTripper, error) {
+	t, err := upstream.NewTransport(caPEM)
+	if err != nil {
+		return nil, fmt.Errorf("upstream CA: %w", err)
+	}
+	return t, nil
 }
 
 // checkAliases makes sure every alias names a mirrored registry.
@@ -258,6 +312,34 @@ func (m *Mirror) Start() error {
 	return err
 }
 
+// storeOpenTimeout bounds how long the mirror waits for the object store
+// to answer when it starts.
+const storeOpenTimeout = 30 * time.Second
+
+// openStore connects to the object store the config names; nil when it
+// names none.
+func (m *Mirror) openStore() (*objstore.Store, error) {
+	if m.cfg.Store == "" {
+		return nil, nil
+	}
+	cfg, err := objstore.ParseURL(m.cfg.Store)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	creds := m.cfg.StoreCredentials
+	if creds == nil {
+		creds = objstore.DefaultCredentials()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeOpenTimeout)
+	defer cancel()
+	remote, err := objstore.Open(ctx, cfg, creds)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", cfg, err)
+	}
+	m.log.Info("object store behind the cache", "store", cfg.String())
+	return remote, nil
+}
+
 func (m *Mirror) startLocked() error {
 	tlsCfg, caPEM, err := serverTLS(m.cfg.TLS, m.cfg.Listen, m.cfg.Aliases)
 	if err != nil {
@@ -270,7 +352,16 @@ func (m *Mirror) startLocked() error {
 		}
 		return fmt.Errorf("listen on %s: %w", m.cfg.Listen, err)
 	}
-	cache, err := store.Open(m.cfg.CacheDir, store.Options{Max: m.cfg.CacheMax, Stats: &m.stats.store})
+	remote, err := m.openStore()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	opts := store.Options{Max: m.cfg.CacheMax, Stats: &m.stats.store, Log: m.log}
+	if remote != nil {
+		opts.Remote = remote
+	}
+	cache, err := store.Open(m.cfg.CacheDir, opts)
 	if err != nil {
 		ln.Close()
 		return err
@@ -287,17 +378,17 @@ func (m *Mirror) startLocked() error {
 	m.ahead = newFetchAhead(ctx, m.cfg.PrefetchLayers, m.blobs, m.stats, m.log, m.cfg.CacheMax, m.aheadDone)
 	m.poke = make(chan struct{}, 1)
 	go m.notify(ctx, m.poke)
-	token := randomToken()
-	m.token = token
 	handler := &server{
-		ctx: ctx, cache: cache, blobs: m.blobs, stats: m.stats, log: m.log, upstreams: m.upstreams, internalToken: token,
+		ctx: ctx, cache: cache, blobs: m.blobs, stats: m.stats, log: m.log, upstreams: m.upstreams, cacheKey: newCacheKey(),
 		onChange: m.changed, access: &m.access, sessions: m.sessions, links: m.links,
 		aliases: lowerKeys(m.cfg.Aliases),
 	}
 	handler.ahead = m.ahead
 	handler.revalidateTimeout = m.revalidateTimeout
+	handler.ownParallel = max(m.cfg.PrefetchLayers, 1) // pins and prefetches fetch blobs as many at once as fetch-ahead
+	m.engine = handler
 	m.srv = &http.Server{
-		Handler:           newTransportGuard(m.splitOwn(handler), caPEM, tlsCfg != nil, m.cfg.InsecureLogin, m.log),
+		Handler:           newTransportGuard(handler, caPEM, tlsCfg != nil, m.cfg.InsecureLogin, m.log),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          log.New(&slogWriter{m.log}, "", 0),
@@ -310,7 +401,11 @@ func (m *Mirror) startLocked() error {
 	m.state = Running
 	go m.serve(m.srv, ln, m.done)
 	m.pinPoke = make(chan struct{}, 1)
-	go m.keepPins(ctx, m.addr, token, m.pinPoke)
+	m.own.Add(1)
+	go func(poke <-chan struct{}) {
+		defer m.own.Done()
+		m.keepPins(ctx, handler, poke)
+	}(m.pinPoke)
 	for _, reg := range m.upstreams {
 		reg.client.EnsureProbe(ctx) // problems noted while stopped
 	}
@@ -353,7 +448,7 @@ func (m *Mirror) Stop(ctx context.Context) error {
 	m.mu.Lock()
 	srv, cancel, blobs, cache, done := m.srv, m.cancel, m.blobs, m.cache, m.done
 	ahead := m.ahead
-	m.srv = nil
+	m.srv, m.engine = nil, nil
 	m.mu.Unlock()
 	if srv == nil {
 		return nil
@@ -363,6 +458,7 @@ func (m *Mirror) Stop(ctx context.Context) error {
 		srv.Close()
 	}
 	cancel()
+	m.own.Wait() // the mirror's own fetches end with ctx
 	ahead.wait()
 	blobs.Wait()
 	<-done

@@ -2,14 +2,9 @@ package mirror
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"time"
 
 	"github.com/opencontainers/go-digest"
-
-	"github.com/hubmirror/hubmirror/internal/clientsetup"
-	"github.com/hubmirror/hubmirror/internal/upstream"
 )
 
 // defaultPinRefresh is how often pinned images are checked for moved tags
@@ -32,12 +27,12 @@ func (m *Mirror) SetPins(refs []string) {
 	}
 }
 
-// keepPins fetches the pinned images through the mirror's own listener
-// when it starts, when the pins change and every Config.PinRefresh, and
-// marks their blobs as not to be evicted. It runs until ctx ends.
-func (m *Mirror) keepPins(ctx context.Context, addr, token string, poke <-chan struct{}) {
-	client := upstream.NewHTTPClient(nil)
-	base := "http://" + clientsetup.ClientHost(addr)
+// keepPins fetches the pinned images into the cache, in-process through
+// s (fetchImage: no request to the listener, so none that self_auth would
+// have to let through), when the mirror starts, when the pins change and
+// every Config.PinRefresh, and marks their blobs as not to be evicted. It
+// runs until ctx ends.
+func (m *Mirror) keepPins(ctx context.Context, s *server, poke <-chan struct{}) {
 	m.mu.Lock()
 	every := m.cfg.PinRefresh
 	m.mu.Unlock()
@@ -49,7 +44,6 @@ func (m *Mirror) keepPins(ctx context.Context, addr, token string, poke <-chan s
 	for {
 		m.mu.Lock()
 		pins := append([]string(nil), m.cfg.Pinned...)
-		cache := m.cache
 		m.mu.Unlock()
 		var keep []digest.Digest
 		complete := true
@@ -59,7 +53,7 @@ func (m *Mirror) keepPins(ctx context.Context, addr, token string, poke <-chan s
 				m.log.Warn("pinned image ignored", "ref", p, "err", err)
 				continue
 			}
-			res, err := Prefetch(ctx, client, base, ref, nil, "Bearer "+token, nil)
+			res, err := s.fetchImage(ctx, ref, nil, nil)
 			keep = append(keep, res.Digests...)
 			if err != nil {
 				complete = false
@@ -68,12 +62,18 @@ func (m *Mirror) keepPins(ctx context.Context, addr, token string, poke <-chan s
 				}
 			}
 		}
-		if cache != nil && (complete || len(keep) > 0) {
-			cache.SetPinned(keep)
+		if ctx.Err() != nil {
+			return // the cache is closing: the next start fetches them again
+		}
+		if complete || len(keep) > 0 {
+			s.cache.SetPinned(keep)
 			m.changed() // the pinned figures moved
 		}
 		if len(pins) > 0 && complete {
 			m.log.Info("pinned images up to date", "images", len(pins), "blobs", len(keep))
+		}
+		if m.pinsDone != nil {
+			m.pinsDone(keep, complete)
 		}
 		select {
 		case <-ctx.Done():
@@ -82,10 +82,4 @@ func (m *Mirror) keepPins(ctx context.Context, addr, token string, poke <-chan s
 		case <-tick.C:
 		}
 	}
-}
-
-func randomToken() string {
-	var b [24]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }

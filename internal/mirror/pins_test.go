@@ -50,7 +50,8 @@ func TestPinnedImages(t *testing.T) {
 	}
 }
 
-// Pins also work when self_auth is on: the mirror's own requests pass.
+// Pins also work when self_auth is on: the mirror fetches them in-process,
+// and the listener still refuses a client without a token.
 func TestPinnedImagesWithSelfAuth(t *testing.T) {
 	hub := newHub(t)
 	img := hub.AddImage("library/pinned", "1", pattern(10_000))

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
@@ -98,9 +99,33 @@ type PrefetchResult struct {
 // wanted ("linux/amd64"; all when none are given); and their configs and
 // layers. authorization, when not empty, is sent with every request.
 // progress, when not nil, is called with the blob bytes read so far and the
-// total to read, as the bytes arrive (see progressStep).
+// total to read, as the bytes arrive (see progressStep). It is for a mirror
+// that runs in another process; a Mirror fetches into its own cache
+// in-process (Mirror.PrefetchImage).
 func Prefetch(ctx context.Context, client *http.Client, base string, ref Ref, platforms []string, authorization string, progress func(done, total int64)) (PrefetchResult, error) {
-	p := &prefetcher{ctx: ctx, client: client, base: strings.TrimSuffix(base, "/"), ref: ref, auth: authorization}
+	p := &prefetcher{client: client, base: strings.TrimSuffix(base, "/"), ref: ref, auth: authorization}
+	return pullImage(ctx, p, ref, platforms, 1, progress)
+}
+
+// imageSource is what a prefetch reads an image through: a mirror's HTTP
+// API (prefetcher) or the engine itself (engineSource).
+type imageSource interface {
+	// manifest reads the manifest that reference (a tag or a digest)
+	// names, and returns what it refers to and its digest ("" when not
+	// known).
+	manifest(ctx context.Context, reference string) (oci.Refs, digest.Digest, error)
+	// blob brings blob d into the cache, calling arrived with the length
+	// of each piece as it comes, and returns once the blob is whole and
+	// verified.
+	blob(ctx context.Context, d digest.Digest, arrived func(n int64)) error
+}
+
+// pullImage fetches ref from src: its manifest, for an index the
+// manifests of the platforms wanted (all when platforms is empty), then
+// the configs and layers they name, parallel at a time. It stops at the
+// first error, returning it with what was fetched until then.
+func pullImage(ctx context.Context, src imageSource, ref Ref, platforms []string, parallel int, progress func(done, total int64)) (PrefetchResult, error) {
+	var res PrefetchResult
 	top := ref.Tag
 	if ref.Digest != "" {
 		top = ref.Digest
@@ -108,53 +133,119 @@ func Prefetch(ctx context.Context, client *http.Client, base string, ref Ref, pl
 	var blobs []v1.Descriptor
 	var visit func(reference string, depth int) error
 	visit = func(reference string, depth int) error {
-		refs, d, err := p.manifest(reference)
+		refs, d, err := src.manifest(ctx, reference)
 		if err != nil {
 			return err
 		}
 		if d != "" {
-			p.res.Digests = append(p.res.Digests, d)
+			res.Digests = append(res.Digests, d)
 		}
 		if depth < 2 {
 			for _, child := range refs.Children {
-				if wanted(child.Platform, platforms) {
-					if err := visit(string(child.Digest), depth+1); err != nil {
-						return err
-					}
+				if !wanted(child.Platform, platforms) {
+					continue
 				}
+				if err := oci.CheckDigest(child.Digest); err != nil {
+					return fmt.Errorf("%s: manifest %s names a manifest %q: %w", ref, reference, child.Digest, err)
+				}
+				if err := visit(string(child.Digest), depth+1); err != nil {
+					return err
+				}
+			}
+		}
+		for _, b := range refs.Blobs {
+			if err := oci.CheckDigest(b.Digest); err != nil {
+				return fmt.Errorf("%s: manifest %s names a blob %q: %w", ref, reference, b.Digest, err)
 			}
 		}
 		blobs = append(blobs, refs.Blobs...)
 		return nil
 	}
 	if err := visit(top, 0); err != nil {
-		return p.res, err
+		return res, err
 	}
-	var total int64
+	fetched, n, err := fetchBlobs(ctx, src, blobs, parallel, progress)
+	res.Digests = append(res.Digests, fetched...)
+	res.Bytes = n
+	return res, err
+}
+
+// fetchBlobs fetches blobs from src, at most parallel (at least one) at
+// once, reporting byte progress. It returns the digests of the blobs it
+// fetched, in the order given, and the bytes read; after an error it
+// starts no more blobs, ends those running and returns the first error.
+func fetchBlobs(ctx context.Context, src imageSource, blobs []v1.Descriptor, parallel int, progress func(done, total int64)) ([]digest.Digest, int64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pr := &byteProgress{report: progress, reported: -1}
 	for _, b := range blobs {
-		total += b.Size
+		pr.total += max(b.Size, 0)
 	}
-	// Progress is reported as bytes arrive, every progressStep and at the
-	// end of each blob, so a large layer does not sit at 0% until it ends.
-	reported := int64(-1)
-	report := func(blobDone bool) {
-		if progress != nil && p.res.Bytes != reported && (blobDone || p.res.Bytes-reported >= progressStep) {
-			reported = p.res.Bytes
-			progress(p.res.Bytes, total)
+	done := make([]bool, len(blobs))
+	var (
+		mu       sync.Mutex
+		firstErr error
+		next     int
+		wg       sync.WaitGroup
+	)
+	// take hands out the next blob to fetch; false once there is none, or
+	// a fetch failed.
+	take := func() (int, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if firstErr != nil || next == len(blobs) {
+			return 0, false
+		}
+		next++
+		return next - 1, true
+	}
+	for range min(max(parallel, 1), len(blobs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i, ok := take(); ok; i, ok = take() {
+				err := src.blob(ctx, blobs[i].Digest, func(n int64) { pr.add(n, false) })
+				pr.add(0, true)
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+					cancel()
+				}
+				done[i] = err == nil
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	var fetched []digest.Digest
+	for i, b := range blobs {
+		if done[i] {
+			fetched = append(fetched, b.Digest)
 		}
 	}
-	for _, b := range blobs {
-		err := p.blob(b.Digest, func(n int64) {
-			p.res.Bytes += n
-			report(false)
-		})
-		report(true)
-		if err != nil {
-			return p.res, err
-		}
-		p.res.Digests = append(p.res.Digests, b.Digest)
+	return fetched, pr.done, firstErr
+}
+
+// byteProgress adds up the blob bytes a prefetch read and reports them as
+// they arrive: every progressStep and at the end of each blob, so a large
+// layer does not sit at 0% until it ends. Its methods are safe for
+// concurrent use; reports come one at a time and never go back.
+type byteProgress struct {
+	report      func(done, total int64) // nil: none
+	mu          sync.Mutex
+	done, total int64
+	reported    int64 // done at the last report; -1 before the first
+}
+
+// add counts n more bytes; blobDone says a blob just ended.
+func (p *byteProgress) add(n int64, blobDone bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done += n
+	if p.report != nil && p.done != p.reported && (blobDone || p.done-p.reported >= progressStep) {
+		p.reported = p.done
+		p.report(p.done, p.total)
 	}
-	return p.res, nil
 }
 
 // progressStep is how many bytes arrive between two progress reports
@@ -179,17 +270,16 @@ func wanted(p *v1.Platform, platforms []string) bool {
 	return false
 }
 
+// prefetcher reads an image through a mirror's HTTP API, as a client.
 type prefetcher struct {
-	ctx    context.Context
 	client *http.Client
 	base   string
 	ref    Ref
 	auth   string
-	res    PrefetchResult
 }
 
-func (p *prefetcher) get(path, accept string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(p.ctx, http.MethodGet, p.base+"/v2/"+p.ref.path()+path, nil)
+func (p *prefetcher) get(ctx context.Context, path, accept string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.base+"/v2/"+p.ref.path()+path, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -213,8 +303,8 @@ func (p *prefetcher) get(path, accept string) (*http.Response, error) {
 
 // manifest reads the manifest reference names and what it refers to, with
 // its digest as the mirror sent it ("" when that is no valid digest).
-func (p *prefetcher) manifest(reference string) (oci.Refs, digest.Digest, error) {
-	resp, err := p.get("/manifests/"+reference, defaultAccept)
+func (p *prefetcher) manifest(ctx context.Context, reference string) (oci.Refs, digest.Digest, error) {
+	resp, err := p.get(ctx, "/manifests/"+reference, defaultAccept)
 	if err != nil {
 		return oci.Refs{}, "", err
 	}
@@ -234,8 +324,8 @@ func (p *prefetcher) manifest(reference string) (oci.Refs, digest.Digest, error)
 // blob reads blob d through the mirror and discards it, calling arrived
 // with each piece's length as it comes, so that progress moves within a
 // large layer rather than only after it.
-func (p *prefetcher) blob(d digest.Digest, arrived func(n int64)) error {
-	resp, err := p.get("/blobs/"+string(d), "")
+func (p *prefetcher) blob(ctx context.Context, d digest.Digest, arrived func(n int64)) error {
+	resp, err := p.get(ctx, "/blobs/"+string(d), "")
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,6 @@
 package mirror
 
 import (
-	"net/http"
-
 	"github.com/hubmirror/hubmirror/internal/i18n"
 )
 
@@ -53,22 +51,6 @@ func (s *stats) dropProblemsExcept(ups map[string]*registry) {
 			delete(s.problems, key)
 		}
 	}
-}
-
-// splitOwn sends the mirror's own requests (pinned images, prefetches,
-// which carry the internal token) to a copy of h that counts them apart:
-// the figures are the clients'.
-func (m *Mirror) splitOwn(h *server) http.Handler {
-	own := *h
-	own.stats = m.stats.appView()
-	want := "Bearer " + h.internalToken
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if a := r.Header.Get("Authorization"); h.internalToken != "" && a == want {
-			own.ServeHTTP(w, r)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
 }
 
 // hooks sets what stats calls when a problem is noted and when the

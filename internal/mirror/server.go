@@ -31,14 +31,17 @@ type server struct {
 	log       *slog.Logger
 	upstreams map[string]*registry // by registry name
 	aliases   map[string]string    // Host name → registry
-	// internalToken lets the mirror's own requests (pinned images) pass
-	// self_auth; it never leaves the process.
-	internalToken string
-	onChange      func() // called after each request; may be nil
-	access        *atomic.Pointer[accessPolicy]
-	sessions      *sessionStore
-	links         *linkSet
-	ahead         *fetchAhead // blobs fetched ahead of clients; nil fetches nothing ahead
+	// cacheKey is what the cache API (cacheapi.go) accepts: a random key
+	// of the listener's own, which no other route accepts.
+	cacheKey string
+	onChange func() // called after each request and each step of the mirror's own fetches; may be nil
+	access   *atomic.Pointer[accessPolicy]
+	sessions *sessionStore
+	links    *linkSet
+	ahead    *fetchAhead // blobs fetched ahead of clients; nil fetches nothing ahead
+	// ownParallel is how many blobs the mirror's own fetches (fetch.go)
+	// download at once.
+	ownParallel int
 	// revalidateTimeout is how long a revalidation of a cached tag waits
 	// for upstream before the cache answers.
 	revalidateTimeout time.Duration
@@ -215,8 +218,7 @@ func (s *server) parse(r *http.Request) (*route, error) {
 	registry, name := s.registryFor(r, name)
 	reg := s.upstreams[registry]
 	if reg == nil {
-		return nil, newError(codeNameUnknown,
-			fmt.Sprintf("registry %q is not mirrored here; add it with --upstream %s=https://…", registry, registry))
+		return nil, notMirrored(registry)
 	}
 	if name == "" {
 		return nil, newError(codeNameInvalid, "no repository name after the registry "+registry)
@@ -236,6 +238,12 @@ func (s *server) parse(r *http.Request) (*route, error) {
 		rt.tag = ref
 	}
 	return &rt, nil
+}
+
+// notMirrored says that registry is not mirrored, and how to mirror it.
+func notMirrored(registry string) error {
+	return newError(codeNameUnknown,
+		fmt.Sprintf("registry %q is not mirrored here; add it with --upstream %s=https://…", registry, registry))
 }
 
 // registryFor picks the registry a request is for, and the repository name
@@ -269,27 +277,13 @@ func (s *server) serveManifest(w *recorder, r *http.Request, rt *route, sess *se
 	if strings.TrimSpace(accept) == "" {
 		accept = defaultAccept
 	}
-	if rt.digest != "" {
-		if err := s.checkAccess(r, sess, rt); err != nil {
-			return err
-		}
-	}
-	a, err := s.manifest(r.Context(), manifestRequest{
-		reg: rt.registry, up: rt.up, repo: rt.repo, tag: rt.tag, digest: rt.digest,
-		accept: accept, head: r.Method == http.MethodHead, session: sess,
-	})
+	a, err := s.resolveManifest(r.Context(), rt, sess, accept, r.Method == http.MethodHead)
 	if err != nil {
 		return err
-	}
-	if a.Data != nil && sess != nil {
-		// Only sessions (SelfAuth) look links up (checkAccess).
-		s.links.addManifest(rt.registry.name, rt.repo, a.Manifest)
 	}
 	w.source = a.source
 	s.countSource(a.source)
 	if a.source == sourceOffline {
-		s.log.Warn("upstream failed; serving the cached manifest (offline mode)",
-			"name", rt.repo, "tag", rt.tag, "digest", string(a.Digest), "reason", a.offlineReason)
 		w.Header().Set("Warning", `110 hubmirror "served from cache: upstream unavailable"`)
 	}
 	h := w.Header()
@@ -308,6 +302,36 @@ func (s *server) serveManifest(w *recorder, r *http.Request, rt *route, sess *se
 		_, _ = w.Write(a.Data)
 	}
 	return nil
+}
+
+// resolveManifest is the manifest path that a client's request
+// (serveManifest) and the mirror's own fetches (fetchImage) take alike:
+// the session's access to a digest (checkAccess), then the cache,
+// revalidation and upstream (manifest), and the links the session's later
+// requests are checked against. sess is nil with SelfAuth off and for the
+// mirror's own fetches, which act with its own upstream account.
+func (s *server) resolveManifest(ctx context.Context, rt *route, sess *session, accept string, head bool) (manifestAnswer, error) {
+	if rt.digest != "" {
+		if err := s.checkAccess(ctx, sess, rt); err != nil {
+			return manifestAnswer{}, err
+		}
+	}
+	a, err := s.manifest(ctx, manifestRequest{
+		reg: rt.registry, up: rt.up, repo: rt.repo, tag: rt.tag, digest: rt.digest,
+		accept: accept, head: head, session: sess,
+	})
+	if err != nil {
+		return manifestAnswer{}, err
+	}
+	if a.Data != nil && sess != nil {
+		// Only sessions (SelfAuth) look links up (checkAccess).
+		s.links.addManifest(rt.registry.name, rt.repo, a.Manifest)
+	}
+	if a.source == sourceOffline {
+		s.log.Warn("upstream failed; serving the cached manifest (offline mode)",
+			"name", rt.repo, "tag", rt.tag, "digest", string(a.Digest), "reason", a.offlineReason)
+	}
+	return a, nil
 }
 
 func (s *server) countSource(src cacheSource) {

@@ -13,27 +13,19 @@ import (
 )
 
 // stats are the mirror's counters. They are safe for concurrent use. The
-// client counters are apart from the engine's, so that the mirror's own
-// requests (pinned images, prefetches) can be served with a view that
-// shares everything but them (appView): they are not clients' requests.
+// request counters count clients' requests only: the mirror's own fetches
+// (pinned images, prefetches) do not go through the listener (fetch.go),
+// though what they download moves the store's and upstreams' figures.
 type stats struct {
-	*clientCounters
-	*engineCounters
-}
-
-// clientCounters count what clients asked for and were given.
-type clientCounters struct {
+	// What clients asked for and were given.
 	requests          atomic.Int64
 	cacheHits         atomic.Int64
 	cacheMisses       atomic.Int64
 	offlineServes     atomic.Int64
 	bytesFromCache    atomic.Int64
 	bytesFromUpstream atomic.Int64
-}
 
-// engineCounters are the state of the cache and the upstreams, whoever
-// asked.
-type engineCounters struct {
+	// The state of the cache and the upstreams, whoever asked.
 	store           store.Stats    // the blob store's own figures: downloads, bytes cached
 	upstream        upstream.Stats // the upstream clients' own: requests, rate limits
 	uncachedStreams atomic.Int64   // blobs streamed without keeping: the disk was full
@@ -54,15 +46,7 @@ const (
 	keyringProblem = "\x00keyring"
 )
 
-func newStats() *stats {
-	return &stats{clientCounters: &clientCounters{}, engineCounters: &engineCounters{}}
-}
-
-// appView returns stats that share s's engine counters but count requests
-// in counters of their own that nobody reads.
-func (s *stats) appView() *stats {
-	return &stats{clientCounters: &clientCounters{}, engineCounters: s.engineCounters}
-}
+func newStats() *stats { return &stats{} }
 
 // SetProblem notes what is wrong with registry, or clears it with "":
 // upstream.Problems, for the upstream clients.

@@ -14,6 +14,8 @@ package upstream
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +27,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hubmirror/hubmirror/internal/i18n"
 	"github.com/hubmirror/hubmirror/internal/oci"
 	"github.com/hubmirror/hubmirror/internal/version"
 )
@@ -103,22 +106,51 @@ type Client struct {
 // redirect.go).
 func NewHTTPClient(rt http.RoundTripper) *http.Client {
 	if rt == nil {
-		rt = &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           guardedDial(&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}),
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          64,
-			MaxIdleConnsPerHost:   16,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   15 * time.Second,
-			ResponseHeaderTimeout: 60 * time.Second,
-			DisableCompression:    true,
-		}
+		rt = newTransport(nil)
 	}
 	return &http.Client{
 		Transport:     rt,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+}
+
+// NewTransport returns the tuned transport NewHTTPClient(nil) uses,
+// trusting the system's roots plus the certificates in caPEM: the CA of a
+// team mirror chained as an upstream (hubmirror setup ca prints it). An
+// empty caPEM trusts the system's roots alone; a caPEM that holds no
+// certificate is an error.
+func NewTransport(caPEM []byte) (*http.Transport, error) {
+	if len(caPEM) == 0 {
+		return newTransport(nil), nil
+	}
+	roots, err := x509.SystemCertPool()
+	if err != nil {
+		roots = x509.NewCertPool() // no system roots here (some Windows builds): the CA alone
+	}
+	if !roots.AppendCertsFromPEM(caPEM) {
+		return nil, errors.New(i18n.Key("the upstream CA file holds no PEM certificate"))
+	}
+	return newTransport(roots), nil
+}
+
+// newTransport is the tuned transport for upstream traffic; roots, when
+// not nil, replace the system's roots.
+func newTransport(roots *x509.CertPool) *http.Transport {
+	t := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           guardedDial(&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}),
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          64,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   15 * time.Second,
+		ResponseHeaderTimeout: 60 * time.Second,
+		DisableCompression:    true,
+	}
+	if roots != nil {
+		t.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	}
+	return t
 }
 
 // New returns the client of registry (its name, "docker.io") at endpoint
