@@ -53,13 +53,19 @@ type Backend struct {
 // path, with flags (nil for none) the command line's settings that win
 // over the file's at every change of it. Its mirror is not started.
 func NewBackend(path string, s settings.Settings, flags *settings.Flags, log *slog.Logger) (*Backend, error) {
-	cfg := engineConfig(path, s)
-	cfg.Logger, cfg.Pinned, cfg.Credentials, cfg.Access = log, s.Pinned, KeyringCredentials(), access(s)
-	m, err := mirror.New(cfg)
+	b := &Backend{path: path, log: log, cur: s, flags: flags}
+	cfg, err := mirrorConfig(path, s)
 	if err != nil {
 		return nil, err
 	}
-	return &Backend{path: path, log: log, m: m, cur: s, flags: flags}, nil
+	// A registry chained to a team mirror logs in with the account stored
+	// for the team mirror's host, as the upstreams in force say.
+	upstreams := func() map[string]string { return b.Settings().Upstreams }
+	cfg.Logger, cfg.Pinned, cfg.Credentials, cfg.Access = log, s.Pinned, ChainedKeyringCredentials(upstreams), access(s)
+	if b.m, err = mirror.New(cfg); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // engineConfig is the part of the settings that a restart of the mirror
@@ -70,8 +76,20 @@ func engineConfig(path string, s settings.Settings) mirror.Config {
 		Listen: s.Listen, CacheDir: s.CacheDir, Upstreams: s.Upstreams, Aliases: s.Aliases,
 		CacheMax: s.CacheMaxBytes(), TLS: s.ProxyTLS(path), InsecureLogin: s.InsecureLogin,
 		DownloadConnections: s.DownloadConnectionsOrDefault(), DownloadChunk: s.DownloadChunkBytes(),
-		PrefetchLayers: s.PrefetchLayersOrDefault(),
+		PrefetchLayers: s.PrefetchLayersOrDefault(), Store: s.Store,
 	}
+}
+
+// mirrorConfig is engineConfig with the upstream_ca file read into it:
+// each restart of the mirror reads the file again.
+func mirrorConfig(path string, s settings.Settings) (mirror.Config, error) {
+	cfg := engineConfig(path, s)
+	ca, err := s.UpstreamCAPEM()
+	if err != nil {
+		return cfg, err
+	}
+	cfg.UpstreamCA = ca
+	return cfg, nil
 }
 
 // access is the part of the settings that says who may pull.
@@ -139,15 +157,19 @@ func (b *Backend) apply(s settings.Settings) error {
 	if s.Listen == old.Listen && s.CacheDir == old.CacheDir && maps.Equal(s.Upstreams, old.Upstreams) &&
 		maps.Equal(s.Aliases, old.Aliases) && s.CacheMax == old.CacheMax && s.TLS.Same(old.TLS) && s.InsecureLogin == old.InsecureLogin &&
 		s.DownloadConnectionsOrDefault() == old.DownloadConnectionsOrDefault() && s.DownloadChunkBytes() == old.DownloadChunkBytes() &&
-		s.PrefetchLayersOrDefault() == old.PrefetchLayersOrDefault() {
+		s.PrefetchLayersOrDefault() == old.PrefetchLayersOrDefault() && s.Store == old.Store && s.UpstreamCA == old.UpstreamCA {
 		if b.m.Status().State == mirror.Failed {
 			return b.m.Start() // a Save after a failure tries again: the port may be free now
 		}
 		return nil
 	}
+	cfg, err := mirrorConfig(b.path, s)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
 	defer cancel()
-	return b.m.Reconfigure(ctx, engineConfig(b.path, s))
+	return b.m.Reconfigure(ctx, cfg)
 }
 
 // Start runs the mirror.

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"time"
 
@@ -27,7 +28,9 @@ func registryArg(args []string) string {
 
 // loginFlags is `hubmirror login [REGISTRY] -u USER --password-stdin`: it
 // checks an account with the registry's token service and, only if it
-// works, stores it in the OS keyring.
+// works, stores it in the OS keyring under REGISTRY. REGISTRY may also be
+// a team mirror's HOST:PORT (loginEndpoint), whose CA --upstream-ca or
+// "upstream_ca" trusts.
 func loginFlags(fs *flag.FlagSet, e *env) func([]string) error {
 	var flags settings.Flags
 	flags.RegisterUpstreams(fs)
@@ -52,13 +55,21 @@ func loginFlags(fs *flag.FlagSet, e *env) func([]string) error {
 		if err != nil {
 			return fmt.Errorf(i18n.Key("settings: %w"), err)
 		}
-		endpoint, err := s.Endpoint(registry)
+		endpoint, err := loginEndpoint(s, registry)
+		if err != nil {
+			return err
+		}
+		caPEM, err := s.UpstreamCAPEM()
+		if err != nil {
+			return err
+		}
+		rt, err := mirror.UpstreamTransport(caPEM)
 		if err != nil {
 			return err
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := mirror.CheckLogin(ctx, registry, endpoint, *user, password, nil); err != nil {
+		if err := mirror.CheckLogin(ctx, registry, endpoint, *user, password, rt); err != nil {
 			if errors.Is(err, mirror.ErrDenied) {
 				return fmt.Errorf(i18n.Key("login failed: %s refused the username or password; nothing was stored"), registry)
 			}
@@ -70,6 +81,28 @@ func loginFlags(fs *flag.FlagSet, e *env) func([]string) error {
 		fmt.Fprintf(e.stdout, e.T("Login succeeded: %s's credentials for %s are in the OS keyring.\n"), *user, registry)
 		return nil
 	}
+}
+
+// loginEndpoint is where login checks an account for registry: the
+// endpoint of a mirrored registry; else, for the host:port of an endpoint
+// in "upstreams" (a team mirror that docker.io is chained to), that
+// endpoint; else https://REGISTRY, as docker login does for a host it
+// does not know. The mirror looks a chained registry's account up by that
+// host:port first (app.ChainedKeyringCredentials).
+func loginEndpoint(s settings.Settings, registry string) (string, error) {
+	endpoint, err := s.Endpoint(registry)
+	if err == nil {
+		return endpoint, nil
+	}
+	for _, ep := range s.Upstreams {
+		if u, perr := url.Parse(ep); perr == nil && strings.EqualFold(u.Host, registry) {
+			return ep, nil
+		}
+	}
+	if settings.CheckUpstream(registry, "https://"+registry) == nil {
+		return "https://" + registry, nil
+	}
+	return "", err
 }
 
 // logoutFlags is `hubmirror logout [REGISTRY]`: it removes a registry's

@@ -58,8 +58,14 @@ func prefetch(ctx context.Context, e *env, s settings.Settings, refs []mirror.Re
 	running := mirrorAnswers(base)
 	if !running {
 		// No mirror runs on this cache: run one for the job.
-		m, err := mirror.New(mirror.Config{Listen: "127.0.0.1:0", CacheDir: s.CacheDir, Upstreams: s.Upstreams,
-			CacheMax: s.CacheMaxBytes(), Credentials: app.KeyringCredentials(), Logger: quietLogger(e)})
+		ca, err := s.UpstreamCAPEM()
+		if err != nil {
+			return err
+		}
+		upstreams := s.Upstreams
+		m, err := mirror.New(mirror.Config{Listen: "127.0.0.1:0", CacheDir: s.CacheDir, Upstreams: upstreams,
+			CacheMax: s.CacheMaxBytes(), Logger: quietLogger(e), UpstreamCA: ca, Store: s.Store,
+			Credentials: app.ChainedKeyringCredentials(func() map[string]string { return upstreams })})
 		if err != nil {
 			return err
 		}

@@ -29,11 +29,14 @@ type Flags struct {
 	insecure  optBool
 	conns     optInt
 	store     optString
+	// upstreamCA is --upstream-ca, made absolute by Check.
+	upstreamCA optString
 }
 
 // Register adds every flag to fs: --config, --listen, --cache-dir,
-// --cache-max, --upstream, --alias, --self-auth, --allow-user, --tls,
-// --insecure-login, --download-connections and --store.
+// --cache-max, --upstream, --alias, --upstream-ca, --self-auth,
+// --allow-user, --tls, --insecure-login, --download-connections and
+// --store.
 func (f *Flags) Register(fs *flag.FlagSet) {
 	f.RegisterUpstreams(fs)
 	fs.Var(&f.listen, "listen", fmt.Sprintf(i18n.Key("address to serve on, host:port (default %s)"), DefaultListen))
@@ -47,12 +50,14 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.Var(&f.store, "store", "s3://BUCKET/PREFIX?endpoint=URL&region=R&path_style=true: "+i18n.Key("keep blobs, manifests and tags in this S3-compatible object store, with the cache directory as a bounded cache in front of it; keys from the AWS environment variables or ~/.aws/credentials (default: the cache directory alone)"))
 }
 
-// RegisterUpstreams adds only --config and --upstream, for commands that
-// talk to upstream registries but run no mirror.
+// RegisterUpstreams adds only --config, --upstream, --alias and
+// --upstream-ca, for commands that talk to upstream registries but run no
+// mirror.
 func (f *Flags) RegisterUpstreams(fs *flag.FlagSet) {
 	fs.StringVar(&f.Config, "config", f.Config, i18n.Key("settings file (default: the user config dir + /hubmirror/settings.json)"))
 	fs.Var(&f.upstreams, "upstream", "REGISTRY=URL: "+i18n.Key("send a registry's traffic to another endpoint (repeatable)"))
 	fs.Var(&f.aliases, "alias", "HOST=REGISTRY: "+i18n.Key("requests to the mirror by this host name go to REGISTRY (repeatable)"))
+	fs.Var(&f.upstreamCA, "upstream-ca", "FILE: "+i18n.Key("also trust the CA certificates in this PEM file for upstream HTTPS, such as a team mirror's (hubmirror setup ca on it prints its CA)"))
 }
 
 // Load reads the settings file (creating it when missing), applies the
@@ -105,6 +110,9 @@ func (f *Flags) Apply(s *Settings) {
 	}
 	if f.store.set {
 		s.Store = f.store.value
+	}
+	if f.upstreamCA.set {
+		s.UpstreamCA = f.upstreamCA.value
 	}
 	if len(f.allow) > 0 {
 		s.AllowedUsers = append([]string(nil), f.allow...)
@@ -257,6 +265,18 @@ func (f *Flags) Check() error {
 	if err := CheckStore(f.store.value); f.store.set && err != nil {
 		// The value as redacted: a mistaken URL may hold a secret.
 		return fmt.Errorf(i18n.Key("--%s %q %v"), "store", redactedStoreURL(f.store.value), err)
+	}
+	if err := f.upstreamCA.validate("upstream-ca", func(path string) error {
+		if path != "" && !filepath.IsAbs(path) {
+			abs, err := filepath.Abs(path)
+			if err != nil {
+				return err
+			}
+			f.upstreamCA.value = abs
+		}
+		return CheckUpstreamCA(f.upstreamCA.value)
+	}); err != nil {
+		return err
 	}
 	return f.cacheDir.validate("cache-dir", func(dir string) error {
 		if !filepath.IsAbs(dir) {

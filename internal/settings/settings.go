@@ -4,7 +4,9 @@ package settings
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -78,6 +80,11 @@ type Settings struct {
 	// everything in cache_dir alone. Its credentials are never here: they
 	// come from the environment, ~/.aws/credentials or the keyring.
 	Store string `json:"store,omitempty"`
+	// UpstreamCA is the absolute path of a PEM file of certificates
+	// trusted for upstream HTTPS besides the system's roots: the CA of a
+	// team mirror in "upstreams" (hubmirror setup ca on it prints it). ""
+	// trusts the system's roots alone.
+	UpstreamCA string `json:"upstream_ca,omitempty"`
 }
 
 // Download defaults: a blob is fetched in chunks of DefaultDownloadChunk
@@ -272,7 +279,7 @@ func kindName(k string) string {
 }
 
 func knownFields() []string {
-	return []string{`"listen"`, `"cache_dir"`, `"upstreams"`, `"self_auth"`, `"allowed_users"`, `"start_on_launch"`, `"open_at_login"`, `"aliases"`, `"cache_max"`, `"pinned"`, `"tls"`, `"insecure_login"`, `"download_connections"`, `"download_chunk"`, `"prefetch_layers"`, `"store"`}
+	return []string{`"listen"`, `"cache_dir"`, `"upstreams"`, `"self_auth"`, `"allowed_users"`, `"start_on_launch"`, `"open_at_login"`, `"aliases"`, `"cache_max"`, `"pinned"`, `"tls"`, `"insecure_login"`, `"download_connections"`, `"download_chunk"`, `"prefetch_layers"`, `"store"`, `"upstream_ca"`}
 }
 
 // Save writes s to path atomically with mode 0600, creating its directory.
@@ -347,6 +354,9 @@ func (s Settings) Validate() error {
 	}
 	if err := CheckStore(s.Store); err != nil {
 		return &FieldError{Field: "store", Value: redactedStoreURL(s.Store), Problem: err.Error()}
+	}
+	if err := CheckUpstreamCA(s.UpstreamCA); err != nil {
+		return &FieldError{Field: "upstream_ca", Value: s.UpstreamCA, Problem: err.Error()}
 	}
 	seen := map[string]bool{}
 	for _, u := range s.AllowedUsers {
@@ -431,6 +441,70 @@ func CheckStore(raw string) error {
 		return fmt.Errorf(i18n.Key("is not a valid store URL: %w"), err)
 	}
 	return nil
+}
+
+// maxCAFile bounds the upstream CA file read: a few certificates, not a
+// disk image given by mistake.
+const maxCAFile = 1 << 20
+
+// CheckUpstreamCA checks an upstream_ca path: "" (the system's roots
+// alone) or the absolute path of a file that holds at least one PEM
+// certificate. Its error says what to change.
+func CheckUpstreamCA(path string) error {
+	_, err := readUpstreamCA(path)
+	return err
+}
+
+// UpstreamCAPEM reads the upstream_ca file: its certificates as PEM, nil
+// when upstream_ca is "". It reads the file each time, so a mirror
+// restarted after the file changed trusts the new one.
+func (s Settings) UpstreamCAPEM() ([]byte, error) {
+	pemBytes, err := readUpstreamCA(s.UpstreamCA)
+	if err != nil {
+		return nil, &FieldError{Field: "upstream_ca", Value: s.UpstreamCA, Problem: err.Error()}
+	}
+	return pemBytes, nil
+}
+
+// readUpstreamCA reads and checks the CA file at path ("" is none).
+func readUpstreamCA(path string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	if !filepath.IsAbs(path) {
+		return nil, errors.New(i18n.Key("must be an absolute path"))
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, errors.New(i18n.Key("cannot be read: save the team mirror's CA certificate there (hubmirror setup ca on the team mirror prints it)"))
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, maxCAFile+1))
+	if err != nil || len(raw) > maxCAFile {
+		return nil, errors.New(i18n.Key("cannot be read: save the team mirror's CA certificate there (hubmirror setup ca on the team mirror prints it)"))
+	}
+	if !holdsCertificate(raw) {
+		return nil, errors.New(i18n.Key("holds no PEM certificate: use a CA certificate file such as what hubmirror setup ca prints on the team mirror"))
+	}
+	return raw, nil
+}
+
+// holdsCertificate reports whether raw has at least one PEM CERTIFICATE
+// block that parses.
+func holdsCertificate(raw []byte) bool {
+	for {
+		var block *pem.Block
+		block, raw = pem.Decode(raw)
+		if block == nil {
+			return false
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		if _, err := x509.ParseCertificate(block.Bytes); err == nil {
+			return true
+		}
+	}
 }
 
 // redactedStoreURL is a store URL as messages show it: without a
