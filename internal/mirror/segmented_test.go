@@ -229,10 +229,15 @@ func TestSegmentedFallsBackWithoutRange(t *testing.T) {
 			t.Errorf("no log line says the download went on over one connection")
 		}
 		// The rest from where the blob was whole: "bytes=N-", or no Range
-		// when the first chunk had not got any further than byte 0.
-		last := cdnRanges(hub, d)
-		if rng := last[len(last)-1]; rng != "" && (!strings.HasPrefix(rng, "bytes=") || !strings.HasSuffix(rng, "-")) {
-			t.Errorf("the last request asked for %q, want the rest of the blob", rng)
+		// when the first chunk had not got any further than byte 0. Chunks
+		// already on their way when the 200 came may be logged after it,
+		// so look for it among every request after the first.
+		ranges := cdnRanges(hub, d)
+		rest := slices.IndexFunc(ranges[1:], func(rng string) bool {
+			return rng == "" || (strings.HasPrefix(rng, "bytes=") && strings.HasSuffix(rng, "-"))
+		})
+		if rest < 0 {
+			t.Errorf("CDN requests %q: none asked for the rest of the blob", ranges)
 		}
 		if !cached(tm, d) {
 			t.Errorf("not cached")
@@ -395,8 +400,13 @@ func TestSegmentedTokenRenewed(t *testing.T) {
 	if after.CDNForbidden < 1 || after.CDNForbidden > 2 {
 		t.Errorf("%d CDN requests refused for an expired signed URL, want 1 or 2 (one per connection at most)", after.CDNForbidden)
 	}
-	if after.BlobGets != 1+after.CDNForbidden {
-		t.Errorf("%d registry blob GETs, want %d: the first chunk's and one per refused URL", after.BlobGets, 1+after.CDNForbidden)
+	// The first chunk's redirect, then a fresh one for each connection
+	// that found the URL refused; a connection that starts its next chunk
+	// while another is renewing the URL may ask the registry itself
+	// without meeting the refusal (seen under -race), but never more than
+	// once per connection.
+	if after.BlobGets < 1+after.CDNForbidden || after.BlobGets > 1+2 {
+		t.Errorf("%d registry blob GETs, want %d to 3: the first chunk's and at most one per connection after the URL expired", after.BlobGets, 1+after.CDNForbidden)
 	}
 	if after.CDNGets != segChunks {
 		t.Errorf("%d CDN GETs, want %d", after.CDNGets, segChunks)
