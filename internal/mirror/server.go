@@ -435,3 +435,7 @@ func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
 
 // Unwrap lets http.ResponseController reach the real writer.
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Flush sends what the response has buffered: a blob reader that has sent
+// every byte there is calls it before it waits for more.
+func (r *recorder) Flush() { _ = http.NewResponseController(r.ResponseWriter).Flush() }
