@@ -130,7 +130,21 @@ if [[ $fuzztime != 0 ]]; then
 		fi
 		for target in "${fuzz_targets[@]}"; do
 			echo "--- $pkg $target ($fuzztime)"
-			go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg"
+			# go's fuzz coordinator can end a run that found nothing with
+			# "context deadline exceeded" when a worker is slow to stop at
+			# the deadline on a loaded machine; that run is tried again
+			# once. A failing input ("Failing input written to …") is not.
+			fuzz_log=$(mktemp)
+			if ! go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" 2>&1 | tee "$fuzz_log"; then
+				if grep -q 'context deadline exceeded' "$fuzz_log" && ! grep -q 'Failing input written' "$fuzz_log"; then
+					echo "--- $pkg $target: the fuzz run ended on its deadline without a failing input; once more"
+					go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg"
+				else
+					rm -f "$fuzz_log"
+					exit 1
+				fi
+			fi
+			rm -f "$fuzz_log"
 		done
 	done
 fi
