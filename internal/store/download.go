@@ -220,8 +220,11 @@ func (dl *download) copyTo(ctx context.Context, w io.Writer, f *os.File, from, t
 		}
 		// Everything there is has been written: push it out before waiting
 		// for more, or a client that joined a download would see nothing
-		// until its response buffer filled.
-		flush(w)
+		// until its response buffer filled. Not before the first byte: a
+		// download that fails before it still gets its error status.
+		if pos > from {
+			flush(w)
+		}
 		select {
 		case <-changed:
 		case <-ctx.Done():
