@@ -10,7 +10,6 @@ package e2e
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -22,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/hubmirror/hubmirror/internal/testutil"
 )
 
 // Tools the tests drive, with the command that installs each one.
@@ -140,7 +141,7 @@ func lookTool(name string) (string, error) {
 	}
 	if dir != "" {
 		if !filepath.IsAbs(dir) {
-			if root, err := moduleRoot(); err == nil {
+			if root, err := testutil.ModuleRoot(); err == nil {
 				dir = filepath.Join(root, dir)
 			}
 		}
@@ -180,25 +181,6 @@ var goPath = sync.OnceValue(func() string {
 	}
 	return strings.TrimSpace(string(out))
 })
-
-// moduleRoot is the directory holding go.mod, found upwards from the
-// working directory (the package directory under go test).
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found")
-		}
-		dir = parent
-	}
-}
 
 // runTool runs a client with env added to a clean environment and fails tb
 // with the combined output when it exits non-zero.

@@ -425,7 +425,7 @@ func processAlive(pid int) bool {
 // window). It needs gcc and libX11's headers, which the desktop build
 // needs too.
 var wmcloseOnce = sync.OnceValues(func() (string, error) {
-	root, err := moduleRoot()
+	root, err := testutil.ModuleRoot()
 	if err != nil {
 		return "", err
 	}

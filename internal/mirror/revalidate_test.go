@@ -283,20 +283,7 @@ func TestConcurrentRevalidationsShareOneHead(t *testing.T) {
 	hub.ResetCounters()
 
 	gate.armed.Store(true)
-	replies := make(chan reply, clients)
-	for range clients {
-		go func() {
-			req, _ := http.NewRequest(http.MethodGet, tm.base+"/v2/alpine/manifests/latest", nil)
-			req.Header.Set("Accept", fullAccept)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				replies <- reply{}
-				return
-			}
-			body, _ := readAll(resp)
-			replies <- reply{status: resp.StatusCode, header: resp.Header, body: body}
-		}()
-	}
+	replies := getManifestsAtOnce(tm, "alpine", "latest", clients)
 	// Every client is either the one HEAD held at the gate or waiting for it
 	// (without coalescing, all 32 HEADs reach the gate).
 	waiting := 0
@@ -442,4 +429,25 @@ func TestConcurrentRevalidationsPerUser(t *testing.T) {
 	if len(auths) != 2 {
 		t.Errorf("the HEADs carried %d different tokens, want 2 (one per user)", len(auths))
 	}
+}
+
+// getManifestsAtOnce sends n GETs of repo:ref to the mirror at once, each
+// accepting every manifest type, and returns their replies as they come
+// (a zero reply for a request that failed).
+func getManifestsAtOnce(tm *testMirror, repo, ref string, n int) <-chan reply {
+	replies := make(chan reply, n)
+	for range n {
+		go func() {
+			req, _ := http.NewRequest(http.MethodGet, tm.base+"/v2/"+repo+"/manifests/"+ref, nil)
+			req.Header.Set("Accept", fullAccept)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				replies <- reply{}
+				return
+			}
+			body, _ := readAll(resp)
+			replies <- reply{status: resp.StatusCode, header: resp.Header, body: body}
+		}()
+	}
+	return replies
 }

@@ -30,20 +30,7 @@ func TestConcurrentPullsOfAMovedTag(t *testing.T) {
 	hub.ResetCounters()
 
 	gate.armed.Store(true)
-	replies := make(chan reply, clients)
-	for range clients {
-		go func() {
-			req, _ := http.NewRequest(http.MethodGet, tm.base+"/v2/alpine/manifests/latest", nil)
-			req.Header.Set("Accept", fullAccept)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				replies <- reply{}
-				return
-			}
-			body, _ := readAll(resp)
-			replies <- reply{status: resp.StatusCode, header: resp.Header, body: body}
-		}()
-	}
+	replies := getManifestsAtOnce(tm, "alpine", "latest", clients)
 	for range clients {
 		select {
 		case <-gate.arrived:

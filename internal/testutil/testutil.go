@@ -6,6 +6,9 @@ package testutil
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -62,4 +65,23 @@ func awaitWithin[T any](tb testing.TB, patience time.Duration, ch <-chan T, what
 func Digest(b []byte) string {
 	sum := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// ModuleRoot is the directory holding go.mod, found upwards from the
+// working directory (the package directory under go test).
+func ModuleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("go.mod not found above the working directory: run the tests from inside the module")
+		}
+		dir = parent
+	}
 }

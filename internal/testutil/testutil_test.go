@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -74,5 +75,15 @@ func TestDigest(t *testing.T) {
 	}
 	if d := Digest([]byte("a")); !strings.HasPrefix(d, "sha256:") || len(d) != 71 || d == empty {
 		t.Errorf("Digest(a) = %s", d)
+	}
+}
+
+func TestModuleRoot(t *testing.T) {
+	root, err := ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := filepath.Abs("../.."); root != want {
+		t.Errorf("ModuleRoot = %s, want %s (two levels above this package)", root, want)
 	}
 }

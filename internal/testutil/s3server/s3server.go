@@ -34,6 +34,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubmirror/hubmirror/internal/testutil"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 )
@@ -231,7 +232,7 @@ func Binary() (string, error) {
 		}
 		return p, nil
 	}
-	root, err := moduleRoot()
+	root, err := testutil.ModuleRoot()
 	if err != nil {
 		return "", err
 	}
@@ -295,25 +296,6 @@ func weedVersion(script string) (string, error) {
 func isExecutable(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
-}
-
-// moduleRoot is the directory holding go.mod, found upwards from the
-// working directory (the package directory under go test).
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the working directory: run the tests from inside the module")
-		}
-		dir = parent
-	}
 }
 
 // start starts weed and waits until its S3 gateway stores an object. Ports

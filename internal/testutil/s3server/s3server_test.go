@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubmirror/hubmirror/internal/testutil"
 	"github.com/minio/minio-go/v7"
 )
 
@@ -165,7 +166,7 @@ func TestBinaryMissing(t *testing.T) {
 // TestCachedBinaryPath checks that the path the tests look at is the one
 // scripts/seaweedfs.sh builds, version included.
 func TestCachedBinaryPath(t *testing.T) {
-	root, err := moduleRoot()
+	root, err := testutil.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
