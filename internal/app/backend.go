@@ -77,6 +77,7 @@ func engineConfig(path string, s settings.Settings) mirror.Config {
 		CacheMax: s.CacheMaxBytes(), TLS: s.ProxyTLS(path), InsecureLogin: s.InsecureLogin,
 		DownloadConnections: s.DownloadConnectionsOrDefault(), DownloadChunk: s.DownloadChunkBytes(),
 		PrefetchLayers: s.PrefetchLayersOrDefault(), Store: s.Store,
+		StoreMax: s.StoreMaxBytes(), StoreRedirect: s.StoreRedirect,
 	}
 }
 
@@ -157,7 +158,8 @@ func (b *Backend) apply(s settings.Settings) error {
 	if s.Listen == old.Listen && s.CacheDir == old.CacheDir && maps.Equal(s.Upstreams, old.Upstreams) &&
 		maps.Equal(s.Aliases, old.Aliases) && s.CacheMax == old.CacheMax && s.TLS.Same(old.TLS) && s.InsecureLogin == old.InsecureLogin &&
 		s.DownloadConnectionsOrDefault() == old.DownloadConnectionsOrDefault() && s.DownloadChunkBytes() == old.DownloadChunkBytes() &&
-		s.PrefetchLayersOrDefault() == old.PrefetchLayersOrDefault() && s.Store == old.Store && s.UpstreamCA == old.UpstreamCA {
+		s.PrefetchLayersOrDefault() == old.PrefetchLayersOrDefault() && s.Store == old.Store && s.UpstreamCA == old.UpstreamCA &&
+		s.StoreMax == old.StoreMax && s.StoreRedirect == old.StoreRedirect {
 		if b.m.Status().State == mirror.Failed {
 			return b.m.Start() // a Save after a failure tries again: the port may be free now
 		}

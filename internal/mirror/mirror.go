@@ -79,6 +79,12 @@ type Config struct {
 	// StoreCredentials are the store's keys; nil reads the AWS
 	// environment variables, then the shared credentials file.
 	StoreCredentials objstore.Credentials
+	// StoreMax bounds the blobs kept in the store; 0 does not bound it.
+	// The least recently used go first, never a pinned image's.
+	StoreMax int64
+	// StoreRedirect answers GETs of blobs the store holds with a 307 to
+	// a presigned URL of the store.
+	StoreRedirect bool
 	// UpstreamCA are PEM certificates trusted for upstream HTTPS besides
 	// the system's roots: a team mirror's CA when it is an upstream. It
 	// is ignored when Transport is set.
@@ -189,6 +195,7 @@ func (m *Mirror) Reconfigure(ctx context.Context, cfg Config) error {
 	m.cfg.CacheMax = cfg.CacheMax
 	m.cfg.DownloadConnections, m.cfg.DownloadChunk, m.cfg.PrefetchLayers = cfg.DownloadConnections, cfg.DownloadChunk, cfg.PrefetchLayers
 	m.cfg.Store, m.cfg.StoreCredentials = cfg.Store, cfg.StoreCredentials
+	m.cfg.StoreMax, m.cfg.StoreRedirect = cfg.StoreMax, cfg.StoreRedirect
 	m.cfg.TLS, m.cfg.InsecureLogin = cfg.TLS, cfg.InsecureLogin
 	m.cfg.PinRefresh = cfg.PinRefresh
 	m.cfg.UpstreamCA = cfg.UpstreamCA

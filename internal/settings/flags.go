@@ -29,14 +29,16 @@ type Flags struct {
 	insecure  optBool
 	conns     optInt
 	store     optString
+	storeMax  optString
+	redirect  optBool
 	// upstreamCA is --upstream-ca, made absolute by Check.
 	upstreamCA optString
 }
 
 // Register adds every flag to fs: --config, --listen, --cache-dir,
 // --cache-max, --upstream, --alias, --upstream-ca, --self-auth,
-// --allow-user, --tls, --insecure-login, --download-connections and
-// --store.
+// --allow-user, --tls, --insecure-login, --download-connections, --store,
+// --store-max and --store-redirect.
 func (f *Flags) Register(fs *flag.FlagSet) {
 	f.RegisterUpstreams(fs)
 	fs.Var(&f.listen, "listen", fmt.Sprintf(i18n.Key("address to serve on, host:port (default %s)"), DefaultListen))
@@ -48,6 +50,8 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.Var(&f.insecure, "insecure-login", i18n.Key("let other machines log in over plain HTTP (their passwords cross the network in clear)"))
 	fs.Var(&f.conns, "download-connections", i18n.Key("fetch each large blob from upstream over this many connections at once, 1 to 16 (default 4)"))
 	fs.Var(&f.store, "store", "s3://BUCKET/PREFIX?endpoint=URL&region=R&path_style=true: "+i18n.Key("keep blobs, manifests and tags in this S3-compatible object store, with the cache directory as a bounded cache in front of it; keys from the AWS environment variables or ~/.aws/credentials (default: the cache directory alone)"))
+	fs.Var(&f.storeMax, "store-max", i18n.Key("with --store, keep at most this much in the object store, e.g. 500GiB; the least recently used blobs go first, pinned images never (default: no bound)"))
+	fs.Var(&f.redirect, "store-redirect", i18n.Key("with --store, send clients to the object store for blobs it holds (a 307 to a presigned URL valid for minutes)"))
 }
 
 // RegisterUpstreams adds only --config, --upstream, --alias and
@@ -110,6 +114,12 @@ func (f *Flags) Apply(s *Settings) {
 	}
 	if f.store.set {
 		s.Store = f.store.value
+	}
+	if f.storeMax.set {
+		s.StoreMax = f.storeMax.value
+	}
+	if f.redirect.set {
+		s.StoreRedirect = f.redirect.value
 	}
 	if f.upstreamCA.set {
 		s.UpstreamCA = f.upstreamCA.value
@@ -260,6 +270,9 @@ func (f *Flags) Check() error {
 		return err
 	}
 	if err := f.cacheMax.validate("cache-max", func(v string) error { _, err := ParseSize(v); return err }); err != nil {
+		return err
+	}
+	if err := f.storeMax.validate("store-max", func(v string) error { _, err := ParseSize(v); return err }); err != nil {
 		return err
 	}
 	if err := CheckStore(f.store.value); f.store.set && err != nil {

@@ -80,6 +80,12 @@ type Settings struct {
 	// everything in cache_dir alone. Its credentials are never here: they
 	// come from the environment, ~/.aws/credentials or the keyring.
 	Store string `json:"store,omitempty"`
+	// StoreMax bounds the blobs kept in the store, e.g. "500GiB"; "" does
+	// not bound it. The least recently used go first, pinned images never.
+	StoreMax string `json:"store_max,omitempty"`
+	// StoreRedirect answers GETs of blobs the store holds with a 307 to a
+	// short-lived presigned URL of the store, for clients that reach it.
+	StoreRedirect bool `json:"store_redirect,omitempty"`
 	// UpstreamCA is the absolute path of a PEM file of certificates
 	// trusted for upstream HTTPS besides the system's roots: the CA of a
 	// team mirror in "upstreams" (hubmirror setup ca on it prints it). ""
@@ -125,6 +131,15 @@ func (s Settings) PrefetchLayersOrDefault() int {
 		return DefaultPrefetchLayers
 	}
 	return *s.PrefetchLayers
+}
+
+// StoreMaxBytes returns store_max in bytes; 0 (no bound) when it is
+// absent or unreadable (Validate refuses the latter).
+func (s Settings) StoreMaxBytes() int64 {
+	if n, err := ParseSize(s.StoreMax); err == nil && s.StoreMax != "" {
+		return n
+	}
+	return 0
 }
 
 // CacheMaxBytes returns cache_max in bytes, or the default for the disk
@@ -279,7 +294,7 @@ func kindName(k string) string {
 }
 
 func knownFields() []string {
-	return []string{`"listen"`, `"cache_dir"`, `"upstreams"`, `"self_auth"`, `"allowed_users"`, `"start_on_launch"`, `"open_at_login"`, `"aliases"`, `"cache_max"`, `"pinned"`, `"tls"`, `"insecure_login"`, `"download_connections"`, `"download_chunk"`, `"prefetch_layers"`, `"store"`, `"upstream_ca"`}
+	return []string{`"listen"`, `"cache_dir"`, `"upstreams"`, `"self_auth"`, `"allowed_users"`, `"start_on_launch"`, `"open_at_login"`, `"aliases"`, `"cache_max"`, `"pinned"`, `"tls"`, `"insecure_login"`, `"download_connections"`, `"download_chunk"`, `"prefetch_layers"`, `"store"`, `"store_max"`, `"store_redirect"`, `"upstream_ca"`}
 }
 
 // Save writes s to path atomically with mode 0600, creating its directory.
@@ -354,6 +369,17 @@ func (s Settings) Validate() error {
 	}
 	if err := CheckStore(s.Store); err != nil {
 		return &FieldError{Field: "store", Value: redactedStoreURL(s.Store), Problem: err.Error()}
+	}
+	if s.StoreMax != "" {
+		if _, err := ParseSize(s.StoreMax); err != nil {
+			return &FieldError{Field: "store_max", Value: s.StoreMax, Problem: err.Error()}
+		}
+		if s.Store == "" {
+			return &FieldError{Field: "store_max", Value: s.StoreMax, Problem: i18n.Key(`bounds the object store, and "store" names none: set "store" too, or remove "store_max" (the cache directory's bound is "cache_max")`)}
+		}
+	}
+	if s.StoreRedirect && s.Store == "" {
+		return &FieldError{Field: "store_redirect", Value: "true", Problem: i18n.Key(`redirects clients to the object store, and "store" names none: set "store" too, or remove "store_redirect"`)}
 	}
 	if err := CheckUpstreamCA(s.UpstreamCA); err != nil {
 		return &FieldError{Field: "upstream_ca", Value: s.UpstreamCA, Problem: err.Error()}
