@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"encoding/base64"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/hubmirror/hubmirror/internal/fakehub"
+	"github.com/hubmirror/hubmirror/internal/testutil"
 )
 
 // TestLaptopChainedToTeamMirror (issue 15 item 5): a team mirror runs
@@ -102,21 +102,6 @@ func TestLaptopChainedToTeamMirror(t *testing.T) {
 // the status.
 func chainGet(t *testing.T, url, accept string) ([]byte, int) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if accept != "" {
-		req.Header.Set("Accept", accept)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return body, resp.StatusCode
+	status, body := testutil.Get(t, nil, url, "Accept", accept)
+	return body, status
 }

@@ -7,6 +7,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -84,4 +86,33 @@ func ModuleRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// Get sends a GET of url with client (nil: http.DefaultClient) and the
+// headers given as name, value pairs, and returns the status and the whole
+// body; it fails the test when the request cannot be made or read.
+func Get(tb testing.TB, client *http.Client, url string, header ...string) (int, []byte) {
+	tb.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		tb.Fatalf("GET %s: %v", url, err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		if header[i+1] != "" {
+			req.Header.Set(header[i], header[i+1])
+		}
+	}
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		tb.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatalf("GET %s: reading the body: %v", url, err)
+	}
+	return resp.StatusCode, body
 }

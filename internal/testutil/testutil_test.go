@@ -1,6 +1,9 @@
 package testutil
 
 import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -85,5 +88,20 @@ func TestModuleRoot(t *testing.T) {
 	}
 	if want, _ := filepath.Abs("../.."); root != want {
 		t.Errorf("ModuleRoot = %s, want %s (two levels above this package)", root, want)
+	}
+}
+
+func TestGet(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTeapot)
+		fmt.Fprintf(w, "range=%s accept=%s", r.Header.Get("Range"), r.Header.Get("Accept"))
+	}))
+	defer srv.Close()
+	status, body := Get(t, nil, srv.URL, "Range", "bytes=0-1", "Accept", "")
+	if status != http.StatusTeapot || string(body) != "range=bytes=0-1 accept=" {
+		t.Errorf("Get = %d %q", status, body)
+	}
+	if !run(func(tb *fakeTB) { Get(tb, nil, "http://127.0.0.1:1/") }) {
+		t.Error("Get of a closed port did not fail the test")
 	}
 }
