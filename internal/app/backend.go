@@ -72,13 +72,20 @@ func NewBackend(path string, s settings.Settings, flags *settings.Flags, log *sl
 // applies (Reconfigure): where it listens, what it caches and how it
 // downloads.
 func engineConfig(path string, s settings.Settings) mirror.Config {
-	return mirror.Config{
+	cfg := mirror.Config{
 		Listen: s.Listen, CacheDir: s.CacheDir, Upstreams: s.Upstreams, Aliases: s.Aliases,
 		CacheMax: s.CacheMaxBytes(), TLS: s.ProxyTLS(path), InsecureLogin: s.InsecureLogin,
 		DownloadConnections: s.DownloadConnectionsOrDefault(), DownloadChunk: s.DownloadChunkBytes(),
 		PrefetchLayers: s.PrefetchLayersOrDefault(), Store: s.Store,
 		StoreMax: s.StoreMaxBytes(), StoreRedirect: s.StoreRedirect,
 	}
+	if s.Store != "" {
+		// The environment, then the store's account in the keyring
+		// (`hubmirror login s3://…`), then ~/.aws/credentials: read when
+		// the mirror opens the store.
+		cfg.StoreCredentials = StoreCredentials(s.Store)
+	}
+	return cfg
 }
 
 // mirrorConfig is engineConfig with the upstream_ca file read into it:

@@ -204,6 +204,17 @@ func DefaultCredentials() Credentials {
 	}
 }
 
+// SharedFile is the shared credentials file and the profile in it that
+// FileCredentials("", "") reads, for a message that says where to write
+// keys; the path is "~/.aws/credentials" when there is no home directory.
+func SharedFile() (path, profile string) {
+	p, err := credentialsPath("")
+	if err != nil {
+		p = filepath.Join("~", ".aws", "credentials")
+	}
+	return p, profileName()
+}
+
 // profileName is the profile FileCredentials reads when given none.
 func profileName() string {
 	if p := os.Getenv("AWS_PROFILE"); p != "" {

@@ -49,7 +49,7 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.Var(&f.tls, "tls", i18n.Key("off or auto: serve HTTPS with a local CA kept next to the settings file (hubmirror setup ca prints it)"))
 	fs.Var(&f.insecure, "insecure-login", i18n.Key("let other machines log in over plain HTTP (their passwords cross the network in clear)"))
 	fs.Var(&f.conns, "download-connections", i18n.Key("fetch each large blob from upstream over this many connections at once, 1 to 16 (default 4)"))
-	fs.Var(&f.store, "store", "s3://BUCKET/PREFIX?endpoint=URL&region=R&path_style=true: "+i18n.Key("keep blobs, manifests and tags in this S3-compatible object store, with the cache directory as a bounded cache in front of it; keys from the AWS environment variables or ~/.aws/credentials (default: the cache directory alone)"))
+	fs.Var(&f.store, "store", "s3://BUCKET/PREFIX?endpoint=URL&region=R&path_style=true: "+i18n.Key("keep blobs, manifests and tags in this S3-compatible object store, with the cache directory as a bounded cache in front of it; keys from the AWS environment variables, the OS keyring (hubmirror login s3://…) or ~/.aws/credentials (default: the cache directory alone)"))
 	fs.Var(&f.storeMax, "store-max", i18n.Key("with --store, keep at most this much in the object store, e.g. 500GiB; the least recently used blobs go first, pinned images never (default: no bound)"))
 	fs.Var(&f.redirect, "store-redirect", i18n.Key("with --store, send clients to the object store for blobs it holds (a 307 to a presigned URL valid for minutes)"))
 }
