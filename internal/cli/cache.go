@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"text/tabwriter"
+	"time"
 
+	"github.com/hubmirror/hubmirror/internal/app"
 	"github.com/hubmirror/hubmirror/internal/i18n"
 	"github.com/hubmirror/hubmirror/internal/mirror"
 	"github.com/hubmirror/hubmirror/internal/settings"
@@ -20,6 +23,7 @@ func cacheFlags(fs *flag.FlagSet, e *env) func([]string) error {
 	flags.Register(fs)
 	to := fs.String("to", "", i18n.Key("prune: the size to keep at most, e.g. 5GiB"))
 	yes := fs.Bool("yes", false, i18n.Key("clear: do not ask"))
+	grace := fs.Duration("grace", mirror.DefaultStoreGrace, i18n.Key("prune on a store: keep the blobs used within this long (0: none, when no mirror serves from the store)"))
 	return func(args []string) error {
 		sub := ""
 		if len(args) > 0 {
@@ -40,6 +44,16 @@ func cacheFlags(fs *flag.FlagSet, e *env) func([]string) error {
 		s, _, err := flags.Load()
 		if err != nil {
 			return fmt.Errorf(i18n.Key("settings: %w"), err)
+		}
+		graceSet := false
+		fs.Visit(func(f *flag.Flag) { graceSet = graceSet || f.Name == "grace" })
+		switch {
+		case *grace < 0:
+			return fmt.Errorf(i18n.Key("--grace %s: give a duration of 0 or more, e.g. 25h"), *grace)
+		case graceSet && (sub != "prune" || s.Store == ""):
+			return errors.New(i18n.Key("--grace applies to cache prune on a store: set store in the settings, or --store"))
+		case sub == "prune" && s.Store != "":
+			return storePrune(e, cacheStoreConfig(s), limit, *grace)
 		}
 		c, via, err := mirror.OpenCacheStore(s.CacheDir)
 		if err != nil {
@@ -97,6 +111,32 @@ func cachePrune(e *env, c mirror.CacheStore, limit int64) error {
 		return err
 	}
 	return sizeErr
+}
+
+// cacheStoreConfig is the store `hubmirror cache` acts on, and its keys:
+// the settings' store, with the same keys serve uses (the AWS environment
+// variables, the keyring account of `hubmirror login s3://…`, the shared
+// credentials file).
+func cacheStoreConfig(s settings.Settings) mirror.Config {
+	cfg := mirror.Config{Store: s.Store}
+	if s.Store != "" {
+		cfg.StoreCredentials = app.StoreCredentials(s.Store)
+	}
+	return cfg
+}
+
+// storePrune deletes the least recently used blobs from the store down to
+// limit bytes, keeping what the mirrors on it pinned or used within
+// grace, and says what it freed and what is left. The cache directory is
+// left as it is.
+func storePrune(e *env, cfg mirror.Config, limit int64, grace time.Duration) error {
+	res, err := mirror.PruneStore(context.Background(), cfg, limit, grace)
+	if res.Store == "" {
+		return err // the store could not be opened
+	}
+	fmt.Fprintf(e.stderr, e.T("On the store %s (pinned images and blobs used within %s kept; the cache directory left as it is):")+"\n", res.Store, grace)
+	fmt.Fprintf(e.stdout, e.T("Removed %d blobs (%s); %s left.\n"), res.Blobs, settings.FormatSize(res.Freed), settings.FormatSize(res.Left))
+	return err
 }
 
 // cacheClear empties the cache, asking first on a terminal unless yes.

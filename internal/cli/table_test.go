@@ -108,7 +108,7 @@ func TestMissingArgumentsExit1(t *testing.T) {
 		want string
 	}{
 		{[]string{"setup"}, "hubmirror: usage: hubmirror setup docker|containerd|podman|k3s|kind|pull [--host HOST:PORT] [--vm|--native]\n   or: hubmirror setup docker|containerd|podman --apply|--undo"},
-		{[]string{"cache", "--config", config}, "hubmirror: usage: hubmirror cache ls | prune --to SIZE | verify | clear [--yes]"},
+		{[]string{"cache", "--config", config}, "hubmirror: usage: hubmirror cache ls | prune --to SIZE [--grace DURATION] | verify | clear [--yes]"},
 		{[]string{"cache", "nope", "--config", config}, "hubmirror: usage: hubmirror cache"},
 		{[]string{"pin", "--config", config}, "hubmirror: usage: hubmirror pin add|rm|ls [IMAGE...]"},
 		{[]string{"pin", "nope", "--config", config}, "hubmirror: usage: hubmirror pin add|rm|ls [IMAGE...]"},

@@ -329,21 +329,11 @@ func (m *Mirror) openStore() (*objstore.Store, error) {
 	if m.cfg.Store == "" {
 		return nil, nil
 	}
-	cfg, err := objstore.ParseURL(m.cfg.Store)
+	remote, err := openStoreURL(context.Background(), m.cfg.Store, m.cfg.StoreCredentials)
 	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
+		return nil, err
 	}
-	creds := m.cfg.StoreCredentials
-	if creds == nil {
-		creds = objstore.DefaultCredentials()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), storeOpenTimeout)
-	defer cancel()
-	remote, err := objstore.Open(ctx, cfg, creds)
-	if err != nil {
-		return nil, fmt.Errorf("store %s: %w", cfg, err)
-	}
-	m.log.Info("object store behind the cache", "store", cfg.String())
+	m.log.Info("object store behind the cache", "store", remote.Config().String())
 	return remote, nil
 }
 
@@ -364,7 +354,7 @@ func (m *Mirror) startLocked() error {
 		ln.Close()
 		return err
 	}
-	opts := store.Options{Max: m.cfg.CacheMax, Stats: &m.stats.store, Log: m.log}
+	opts := store.Options{Max: m.cfg.CacheMax, StoreMax: m.cfg.StoreMax, Stats: &m.stats.store, Log: m.log}
 	if remote != nil {
 		opts.Remote = remote
 	}

@@ -33,6 +33,9 @@ type Blobs struct {
 	// uploadReader, when set (by tests), wraps the file an upload reads,
 	// before the bytes are hashed.
 	uploadReader func(io.Reader) io.Reader
+	// keeper writes the last-use stamps of the store behind the cache
+	// and keeps it under store_max (storemax.go); nil without a store.
+	keeper *keeper
 
 	mu        sync.Mutex
 	downloads map[digest.Digest]*download
@@ -87,11 +90,13 @@ func NewBlobs(ctx context.Context, c *Cache, cfg BlobsConfig) *Blobs {
 	if cfg.Tuning == (Tuning{}) {
 		cfg.Tuning = DefaultTuning()
 	}
-	return &Blobs{
+	b := &Blobs{
 		cache: c, log: cfg.Log, tune: cfg.Tuning, onKept: cfg.OnKept, ctx: ctx, downloads: map[digest.Digest]*download{},
 		seg:     newSegmenting(cfg.DownloadConnections, cfg.DownloadChunk, cfg.SegmentThreshold),
 		uploads: make(chan struct{}, uploadSlots), damaged: map[digest.Digest]string{},
 	}
+	b.keeper = newKeeper(ctx, b)
+	return b
 }
 
 // Reader is a client's view of one blob: its own file handle on either
@@ -165,6 +170,7 @@ func (b *Blobs) Open(ctx context.Context, d digest.Digest, open OpenFunc) (*Read
 	started := false
 	for try := 0; dl == nil; try++ {
 		if br, err := b.OpenCached(d); err == nil {
+			b.keeper.served(d, time.Time{}) // a GET from the cache directory: the store's copy is in use too
 			return br, nil
 		}
 		b.mu.Lock()

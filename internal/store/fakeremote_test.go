@@ -6,7 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
+	"slices"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -31,11 +35,22 @@ type fakeRemote struct {
 	failDelete bool
 	// gate, when set, holds the first write until it is closed.
 	gate chan struct{}
-	// writes are the keys written, in order.
+	// writes are the keys written, in order (not SetMeta's stamps).
 	writes []string
+
+	// clock is the time objects are modified at: time.Now, or a test's
+	// fake clock.
+	clock func() time.Time
+	// modified are the objects' last-modified times.
+	modified map[string]time.Time
+	// stamps and deletes are the keys SetMeta and Delete were asked of,
+	// in order.
+	stamps, deletes []string
 }
 
-func newFakeRemote() *fakeRemote { return &fakeRemote{objects: map[string][]byte{}} }
+func newFakeRemote() *fakeRemote {
+	return &fakeRemote{objects: map[string][]byte{}, modified: map[string]time.Time{}, clock: time.Now}
+}
 
 // etag is an object's version: its bytes' digest.
 func etag(data []byte) string { return digest.FromBytes(data).Encoded() }
@@ -48,7 +63,7 @@ func (f *fakeRemote) info(key string) (objstore.Info, error) {
 	if !ok {
 		return objstore.Info{}, fmt.Errorf("fake: %s: %w", key, objstore.ErrNotFound)
 	}
-	return objstore.Info{Key: key, Size: int64(len(data)), ETag: etag(data)}, nil
+	return objstore.Info{Key: key, Size: int64(len(data)), ETag: etag(data), LastModified: f.modified[key]}, nil
 }
 
 func (f *fakeRemote) Stat(_ context.Context, key string) (objstore.Info, error) {
@@ -122,8 +137,54 @@ func (f *fakeRemote) put(key string, data []byte, ifAbsent bool, ifMatch string)
 		return objstore.Info{}, fmt.Errorf("fake: %s: %w", key, objstore.ErrChanged)
 	}
 	f.objects[key] = bytes.Clone(data)
+	f.modified[key] = f.clock()
 	f.writes = append(f.writes, key)
 	return f.info(key)
+}
+
+func (f *fakeRemote) Put(_ context.Context, key string, data []byte, _ map[string]string) (objstore.Info, error) {
+	return f.put(key, data, false, "")
+}
+
+// SetMeta gives the object a new last-modified time, as a copy in place
+// does; the metadata itself is not kept.
+func (f *fakeRemote) SetMeta(_ context.Context, key string, _ map[string]string) (objstore.Info, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, err := f.info(key); err != nil {
+		return objstore.Info{}, err
+	}
+	f.modified[key] = f.clock()
+	f.stamps = append(f.stamps, key)
+	return f.info(key)
+}
+
+// List yields the objects under prefix in key order, without uploads/,
+// as objstore's does.
+func (f *fakeRemote) List(_ context.Context, prefix string) iter.Seq2[objstore.Info, error] {
+	return func(yield func(objstore.Info, error) bool) {
+		f.mu.Lock()
+		if f.fail != nil {
+			err := f.fail
+			f.mu.Unlock()
+			yield(objstore.Info{}, err)
+			return
+		}
+		var infos []objstore.Info
+		for key := range f.objects {
+			if strings.HasPrefix(key, prefix) && !strings.HasPrefix(key, objstore.UploadsDir) {
+				info, _ := f.info(key)
+				infos = append(infos, info)
+			}
+		}
+		f.mu.Unlock()
+		slices.SortFunc(infos, func(a, b objstore.Info) int { return strings.Compare(a.Key, b.Key) })
+		for _, info := range infos {
+			if !yield(info, nil) {
+				return
+			}
+		}
+	}
 }
 
 func (f *fakeRemote) Delete(_ context.Context, key string) error {
@@ -135,6 +196,8 @@ func (f *fakeRemote) Delete(_ context.Context, key string) error {
 	if f.failDelete {
 		return errStoreDown
 	}
+	f.deletes = append(f.deletes, key)
 	delete(f.objects, key)
+	delete(f.modified, key)
 	return nil
 }

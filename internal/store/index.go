@@ -222,7 +222,10 @@ func (ix *blobIndex) digests() []digest.Digest {
 
 // SetPinned replaces the set of blobs that are never evicted: those of
 // the pinned images.
-func (c *Cache) SetPinned(ds []digest.Digest) { c.index.setPinned(ds) }
+func (c *Cache) SetPinned(ds []digest.Digest) {
+	c.index.setPinned(ds)
+	c.pinsChanged() // the store's pin record, so other mirrors keep them too
+}
 
 // Size returns the bytes of blobs kept.
 func (c *Cache) Size() int64 { return c.index.size() }

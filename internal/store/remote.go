@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"strings"
 	"sync"
@@ -55,7 +56,10 @@ type Remote interface {
 	PutAtomic(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error)
 	Create(ctx context.Context, key string, data []byte, meta map[string]string) (objstore.Info, error)
 	Update(ctx context.Context, key string, data []byte, meta map[string]string, etag string) (objstore.Info, error)
+	Put(ctx context.Context, key string, data []byte, meta map[string]string) (objstore.Info, error)
+	SetMeta(ctx context.Context, key string, meta map[string]string) (objstore.Info, error)
 	Delete(ctx context.Context, key string) error
+	List(ctx context.Context, prefix string) iter.Seq2[objstore.Info, error]
 }
 
 var _ Remote = (*objstore.Store)(nil)
@@ -128,6 +132,7 @@ func (o *origin) decide(ctx context.Context) {
 		o.mu.Lock()
 		o.store, o.size, o.etag = true, info.Size, info.ETag
 		o.mu.Unlock()
+		o.b.keeper.served(o.d, info.LastModified)
 	case errors.Is(err, objstore.ErrNotFound), ctx.Err() != nil:
 	default:
 		o.b.cache.stats.RemoteErrors.Add(1)
@@ -248,6 +253,9 @@ func (b *Blobs) upload(u pendingUpload) {
 	if err == nil {
 		return // another mirror uploaded it meanwhile
 	}
+	if !b.keeper.reserve(b.ctx, u.d, u.size) {
+		return // the store is full: counted and logged
+	}
 	var src io.Reader = io.NewSectionReader(u.file, 0, u.size)
 	if b.uploadReader != nil {
 		src = b.uploadReader(src)
@@ -255,7 +263,7 @@ func (b *Blobs) upload(u pendingUpload) {
 	v := u.d.Verifier()
 	r := io.TeeReader(src, v)
 	start := time.Now()
-	_, err = b.cache.remote.PutAtomic(b.ctx, key, r, u.size, objstore.PutOptions{
+	info, err := b.cache.remote.PutAtomic(b.ctx, key, r, u.size, objstore.PutOptions{
 		ContentType: "application/octet-stream",
 		IfAbsent:    true,
 		Verify: func() error {
@@ -265,6 +273,7 @@ func (b *Blobs) upload(u pendingUpload) {
 			return nil
 		},
 	})
+	b.keeper.uploaded(key, u.size, info, err == nil)
 	switch {
 	case err == nil:
 		st.RemoteUploads.Add(1)
@@ -275,6 +284,32 @@ func (b *Blobs) upload(u pendingUpload) {
 		st.RemoteUploadFailures.Add(1)
 		b.log.Warn("cannot upload a blob to the store: it stays in the cache directory only", "digest", string(u.d), "bytes", u.size, "err", err)
 	}
+}
+
+// reupload uploads the cache directory's copy of the blob under key to
+// the store, which lacks it, as an upload after a download would: held
+// in the cache while it uploads, hashed again on the way.
+func (b *Blobs) reupload(key string) {
+	d, ok := parseBlobKey(key)
+	if !ok || b.ctx.Err() != nil {
+		return
+	}
+	ix := b.cache.index
+	ix.acquire(d)
+	f, err := os.Open(b.cache.blobPath(d))
+	if err != nil {
+		ix.release(d) // evicted here meanwhile: nothing to upload
+		return
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		ix.release(d)
+		return
+	}
+	b.log.Info("blob served from the cache directory is not in the store: uploading it", "digest", string(d))
+	b.wg.Add(1)
+	go b.upload(pendingUpload{d: d, file: f, size: info.Size(), done: func() { ix.release(d) }})
 }
 
 // StoreSize is the size of d's blob in the store behind the cache, for a

@@ -21,4 +21,13 @@ type Stats struct {
 	RemoteRecordWrites   atomic.Int64 // manifests and tag records written through to the store
 	RemoteErrors         atomic.Int64 // other store requests that failed; the cache went on without the store
 	RemoteDamaged        atomic.Int64 // store objects that did not match their digest, refused and deleted
+
+	// store_max (Options.StoreMax, storemax.go). RemoteStamps and
+	// RemoteStampsDropped count with or without a bound.
+	RemoteUsage         atomic.Int64 // gauge: bytes of blobs in the store, as this mirror last saw them; 0 without store_max
+	RemoteEvicted       atomic.Int64 // blobs this mirror deleted from the store for store_max
+	RemoteEvictedBytes  atomic.Int64 // their bytes
+	RemoteFull          atomic.Int64 // uploads skipped: the store was full of blobs that may not be evicted
+	RemoteStamps        atomic.Int64 // last-use stamps written on blobs in the store
+	RemoteStampsDropped atomic.Int64 // stamps not written: their queue was full, or the mirror stopped
 }

@@ -19,6 +19,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -52,6 +54,16 @@ type Cache struct {
 	// manifests and tag records through to it.
 	remote  Remote
 	records *recordQueue
+	// storeMax bounds the blobs in the store (Options.StoreMax).
+	storeMax int64
+	// now is the clock of the store's stamps and eviction: time.Now,
+	// or a test's.
+	now func() time.Time
+	// manualTend is Options.manualTend.
+	manualTend bool
+	// keeper is the store's keeper (storemax.go), set by NewBlobs; nil
+	// without a store.
+	keeper atomic.Pointer[keeper]
 }
 
 // Options are how a cache directory is opened.
@@ -67,9 +79,21 @@ type Options struct {
 	// are read from it, and those fetched from upstream are written to
 	// it. The directory stays bounded by Max.
 	Remote Remote
+	// StoreMax bounds the bytes of blobs in the store behind the cache
+	// (Remote), with every mirror on it: the least recently used go
+	// first, never a pinned image's nor one used within a day (see
+	// storemax.go). 0 or less: no bound.
+	StoreMax int64
 	// Log gets the lines of the store behind the cache; slog.Default()
 	// when nil.
 	Log *slog.Logger
+
+	// clock, when set (by tests), replaces time.Now for the store's
+	// stamps and eviction.
+	clock func() time.Time
+	// manualTend (tests) starts no timer for the store's listings and pin
+	// record: the test calls keeper.tend.
+	manualTend bool
 }
 
 // Open creates the layout in dir, takes the directory's lock (an error
@@ -86,7 +110,10 @@ func Open(dir string, o Options) (*Cache, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cache{root: dir, lock: lock, stats: o.Stats, log: o.Log, remote: o.Remote}
+	c := &Cache{root: dir, lock: lock, stats: o.Stats, log: o.Log, remote: o.Remote, storeMax: o.StoreMax, now: o.clock, manualTend: o.manualTend}
+	if c.now == nil {
+		c.now = time.Now
+	}
 	if c.stats == nil {
 		c.stats = new(Stats)
 	}
