@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -100,25 +101,46 @@ func (s *session) noteAccess(registry, repo string, allowed bool) {
 
 // sessionStore holds issued tokens in memory: a restart revokes them all,
 // and clients log in again on the next 401, as they do when tokens expire.
+// With an object store behind the cache it also shares them with the other
+// mirrors on that store (sessions_shared.go).
 type sessionStore struct {
 	mu  sync.Mutex
 	m   map[string]*session
 	now func() time.Time // the clock; tests move it
 	// logins throttles password guessing at /v2/auth (throttle.go).
 	logins *loginThrottle
+
+	shared  sessionBackend       // where sessions are shared; nil: nowhere
+	log     *slog.Logger         // for shared's failures
+	loading map[string]*loadCall // tokens being read from shared
+	misses  *missCache           // tokens shared has no session for
 }
 
 func newSessionStore() *sessionStore {
-	return &sessionStore{m: map[string]*session{}, now: time.Now, logins: newLoginThrottle()}
+	return &sessionStore{
+		m: map[string]*session{}, now: time.Now, logins: newLoginThrottle(),
+		loading: map[string]*loadCall{}, misses: newMissCache(),
+	}
 }
 
-// issue stores s and returns its token: 32 random bytes, hex.
-func (st *sessionStore) issue(s *session) string {
+// issue stores s and returns its token: 32 random bytes, hex. With a
+// store shared, the session is written there before the token is
+// returned; when that fails, the token works on this mirror only and err
+// says why.
+func (st *sessionStore) issue(ctx context.Context, s *session) (tok string, err error) {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
-	tok := hex.EncodeToString(b[:])
+	tok = hex.EncodeToString(b[:])
+	err = st.publish(ctx, tok, s)
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	st.keepLocked(tok, s)
+	return tok, err
+}
+
+// keepLocked keeps tok's session s, and forgets the sessions that have
+// expired. st.mu is held.
+func (st *sessionStore) keepLocked(tok string, s *session) {
 	now := st.now()
 	for k, old := range st.m {
 		if now.After(old.expires) {
@@ -126,7 +148,6 @@ func (st *sessionStore) issue(s *session) string {
 		}
 	}
 	st.m[tok] = s
-	return tok
 }
 
 func (st *sessionStore) clock() time.Time {
@@ -135,12 +156,17 @@ func (st *sessionStore) clock() time.Time {
 	return st.now()
 }
 
-// get returns the live session of a token, or nil.
-func (st *sessionStore) get(tok string) *session {
+// get returns the live session of a token, or nil. A token this mirror
+// does not know is looked up in the shared store, if there is one.
+func (st *sessionStore) get(ctx context.Context, tok string) *session {
 	st.mu.Lock()
-	defer st.mu.Unlock()
 	s := st.m[tok]
-	if s == nil || st.now().After(s.expires) {
+	now := st.now()
+	st.mu.Unlock()
+	if s == nil {
+		s = st.load(ctx, tok)
+	}
+	if s == nil || now.After(s.expires) {
 		return nil
 	}
 	return s
@@ -221,8 +247,12 @@ func (s *server) serveAuth(w *recorder, r *http.Request) error {
 	if !hasCreds {
 		user = ""
 	}
+	ttl = min(ttl, maxSessionTTL)
 	sess := &session{user: user, scopes: granted, upToken: ut, expires: s.sessions.clock().Add(ttl), access: map[repoKey]bool{}}
-	mine := s.sessions.issue(sess)
+	mine, err := s.sessions.issue(r.Context(), sess)
+	if err != nil {
+		s.log.Warn("the token works on this mirror only, not on the others sharing the store", "err", err)
+	}
 	s.log.Info("token issued", "user", user, "repositories", len(granted))
 	w.Header().Set("Content-Type", "application/json")
 	return json.NewEncoder(w).Encode(map[string]any{
@@ -263,7 +293,7 @@ func (s *server) authorize(w *recorder, r *http.Request, rt *route, clientName s
 	// Only tokens the mirror issued pass: its own fetches (pins,
 	// prefetch) do not come through here (fetch.go).
 	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	sess := s.sessions.get(tok)
+	sess := s.sessions.get(r.Context(), tok)
 	problem := ""
 	switch {
 	case sess == nil:

@@ -368,6 +368,7 @@ func (m *Mirror) startLocked() error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m.cache, m.cancel, m.runCtx = cache, cancel, ctx
+	m.sessions.attach(ctx, cache, m.log, &m.own) // shared through the store, if any, until Stop (sessions_shared.go)
 	m.blobs = store.NewBlobs(ctx, cache, store.BlobsConfig{
 		Log: m.log, Tuning: m.tuning, OnKept: m.stats.blobKept,
 		DownloadConnections: m.cfg.DownloadConnections, DownloadChunk: m.cfg.DownloadChunk,

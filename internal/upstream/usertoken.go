@@ -41,3 +41,18 @@ func (t *UserToken) refresh(ctx context.Context, stale string) error {
 	t.value = v
 	return nil
 }
+
+// FixedToken is a user's upstream token known only by its value: that of
+// a session another mirror issued, read from the store they share. It is
+// never renewed (the password stayed with the mirror the user logged in
+// to), so a pull that outlives it gets upstream's refusal, and the client
+// logs in again.
+func FixedToken(value string) *UserToken {
+	return &UserToken{value: value}
+}
+
+// Value is the token to send now, for a session shared with other
+// mirrors through the store. It is a secret: never log it.
+func (t *UserToken) Value() string {
+	return t.current()
+}
