@@ -46,8 +46,11 @@ type fetchAhead struct {
 	stats    *stats
 	log      *slog.Logger
 	cacheMax int64
-	queue    chan aheadJob
-	wg       sync.WaitGroup // the workers
+	// stored, with store_redirect, are the blobs the store holds: not
+	// fetched ahead, since their clients are sent to the store for them.
+	stored *store.StoreLinks
+	queue  chan aheadJob
+	wg     sync.WaitGroup // the workers
 	// done, when not nil, is called when a job ends, whatever it did
 	// (tests).
 	done func(digest.Digest)
@@ -143,6 +146,14 @@ func (a *fetchAhead) enqueue(j aheadJob) {
 	}
 }
 
+// skipStored makes a leave the blobs links says the store holds (set
+// before the first manifest is served; nil links fetches them all).
+func (a *fetchAhead) skipStored(links *store.StoreLinks) {
+	if a != nil {
+		a.stored = links
+	}
+}
+
 // work runs queued jobs, one at a time, until ctx ends.
 func (a *fetchAhead) work() {
 	defer a.wg.Done()
@@ -195,6 +206,9 @@ func (a *fetchAhead) running(d digest.Digest) bool {
 func (a *fetchAhead) fetch(j aheadJob) {
 	if _, ok := a.blobs.DownloadSize(j.digest); ok {
 		return // a client's download runs: nothing to add
+	}
+	if a.stored.Holds(a.ctx, j.digest) {
+		return // its client is redirected to the store for it
 	}
 	br, err := a.blobs.Open(a.ctx, j.digest, j.open)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -16,13 +17,19 @@ import (
 
 // serveBlob answers OCI "end-2" (GET /v2/<name>/blobs/<digest>), with
 // Range. Cached blobs go out with sendfile; an uncached blob streams to every
-// client asking for it while one download fills the cache.
+// client asking for it while one download fills the cache. With
+// store_redirect, a GET of a blob the store behind the cache holds is sent
+// there instead (redirectToStore), after the same access checks.
 func (s *server) serveBlob(w *recorder, r *http.Request, rt *route, sess *session) error {
 	if err := s.checkAccess(r.Context(), sess, rt); err != nil {
 		return blobError(rt, err)
 	}
 	if r.Method == http.MethodHead {
 		return s.headBlob(w, r, rt)
+	}
+	if u, ok := s.storeLinks.URL(r.Context(), rt.digest, storeURLTTL); ok {
+		s.redirectToStore(w, rt, u)
+		return nil
 	}
 	br, err := s.blobs.Open(r.Context(), rt.digest, s.blobFetcher(rt, sess))
 	if errors.Is(err, store.ErrCacheWrite) {
@@ -87,6 +94,31 @@ func (s *server) serveBlob(w *recorder, r *http.Request, rt *route, sess *sessio
 	return nil
 }
 
+// storeURLTTL is how long the presigned URL of a redirect to the store
+// is valid: long enough for a client to start the download it was sent
+// to, short as the credential it is.
+const storeURLTTL = 10 * time.Minute
+
+// sourceRedirect is the cacheSource of a blob GET sent to the store.
+const sourceRedirect cacheSource = "redirect"
+
+// redirectToStore answers a blob GET, which passed every access check,
+// with a 307 to u, a presigned GET URL of the blob in the store
+// (store_redirect). The client reads the bytes from the store, Range and
+// all. u is a credential: it goes in Location and nowhere else, not in
+// the log line (which names the digest) nor a body, and the answer is
+// not to be cached past u's life.
+func (s *server) redirectToStore(w *recorder, rt *route, u *url.URL) {
+	h := w.Header()
+	h.Set("Docker-Content-Digest", string(rt.digest))
+	h.Set("Location", u.String())
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Hubmirror-Cache", string(sourceRedirect))
+	w.source = sourceRedirect
+	s.stats.storeRedirects.Add(1)
+	w.WriteHeader(http.StatusTemporaryRedirect)
+}
+
 // blobFetcher returns how one download of rt's blob reaches upstream:
 // bytes [from, end) (end -1: to the end) through rt.up. The download's
 // ranges share one upstream.Blob, so that after the first the registry's
@@ -108,7 +140,8 @@ func (s *server) blobFetcher(rt *route, sess *session) store.OpenFunc {
 }
 
 // headBlob answers OCI "end-2" HEAD: from the cache, from a running
-// download, or from upstream's HEAD.
+// download, or from upstream's HEAD; from the store behind the cache when
+// upstream is down or fails. A HEAD is never redirected to the store.
 func (s *server) headBlob(w *recorder, r *http.Request, rt *route) error {
 	setBlobHeaders(w, rt.digest)
 	if br, err := s.blobs.OpenCached(rt.digest); err == nil {
@@ -124,8 +157,14 @@ func (s *server) headBlob(w *recorder, r *http.Request, rt *route) error {
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
+	if down, _ := rt.registry.client.Degraded(); down && s.headFromStore(w, r, rt) {
+		return nil
+	}
 	size, err := rt.up.HeadBlob(r.Context(), rt.repo, rt.digest)
 	if err != nil {
+		if upstreamFailed(err) && s.headFromStore(w, r, rt) {
+			return nil
+		}
 		return blobError(rt, err)
 	}
 	w.source = sourceMiss
@@ -134,6 +173,28 @@ func (s *server) headBlob(w *recorder, r *http.Request, rt *route) error {
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+// headFromStore answers a blob HEAD from the store behind the cache, for
+// a blob the cache directory lacks while upstream cannot be asked, so
+// that a mirror with an empty cache directory answers offline as for a
+// cached blob. It reports false, having written nothing, when there is no
+// store or it does not hold the blob.
+func (s *server) headFromStore(w *recorder, r *http.Request, rt *route) bool {
+	size, ok := s.blobs.StoreSize(r.Context(), rt.digest)
+	if !ok {
+		return false
+	}
+	w.source = sourceHit
+	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+	w.WriteHeader(http.StatusOK)
+	return true
+}
+
+// upstreamFailed reports whether err says upstream could not answer
+// (unreachable, 5xx, rate limited), rather than that it answered.
+func upstreamFailed(err error) bool {
+	return errors.Is(err, ErrUnreachable) || errors.Is(err, ErrTooManyRequests)
 }
 
 func setBlobHeaders(w http.ResponseWriter, d digest.Digest) {

@@ -369,11 +369,23 @@ func (m *Mirror) startLocked() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	m.cache, m.cancel, m.runCtx = cache, cancel, ctx
 	m.sessions.attach(ctx, cache, m.log, &m.own) // shared through the store, if any, until Stop (sessions_shared.go)
+	if remote != nil {
+		m.own.Add(1)
+		go func() {
+			defer m.own.Done()
+			cleanUploads(ctx, remote, m.log, uploadsMaxAge, uploadsCleanEvery)
+		}()
+	}
 	m.blobs = store.NewBlobs(ctx, cache, store.BlobsConfig{
 		Log: m.log, Tuning: m.tuning, OnKept: m.stats.blobKept,
 		DownloadConnections: m.cfg.DownloadConnections, DownloadChunk: m.cfg.DownloadChunk,
 	})
+	var links *store.StoreLinks // clients of store_redirect fetch blobs the store holds from it
+	if m.cfg.StoreRedirect {
+		links = m.blobs.StoreLinks()
+	}
 	m.ahead = newFetchAhead(ctx, m.cfg.PrefetchLayers, m.blobs, m.stats, m.log, m.cfg.CacheMax, m.aheadDone)
+	m.ahead.skipStored(links)
 	m.poke = make(chan struct{}, 1)
 	go m.notify(ctx, m.poke)
 	handler := &server{
@@ -384,6 +396,8 @@ func (m *Mirror) startLocked() error {
 	handler.ahead = m.ahead
 	handler.revalidateTimeout = m.revalidateTimeout
 	handler.ownParallel = max(m.cfg.PrefetchLayers, 1) // pins and prefetches fetch blobs as many at once as fetch-ahead
+	handler.storeLinks = links
+	m.stats.storeOn.Store(remote != nil)
 	m.engine = handler
 	m.srv = &http.Server{
 		Handler:           newTransportGuard(handler, caPEM, tlsCfg != nil, m.cfg.InsecureLogin, m.log),

@@ -45,6 +45,9 @@ type server struct {
 	// revalidateTimeout is how long a revalidation of a cached tag waits
 	// for upstream before the cache answers.
 	revalidateTimeout time.Duration
+	// storeLinks sign the redirects of blob GETs to the store behind the
+	// cache (store_redirect); nil serves every blob here.
+	storeLinks *store.StoreLinks
 }
 
 // policy returns who may pull right now.

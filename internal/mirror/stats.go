@@ -32,6 +32,12 @@ type stats struct {
 	// Blobs fetched ahead (ahead.go): queued, downloaded, joined by a
 	// client's GET while downloading, and not queued for a full queue.
 	aheadQueued, aheadFetched, aheadJoined, aheadDropped atomic.Int64
+	// storeOn is set while the cache has an object store behind it: only
+	// then does /metrics write the store's families.
+	storeOn atomic.Bool
+	// storeRedirects are blob GETs answered with a redirect to the store
+	// (store_redirect).
+	storeRedirects atomic.Int64
 
 	mu        sync.Mutex
 	problems  map[string]string     // registry (or a local part) → what is wrong
@@ -196,6 +202,9 @@ func (s *stats) writePrometheus(w io.Writer) {
 	fmt.Fprintf(w, "hubmirror_fetch_ahead_joined_total %d\n", s.aheadJoined.Load())
 	metric("hubmirror_fetch_ahead_dropped_total", "counter", "Blobs not fetched ahead because the fetch-ahead queue was full.")
 	fmt.Fprintf(w, "hubmirror_fetch_ahead_dropped_total %d\n", s.aheadDropped.Load())
+	if s.storeOn.Load() {
+		s.writeStoreMetrics(w, metric)
+	}
 	metric("hubmirror_downloads_in_flight", "gauge", "Blob downloads from upstream running now.")
 	fmt.Fprintf(w, "hubmirror_downloads_in_flight %d\n", c.DownloadsInFlight)
 	metric("hubmirror_cache_bytes", "gauge", "Bytes of blobs and manifests in the cache.")
@@ -210,4 +219,35 @@ func (s *stats) writePrometheus(w io.Writer) {
 	for _, r := range regs {
 		fmt.Fprintf(w, "hubmirror_upstream_ratelimit_remaining{registry=%q} %d\n", r, left[r])
 	}
+}
+
+// writeStoreMetrics writes the counters of the object store behind the
+// cache (store.Stats' Remote figures, and the redirects to it) with
+// metric, which writes a family's HELP and TYPE lines.
+func (s *stats) writeStoreMetrics(w io.Writer, metric func(name, typ, help string)) {
+	st := &s.store
+	for _, c := range []struct {
+		name, help string
+		v          int64
+	}{
+		{"hubmirror_store_blob_reads_total", "Blob downloads that came from the object store, not upstream.", st.RemoteHits.Load()},
+		{"hubmirror_store_read_bytes_total", "Blob bytes read from the object store by downloads.", st.RemoteBytes.Load()},
+		{"hubmirror_store_uploads_total", "Blobs from upstream, verified, uploaded to the object store.", st.RemoteUploads.Load()},
+		{"hubmirror_store_upload_failures_total", "Blob uploads to the object store that failed; the blob stayed in the cache directory only.", st.RemoteUploadFailures.Load()},
+		{"hubmirror_store_record_reads_total", "Manifests and tag records read from the object store because the cache directory lacked them.", st.RemoteRecordReads.Load()},
+		{"hubmirror_store_record_writes_total", "Manifests and tag records written through to the object store.", st.RemoteRecordWrites.Load()},
+		{"hubmirror_store_errors_total", "Other requests to the object store that failed; the mirror went on without it.", st.RemoteErrors.Load()},
+		{"hubmirror_store_damaged_blobs_total", "Blobs in the object store that did not match their digest; refused and deleted.", st.RemoteDamaged.Load()},
+		{"hubmirror_store_redirects_total", "Blob GETs answered with a redirect to a presigned URL of the object store (store_redirect).", s.storeRedirects.Load()},
+		{"hubmirror_store_evicted_blobs_total", "Blobs this mirror deleted from the object store to keep it within store_max.", st.RemoteEvicted.Load()},
+		{"hubmirror_store_evicted_bytes_total", "Bytes of the blobs this mirror deleted from the object store for store_max.", st.RemoteEvictedBytes.Load()},
+		{"hubmirror_store_full_total", "Uploads skipped because the object store was full of blobs that may not be evicted (pinned, or used within the grace period).", st.RemoteFull.Load()},
+		{"hubmirror_store_stamps_total", "Last-use stamps written on blobs in the object store.", st.RemoteStamps.Load()},
+		{"hubmirror_store_stamps_dropped_total", "Last-use stamps not written: their queue was full, or the mirror stopped.", st.RemoteStampsDropped.Load()},
+	} {
+		metric(c.name, "counter", c.help)
+		fmt.Fprintf(w, "%s %d\n", c.name, c.v)
+	}
+	metric("hubmirror_store_bytes", "gauge", "Bytes of blobs in the object store as this mirror last counted them (with store_max; 0 without).")
+	fmt.Fprintf(w, "hubmirror_store_bytes %d\n", st.RemoteUsage.Load())
 }

@@ -1,0 +1,80 @@
+package mirror
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/hubmirror/hubmirror/internal/objstore"
+	"github.com/hubmirror/hubmirror/internal/testutil"
+	"github.com/hubmirror/hubmirror/internal/testutil/s3server"
+)
+
+// cleanUploads removes what a killed upload left under uploads/ (a
+// temporary object and an unfinished multipart upload) once it is older
+// than its age, and nothing else.
+func testCleanUploads(t *testing.T, srv *s3server.Server) {
+	ctx := context.Background()
+	bucket := srv.NewBucket(t)
+	remote, err := objstore.Open(ctx, mustParseStore(t, srv.URL(bucket, "team")),
+		objstore.Static(objstore.Keys{AccessKeyID: s3server.AccessKey, SecretAccessKey: s3server.SecretKey}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := srv.Client()
+	put := func(key string) {
+		t.Helper()
+		if _, err := c.PutObject(ctx, bucket, key, bytes.NewReader([]byte("x")), 1, minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("team/uploads/leftover")
+	put("team/blobs/sha256/ab/kept")
+	core := minio.Core{Client: c}
+	if _, err := core.NewMultipartUpload(ctx, bucket, "team/uploads/cut", minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	left := func() int {
+		n := 0
+		for o := range c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: "team/uploads/", Recursive: true}) {
+			if o.Err == nil {
+				n++
+			}
+		}
+		ups, err := srv.Uploads(ctx, bucket, "team/uploads/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n + len(ups)
+	}
+	if left() != 2 {
+		t.Fatalf("%d leftovers set up, want 2", left())
+	}
+
+	jctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cleanUploads(jctx, remote, slog.New(slog.DiscardHandler), 0, time.Hour)
+	}()
+	testutil.Eventually(t, "the leftovers under uploads/ removed", func() bool { return left() == 0 })
+	cancel()
+	<-done // it ends with its context
+	if _, err := c.StatObject(ctx, bucket, "team/blobs/sha256/ab/kept", minio.StatObjectOptions{}); err != nil {
+		t.Errorf("an object outside uploads/ went too: %v", err)
+	}
+}
+
+// mustParseStore parses a store URL of the test server.
+func mustParseStore(t *testing.T, raw string) objstore.Config {
+	t.Helper()
+	cfg, err := objstore.ParseURL(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
