@@ -37,7 +37,7 @@ const cdnPerConnection = 50_000_000
 // by seed and returns its path.
 var benchBlobFiles sync.Map // name -> func() (string, error)
 
-func benchBlobFile(b *testing.B, mib int64, seed string) string {
+func benchBlobFile(b testing.TB, mib int64, seed string) string {
 	b.Helper()
 	name := fmt.Sprintf("blob-%s-%dMiB", seed, mib)
 	f, _ := benchBlobFiles.LoadOrStore(name, sync.OnceValues(func() (string, error) {
