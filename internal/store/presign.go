@@ -54,8 +54,9 @@ type StoreLinks struct {
 // heldBlob is a blob seen in the store: its version, and when it was
 // seen.
 type heldBlob struct {
-	etag string
-	seen time.Time
+	etag  string
+	seen  time.Time
+	stamp time.Time // its last-use stamp (LastModified) then
 }
 
 // StoreLinks returns the presigned URLs of b's store, or nil when the
@@ -74,7 +75,8 @@ func (b *Blobs) StoreLinks() *StoreLinks {
 // this mirror found damaged, or cannot be asked: the caller then serves
 // the blob itself. The URL is a credential: it must not be logged.
 func (l *StoreLinks) URL(ctx context.Context, d digest.Digest, ttl time.Duration) (u *url.URL, ok bool) {
-	if !l.Holds(ctx, d) {
+	h, ok := l.holds(ctx, d)
+	if !ok {
 		return nil, false
 	}
 	u, err := l.sign.PresignGet(ctx, blobKey(d), ttl)
@@ -86,6 +88,10 @@ func (l *StoreLinks) URL(ctx context.Context, d digest.Digest, ttl time.Duration
 		}
 		return nil, false
 	}
+	// A redirected GET is a use of the store's copy, as a GET served here
+	// is: without its stamp, store_max would evict the blobs clients are
+	// sent to most.
+	l.b.keeper.served(d, h.stamp)
 	return u, true
 }
 
@@ -93,8 +99,14 @@ func (l *StoreLinks) URL(ctx context.Context, d digest.Digest, ttl time.Duration
 // seen within heldFor, else from a Stat, whose answer URL then reuses. A
 // nil *StoreLinks holds nothing.
 func (l *StoreLinks) Holds(ctx context.Context, d digest.Digest) bool {
+	_, ok := l.holds(ctx, d)
+	return ok
+}
+
+// holds is Holds, with what is known of the store's copy.
+func (l *StoreLinks) holds(ctx context.Context, d digest.Digest) (heldBlob, bool) {
 	if l == nil {
-		return false
+		return heldBlob{}, false
 	}
 	now := l.now()
 	l.mu.Lock()
@@ -106,7 +118,7 @@ func (l *StoreLinks) Holds(ctx context.Context, d digest.Digest) bool {
 	l.mu.Unlock()
 	if seen {
 		if !l.b.damageNoted(d) {
-			return true
+			return h, true
 		}
 		// Found damaged since, or before: the Stat below tells which
 		// version the store holds now.
@@ -117,16 +129,17 @@ func (l *StoreLinks) Holds(ctx context.Context, d digest.Digest) bool {
 	cancel()
 	switch {
 	case errors.Is(err, objstore.ErrNotFound), err != nil && ctx.Err() != nil:
-		return false
+		return heldBlob{}, false
 	case err != nil:
 		l.b.cache.stats.RemoteErrors.Add(1)
 		l.b.log.Warn("cannot look for a blob in the store: serving it from here", "digest", string(d), "err", err)
-		return false
+		return heldBlob{}, false
 	case l.b.damagedInStore(d, info.ETag):
-		return false
+		return heldBlob{}, false
 	}
-	l.remember(d, heldBlob{etag: info.ETag, seen: now})
-	return true
+	h = heldBlob{etag: info.ETag, seen: now, stamp: info.LastModified}
+	l.remember(d, h)
+	return h, true
 }
 
 // remember notes that the store holds d, keeping at most maxHeld blobs.

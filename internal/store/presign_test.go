@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -147,5 +148,37 @@ func TestStoreLinksNeedASigningStore(t *testing.T) {
 	}
 	if u, ok := l.URL(context.Background(), digest.FromString("x"), time.Minute); ok || u != nil {
 		t.Errorf("a nil StoreLinks gave a URL")
+	}
+}
+
+// signingFake is a fake store that signs URLs.
+type signingFake struct{ *fakeRemote }
+
+func (s signingFake) PresignGet(_ context.Context, key string, _ time.Duration) (*url.URL, error) {
+	return url.Parse("https://store.example/" + key + "?X-Amz-Signature=x")
+}
+
+// A blob clients are redirected to is in use: it is stamped as a served
+// one is, so store_max evicts a colder blob before it.
+func TestRedirectedBlobsAreStamped(t *testing.T) {
+	f, clock := boundedStore()
+	ds := seed(t, f, clock, 3*24*time.Hour, 2*24*time.Hour) // ds[0]: redirected to; ds[1]: colder since
+	in := newBounded(t, signingFake{f}, 2*testBlobSize, clock)
+	links := in.b.StoreLinks()
+	links.now = clock.now
+	for range 3 {
+		if _, ok := links.URL(context.Background(), ds[0], 10*time.Minute); !ok {
+			t.Fatal("no URL for a blob the store holds")
+		}
+		clock.add(time.Hour)
+	}
+	in.b.Wait()
+	if got := in.st.RemoteStamps.Load(); got != 1 {
+		t.Errorf("%d stamps after three redirects within a day, want 1", got)
+	}
+	pullNew(t, in, 7) // over store_max: one blob must go
+	in.b.Wait()
+	if got := inStore(f, ds...); !got[0] || got[1] {
+		t.Errorf("in the store after an upload over store_max: redirected %v, colder %v; want the colder one evicted", got[0], got[1])
 	}
 }
