@@ -114,12 +114,13 @@ type sessionStore struct {
 	log     *slog.Logger         // for shared's failures
 	loading map[string]*loadCall // tokens being read from shared
 	misses  *missCache           // tokens shared has no session for
+	reads   chan struct{}        // store reads of sessions running now, at most maxSessionReads
 }
 
 func newSessionStore() *sessionStore {
 	return &sessionStore{
 		m: map[string]*session{}, now: time.Now, logins: newLoginThrottle(),
-		loading: map[string]*loadCall{}, misses: newMissCache(),
+		loading: map[string]*loadCall{}, misses: newMissCache(), reads: make(chan struct{}, maxSessionReads),
 	}
 }
 

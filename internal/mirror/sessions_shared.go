@@ -62,6 +62,15 @@ const sessionPruneAge = maxSessionTTL + time.Hour
 // sharedTimeout bounds one read or write of a session record.
 const sharedTimeout = 10 * time.Second
 
+// maxSessionReads bounds the reads of session records running at once,
+// and sessionReadWait how long a lookup waits for one to end: bogus
+// tokens, each one store read, cannot make more; a lookup that finds them
+// all busy gets no session (401), and its client asks again or logs in.
+const (
+	maxSessionReads = 16
+	sessionReadWait = 2 * time.Second
+)
+
 // missTTL is how long a token with no session in the store is remembered
 // as such, and maxMisses how many are.
 const (
@@ -283,10 +292,12 @@ func (st *sessionStore) janitor(ctx context.Context, b sessionBackend, log *slog
 }
 
 // publish writes s's sealed record under tok's name, before tok is handed
-// out; nil when no store is shared.
+// out; nil when no store is shared. A session without an upstream token
+// (upstream asks for none) is not shared: other mirrors refuse such
+// records (read), and its token works on this mirror only.
 func (st *sessionStore) publish(ctx context.Context, tok string, s *session) error {
 	b, _ := st.backend()
-	if b == nil {
+	if b == nil || s.upToken == nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, sharedTimeout)
@@ -335,9 +346,24 @@ type loadCall struct {
 	s    *session // set before done is closed
 }
 
-// read reads and opens tok's record; a token without a live one is
-// remembered as a miss.
+// read reads and opens tok's record, at most maxSessionReads at once. A
+// token whose record is missing, does not open or is dead is remembered
+// as a miss; one the store could not be asked about is not (the next
+// request asks again). A record that opens is honoured for at most
+// maxSessionTTL from now, whatever it says, and only with the user's
+// upstream token in it: the mirrors write none without one, and a session
+// without it would act with this mirror's own account.
 func (st *sessionStore) read(ctx context.Context, b sessionBackend, log *slog.Logger, tok string) *session {
+	wait := time.NewTimer(sessionReadWait)
+	defer wait.Stop()
+	select {
+	case st.reads <- struct{}{}:
+		defer func() { <-st.reads }()
+	case <-wait.C:
+		return nil
+	case <-ctx.Done():
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sharedTimeout)
 	defer cancel()
 	sealed, err := b.Session(ctx, sessionID(tok))
@@ -348,15 +374,25 @@ func (st *sessionStore) read(ctx context.Context, b sessionBackend, log *slog.Lo
 		if log != nil {
 			log.Warn("cannot read a session from the store: the client is asked to log in again", "err", err)
 		}
+		return nil
 	default:
 		if s, err = openSession(tok, sealed); err != nil && log != nil {
-			log.Warn("a session record in the store does not open with its token: refused")
+			log.Warn("a session record in the store does not open with the token it is named by: refused (it was changed, or not written by a mirror)", "record", "sessions/"+sessionID(tok))
 		}
 	}
 	now := st.clock()
+	if s != nil && s.upToken == nil {
+		if log != nil {
+			log.Warn("a session record in the store has no upstream token: refused (a mirror writes none without one)", "record", "sessions/"+sessionID(tok))
+		}
+		s = nil
+	}
 	if s == nil || now.After(s.expires) {
 		st.misses.add(tok, now)
 		return nil
+	}
+	if limit := now.Add(maxSessionTTL); s.expires.After(limit) {
+		s.expires = limit
 	}
 	return s
 }

@@ -9,10 +9,12 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hubmirror/hubmirror/internal/store"
+	"github.com/hubmirror/hubmirror/internal/testutil"
 	"github.com/hubmirror/hubmirror/internal/upstream"
 )
 
@@ -371,4 +373,130 @@ func TestSessionJanitor(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// forge writes a record for tok straight into b, as someone who can write
+// to the bucket but holds no session could.
+func forge(t *testing.T, b *memSessions, tok string, s *session) {
+	t.Helper()
+	if err := b.PutSession(context.Background(), sessionID(tok), sealSession(tok, s)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A record is honoured for at most maxSessionTTL from when it is read,
+// whatever expiry it names, and never without an upstream token, which
+// would make the session act with the mirror's own account.
+func TestSharedSessionLimits(t *testing.T) {
+	b := newMemSessions()
+	st := newSessionStore()
+	shareWith(st, b)
+	now := time.Now()
+	st.now = func() time.Time { return now }
+	ctx := context.Background()
+
+	long := testToken(0x01)
+	forge(t, b, long, sampleSession(now.Add(100*365*24*time.Hour)))
+	s := st.get(ctx, long)
+	if s == nil {
+		t.Fatal("a live record was refused")
+	}
+	if limit := now.Add(maxSessionTTL); s.expires.After(limit) {
+		t.Errorf("a record naming a century is honoured until %s, want at most %s", s.expires, limit)
+	}
+
+	bare := testToken(0x02)
+	noUpstream := sampleSession(now.Add(time.Minute))
+	noUpstream.upToken = nil
+	forge(t, b, bare, noUpstream)
+	if st.get(ctx, bare) != nil {
+		t.Error("a record without an upstream token was honoured")
+	}
+}
+
+// flakySessions fails every read with a store error (not "no session").
+type flakySessions struct {
+	*memSessions
+	fail atomic.Bool
+}
+
+func (f *flakySessions) Session(ctx context.Context, id string) ([]byte, error) {
+	if f.fail.Load() {
+		f.memSessions.Session(ctx, id) // counted
+		return nil, errors.New("store: connection refused")
+	}
+	return f.memSessions.Session(ctx, id)
+}
+
+// A store that cannot be asked is not a miss: once it answers again, the
+// token works at once, not after missTTL.
+func TestSharedSessionStoreErrorIsNotAMiss(t *testing.T) {
+	b := &flakySessions{memSessions: newMemSessions()}
+	one, two := newSessionStore(), newSessionStore()
+	shareWith(one, b)
+	shareWith(two, b)
+	ctx := context.Background()
+	tok, err := one.issue(ctx, sampleSession(time.Now().Add(time.Minute)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.fail.Store(true)
+	if two.get(ctx, tok) != nil {
+		t.Fatal("a session came from a store that failed")
+	}
+	b.fail.Store(false)
+	if two.get(ctx, tok) == nil {
+		t.Error("after the store failed once, a good token was refused (remembered as a miss)")
+	}
+}
+
+// blockingSessions holds every read until release is closed.
+type blockingSessions struct {
+	*memSessions
+	release chan struct{}
+	running atomic.Int32
+	peak    atomic.Int32
+}
+
+func (b *blockingSessions) Session(ctx context.Context, id string) ([]byte, error) {
+	n := b.running.Add(1)
+	defer b.running.Add(-1)
+	for {
+		p := b.peak.Load()
+		if n <= p || b.peak.CompareAndSwap(p, n) {
+			break
+		}
+	}
+	<-b.release
+	return b.memSessions.Session(ctx, id)
+}
+
+// Bogus tokens, each a store read, are read at most maxSessionReads at
+// once; the lookups beyond wait, then get no session.
+func TestSharedSessionReadsBounded(t *testing.T) {
+	b := &blockingSessions{memSessions: newMemSessions(), release: make(chan struct{})}
+	st := newSessionStore()
+	shareWith(st, b)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var ended atomic.Int32
+	const beyond = 8
+	for i := range maxSessionReads + beyond {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st.get(ctx, fmt.Sprintf("%064x", i+1))
+			ended.Add(1)
+		}()
+	}
+	// The lookups beyond the slots give up after sessionReadWait.
+	testutil.Eventually(t, "the lookups beyond the slots to give up", func() bool { return ended.Load() == beyond })
+	if n := b.running.Load(); n != maxSessionReads {
+		t.Errorf("%d store reads running, want %d", n, maxSessionReads)
+	}
+	close(b.release)
+	wg.Wait()
+	if p := b.peak.Load(); p > maxSessionReads {
+		t.Errorf("%d session reads at once, want at most %d", p, maxSessionReads)
+	}
 }
