@@ -120,13 +120,18 @@ func TestStoreMaxBoundsTheBucket(t *testing.T) {
 
 	prune := func(grace ...string) string {
 		t.Helper()
-		cmd := append([]string{"cache", "prune", "--to", "0", "--store", storeURL,
+		cmd := append([]string{"cache", "prune", "--to", "0", "--yes", "--store", storeURL,
 			"--config", filepath.Join(t.TempDir(), "settings.json"), "--cache-dir", t.TempDir()}, grace...)
 		out, code := hubmirror(t, env(), "", cmd...)
 		if code != 0 {
 			t.Fatalf("%v: exit %d: %s", cmd, code, out)
 		}
 		return out
+	}
+	// Not without --yes, when it cannot ask: the store is every mirror's.
+	if out, code := hubmirror(t, env(), "", "cache", "prune", "--to", "0", "--store", storeURL,
+		"--config", filepath.Join(t.TempDir(), "settings.json"), "--cache-dir", t.TempDir()); code == 0 || !strings.Contains(out, "--yes") {
+		t.Errorf("cache prune on the store without --yes and without a terminal: exit %d, %s", code, out)
 	}
 	if out := prune(); !strings.Contains(out, "Removed 0 blobs") || !strings.Contains(out, "On the store") {
 		t.Errorf("cache prune --to 0 on the store, blobs all used within the grace:\n%s", out)

@@ -22,7 +22,7 @@ func cacheFlags(fs *flag.FlagSet, e *env) func([]string) error {
 	var flags settings.Flags
 	flags.Register(fs)
 	to := fs.String("to", "", i18n.Key("prune: the size to keep at most, e.g. 5GiB"))
-	yes := fs.Bool("yes", false, i18n.Key("clear: do not ask"))
+	yes := fs.Bool("yes", false, i18n.Key("clear, and prune on a store: do not ask"))
 	grace := fs.Duration("grace", mirror.DefaultStoreGrace, i18n.Key("prune on a store: keep the blobs used within this long (0: none, when no mirror serves from the store)"))
 	return func(args []string) error {
 		sub := ""
@@ -53,6 +53,10 @@ func cacheFlags(fs *flag.FlagSet, e *env) func([]string) error {
 		case graceSet && (sub != "prune" || s.Store == ""):
 			return errors.New(i18n.Key("--grace applies to cache prune on a store: set store in the settings, or --store"))
 		case sub == "prune" && s.Store != "":
+			// The store is every mirror's on it: not pruned by mistake.
+			if !*yes && !confirm(e, e.F("Prune the object store %s, which every mirror on it shares, down to %s?", settings.RedactedStoreURL(s.Store), settings.FormatSize(limit))) {
+				return errors.New(i18n.Key("nothing removed from the store (use --yes to prune it without asking)"))
+			}
 			return storePrune(e, cacheStoreConfig(s), limit, *grace)
 		}
 		c, via, err := mirror.OpenCacheStore(s.CacheDir)

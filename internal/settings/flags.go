@@ -277,7 +277,7 @@ func (f *Flags) Check() error {
 	}
 	if err := CheckStore(f.store.value); f.store.set && err != nil {
 		// The value as redacted: a mistaken URL may hold a secret.
-		return fmt.Errorf(i18n.Key("--%s %q %v"), "store", redactedStoreURL(f.store.value), err)
+		return fmt.Errorf(i18n.Key("--%s %q %v"), "store", RedactedStoreURL(f.store.value), err)
 	}
 	if err := f.upstreamCA.validate("upstream-ca", func(path string) error {
 		if path != "" && !filepath.IsAbs(path) {

@@ -368,7 +368,7 @@ func (s Settings) Validate() error {
 		return &FieldError{Field: "prefetch_layers", Value: strconv.Itoa(*n), Problem: fmt.Sprintf(i18n.Key("must be 0 to %d (0 turns fetching ahead off)"), MaxPrefetchLayers)}
 	}
 	if err := CheckStore(s.Store); err != nil {
-		return &FieldError{Field: "store", Value: redactedStoreURL(s.Store), Problem: err.Error()}
+		return &FieldError{Field: "store", Value: RedactedStoreURL(s.Store), Problem: err.Error()}
 	}
 	if s.StoreMax != "" {
 		if _, err := ParseSize(s.StoreMax); err != nil {
@@ -533,10 +533,10 @@ func holdsCertificate(raw []byte) bool {
 	}
 }
 
-// redactedStoreURL is a store URL as messages show it: without a
+// RedactedStoreURL is a store URL as messages show it: without a
 // password in it or in its endpoint, which a store URL must not hold but
 // a mistaken one may.
-func redactedStoreURL(raw string) string {
+func RedactedStoreURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		if strings.Contains(raw, "@") {
