@@ -13,18 +13,15 @@ package e2e
 // afterwards unless it was there before.
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -322,41 +319,4 @@ func checkWarmPull(t *testing.T, who string, before, after pullCounts, img fakeh
 	if d := after.fromCache - before.fromCache; d < float64(size) {
 		t.Errorf("%s: the mirror served %v bytes from its cache, want at least the image's %d: did the engine fetch the blobs again?", who, d, size)
 	}
-}
-
-// scrapeSeries GETs the Prometheus text at url and returns the value of
-// the sample written exactly as series (name and labels).
-func scrapeSeries(ctx context.Context, url, series string) (float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		rest, ok := strings.CutPrefix(sc.Text(), series+" ")
-		if !ok {
-			continue
-		}
-		fields := strings.Fields(rest)
-		if len(fields) == 0 {
-			return 0, fmt.Errorf("malformed metric line %q", sc.Text())
-		}
-		v, err := strconv.ParseFloat(fields[0], 64)
-		if err != nil {
-			return 0, fmt.Errorf("metric line %q: %w", sc.Text(), err)
-		}
-		return v, nil
-	}
-	if err := sc.Err(); err != nil {
-		return 0, fmt.Errorf("read %s: %w", url, err)
-	}
-	return 0, fmt.Errorf("%s missing from %s", series, url)
 }
