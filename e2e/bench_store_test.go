@@ -23,11 +23,6 @@ import (
 // a benchmark's setup: 256 MiB on a loaded machine.
 const storeFillPatience = 5 * time.Minute
 
-// storeEnv is an isolated environment with the test server's keys.
-func storeEnv(tb testing.TB) []string {
-	return isolatedEnv(tb, "AWS_ACCESS_KEY_ID="+s3server.AccessKey, "AWS_SECRET_ACCESS_KEY="+s3server.SecretKey)
-}
-
 // waitInStore waits until every layer of im is under its digest key in
 // bucket/prefix, failing b after storeFillPatience.
 func waitInStore(b *testing.B, srv *s3server.Server, bucket, prefix string, im *coldImage) {

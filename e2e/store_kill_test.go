@@ -51,15 +51,12 @@ func TestKilledMidUploadLeavesNoBlob(t *testing.T) {
 	im := &coldImage{hub: hub, repo: "library/big", layers: []fakehub.Blob{layer}, size: layer.Size}
 	hub.AddImageWithBlobs(im.repo, "latest", layer)
 	key := prefix + "/blobs/sha256/" + layer.Digest[7:9] + "/" + layer.Digest[7:]
-	env := func() []string {
-		return isolatedEnv(t, "AWS_ACCESS_KEY_ID="+s3server.AccessKey, "AWS_SECRET_ACCESS_KEY="+s3server.SecretKey)
-	}
 	ctx := context.Background()
 	client := newHTTPClient(1)
 	t.Cleanup(client.CloseIdleConnections)
 	cacheDir := filepath.Join(t.TempDir(), "cache")
 
-	m := startMirrorEnv(t, hub.URL(), cacheDir, env(), "--store", slow.URL(bucket, prefix))
+	m := startMirrorEnv(t, hub.URL(), cacheDir, storeEnv(t), "--store", slow.URL(bucket, prefix))
 	if err := im.pullMirror(ctx, client, m.Addr); err != nil {
 		t.Fatalf("the first pull: %v", err)
 	}
@@ -99,7 +96,7 @@ func TestKilledMidUploadLeavesNoBlob(t *testing.T) {
 
 	// A restart on the same cache directory has the layer in its cache.
 	hub.ResetCounters()
-	again := startMirrorEnv(t, hub.URL(), cacheDir, env(), "--store", srv.URL(bucket, prefix))
+	again := startMirrorEnv(t, hub.URL(), cacheDir, storeEnv(t), "--store", srv.URL(bucket, prefix))
 	if err := im.pullMirror(ctx, client, again.Addr); err != nil {
 		t.Fatalf("pull after the restart: %v", err)
 	}
@@ -121,7 +118,7 @@ func TestKilledMidUploadLeavesNoBlob(t *testing.T) {
 	// A fresh instance with an empty cache directory reads it from the
 	// store, not upstream.
 	hub.ResetCounters()
-	fresh := startMirrorEnv(t, hub.URL(), t.TempDir(), env(), "--store", srv.URL(bucket, prefix))
+	fresh := startMirrorEnv(t, hub.URL(), t.TempDir(), storeEnv(t), "--store", srv.URL(bucket, prefix))
 	if err := im.pullMirror(ctx, client, fresh.Addr); err != nil {
 		t.Fatalf("pull through a fresh instance: %v", err)
 	}

@@ -46,11 +46,7 @@ func total(blobs map[string]int64) int64 {
 // and are still served; the images' small configs are. `cache prune` on the store then keeps the young blobs by
 // default, and with --grace 0 removes all but the pinned image's.
 func TestStoreMaxBoundsTheBucket(t *testing.T) {
-	srv := s3server.Start(t)
-	bucket := srv.NewBucket(t)
-	storeURL := srv.URL(bucket, "team")
-	hub := fakehub.New()
-	t.Cleanup(hub.Close)
+	srv, bucket, storeURL, hub := newTeamStore(t)
 	pinned := hub.AddImage("library/pinned", "1", randomBytes(4_000, 60))
 	const layerSize = 100_000
 	var images []*coldImage
@@ -63,14 +59,11 @@ func TestStoreMaxBoundsTheBucket(t *testing.T) {
 	}
 	pinnedBytes := pinned.Layers[0].Size + pinned.Config.Size
 	bound := pinnedBytes + 3*layerSize + layerSize/2
-	env := func() []string {
-		return isolatedEnv(t, "AWS_ACCESS_KEY_ID="+s3server.AccessKey, "AWS_SECRET_ACCESS_KEY="+s3server.SecretKey)
-	}
 	args := []string{"--store", storeURL, "--store-max", fmt.Sprint(bound)}
-	a := startMirrorEnv(t, hub.URL(), t.TempDir(), env(), args...)
-	b := startMirrorEnv(t, hub.URL(), t.TempDir(), env(), args...)
+	a := startMirrorEnv(t, hub.URL(), t.TempDir(), storeEnv(t), args...)
+	b := startMirrorEnv(t, hub.URL(), t.TempDir(), storeEnv(t), args...)
 
-	if out, code := hubmirror(t, env(), "", "pin", "add", "--config", a.ConfigPath, "pinned:1"); code != 0 {
+	if out, code := hubmirror(t, storeEnv(t), "", "pin", "add", "--config", a.ConfigPath, "pinned:1"); code != 0 {
 		t.Fatalf("pin add: exit %d: %s", code, out)
 	}
 	inBucket := func(d string) bool { _, ok := bucketBlobs(t, srv, bucket, "team")[d]; return ok }
@@ -122,14 +115,14 @@ func TestStoreMaxBoundsTheBucket(t *testing.T) {
 		t.Helper()
 		cmd := append([]string{"cache", "prune", "--to", "0", "--yes", "--store", storeURL,
 			"--config", filepath.Join(t.TempDir(), "settings.json"), "--cache-dir", t.TempDir()}, grace...)
-		out, code := hubmirror(t, env(), "", cmd...)
+		out, code := hubmirror(t, storeEnv(t), "", cmd...)
 		if code != 0 {
 			t.Fatalf("%v: exit %d: %s", cmd, code, out)
 		}
 		return out
 	}
 	// Not without --yes, when it cannot ask: the store is every mirror's.
-	if out, code := hubmirror(t, env(), "", "cache", "prune", "--to", "0", "--store", storeURL,
+	if out, code := hubmirror(t, storeEnv(t), "", "cache", "prune", "--to", "0", "--store", storeURL,
 		"--config", filepath.Join(t.TempDir(), "settings.json"), "--cache-dir", t.TempDir()); code == 0 || !strings.Contains(out, "--yes") {
 		t.Errorf("cache prune on the store without --yes and without a terminal: exit %d, %s", code, out)
 	}

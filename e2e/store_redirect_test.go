@@ -11,7 +11,6 @@ import (
 
 	"github.com/hubmirror/hubmirror/internal/fakehub"
 	"github.com/hubmirror/hubmirror/internal/testutil"
-	"github.com/hubmirror/hubmirror/internal/testutil/s3server"
 )
 
 // TestStoreRedirectPull pulls an image with crane and with skopeo through
@@ -22,24 +21,17 @@ import (
 // byte itself. With Docker Hub down, a third instance with an empty cache
 // directory answers a blob HEAD from the store.
 func TestStoreRedirectPull(t *testing.T) {
-	srv := s3server.Start(t)
-	bucket := srv.NewBucket(t)
-	storeURL := srv.URL(bucket, "team")
-	hub := fakehub.New()
-	t.Cleanup(hub.Close)
+	srv, bucket, storeURL, hub := newTeamStore(t)
 	img := hub.AddOCIImage("library/offload", "latest",
 		fakehub.Layer(map[string]string{"data": string(randomBytes(2<<20+17, 61))}),
 		fakehub.Layer(map[string]string{"etc/motd": "offloaded\n", "more": string(randomBytes(300_000, 62))}))
 	blobs := append([]fakehub.Blob{img.Config}, img.Layers...)
-	env := func() []string {
-		return isolatedEnv(t, "AWS_ACCESS_KEY_ID="+s3server.AccessKey, "AWS_SECRET_ACCESS_KEY="+s3server.SecretKey)
-	}
 	ctx := context.Background()
 	cr := newCrane(t)
 	sk := newSkopeo(t)
 	ref := func(m *mirror) string { return m.Addr + "/library/offload:latest" }
 
-	a := startMirrorEnv(t, hub.URL(), t.TempDir(), env(), "--store", storeURL)
+	a := startMirrorEnv(t, hub.URL(), t.TempDir(), storeEnv(t), "--store", storeURL)
 	if lc := readLayout(t, cr.pull(t, ref(a), "oci")); !sameSet(lc.Layers, layerDigests(img)) {
 		t.Fatalf("crane through the first instance: layers %v, want %v", lc.Layers, layerDigests(img))
 	}
@@ -56,7 +48,7 @@ func TestStoreRedirectPull(t *testing.T) {
 	})
 
 	hub.ResetCounters()
-	b := startMirrorEnv(t, hub.URL(), t.TempDir(), env(), "--store", storeURL, "--store-redirect")
+	b := startMirrorEnv(t, hub.URL(), t.TempDir(), storeEnv(t), "--store", storeURL, "--store-redirect")
 	if lc := readLayout(t, cr.pull(t, ref(b), "oci")); !sameSet(lc.Layers, layerDigests(img)) || len(lc.Top) != 1 || lc.Top[0].Digest != img.Digest {
 		t.Errorf("crane through the redirecting instance: %+v, want %s with layers %v", lc, img.Digest, layerDigests(img))
 	}
@@ -94,7 +86,7 @@ func TestStoreRedirectPull(t *testing.T) {
 	}
 
 	hub.SetDown(true)
-	c := startMirrorEnv(t, hub.URL(), t.TempDir(), env(), "--store", storeURL)
+	c := startMirrorEnv(t, hub.URL(), t.TempDir(), storeEnv(t), "--store", storeURL)
 	layer := img.Layers[0]
 	req, err := http.NewRequestWithContext(ctx, http.MethodHead, c.URL("/v2/library/offload/blobs/"+layer.Digest), nil)
 	if err != nil {

@@ -15,7 +15,6 @@ import (
 
 	"github.com/hubmirror/hubmirror/internal/fakehub"
 	"github.com/hubmirror/hubmirror/internal/testutil"
-	"github.com/hubmirror/hubmirror/internal/testutil/s3server"
 )
 
 // TestSelfAuthSessionsShareAStore runs two `hubmirror serve --self-auth`
@@ -25,22 +24,15 @@ import (
 // allows, and the bucket holds neither the password nor the upstream
 // token in clear.
 func TestSelfAuthSessionsShareAStore(t *testing.T) {
-	srv := s3server.Start(t)
-	bucket := srv.NewBucket(t)
-	storeURL := srv.URL(bucket, "team")
-	hub := fakehub.New()
-	t.Cleanup(hub.Close)
+	srv, bucket, storeURL, hub := newTeamStore(t)
 	const alicePW, carolPW = "alice-shared-store-pw", "carol-shared-store-pw"
 	hub.AddUser("alice", alicePW)
 	hub.AddUser("carol", carolPW)
 	img := hub.AddImage("alice/secret", "v1", randomBytes(70_000, 7), randomBytes(3_000, 8))
 	hub.SetPrivate("alice/secret", "alice")
-	env := func() []string {
-		return isolatedEnv(t, "AWS_ACCESS_KEY_ID="+s3server.AccessKey, "AWS_SECRET_ACCESS_KEY="+s3server.SecretKey)
-	}
-	one := startMirrorEnv(t, hub.URL(), t.TempDir(), env(), "--store", storeURL,
+	one := startMirrorEnv(t, hub.URL(), t.TempDir(), storeEnv(t), "--store", storeURL,
 		"--self-auth", "--allow-user", "alice", "--allow-user", "carol")
-	two := startMirrorEnv(t, hub.URL(), t.TempDir(), env(), "--store", storeURL,
+	two := startMirrorEnv(t, hub.URL(), t.TempDir(), storeEnv(t), "--store", storeURL,
 		"--self-auth", "--allow-user", "alice")
 	client := newHTTPClient(1)
 	t.Cleanup(client.CloseIdleConnections)

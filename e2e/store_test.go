@@ -19,11 +19,7 @@ import (
 // an empty cache directory and Docker Hub down, serves the tag from the
 // store alone.
 func TestTwoInstancesShareAStore(t *testing.T) {
-	srv := s3server.Start(t)
-	bucket := srv.NewBucket(t)
-	storeURL := srv.URL(bucket, "team")
-	hub := fakehub.New()
-	t.Cleanup(hub.Close)
+	srv, bucket, storeURL, hub := newTeamStore(t)
 	im := &coldImage{hub: hub, repo: "library/shared"}
 	for i, size := range []int{3<<20 + 11, 40_000} {
 		b := hub.AddBlob(randomBytes(size, byte(i+40)))
@@ -31,14 +27,11 @@ func TestTwoInstancesShareAStore(t *testing.T) {
 		im.size += b.Size
 	}
 	hub.AddImageWithBlobs(im.repo, "latest", im.layers...)
-	env := func() []string {
-		return isolatedEnv(t, "AWS_ACCESS_KEY_ID="+s3server.AccessKey, "AWS_SECRET_ACCESS_KEY="+s3server.SecretKey)
-	}
 	ctx := context.Background()
 	client := newHTTPClient(1)
 	t.Cleanup(client.CloseIdleConnections)
 
-	a := startMirrorEnv(t, hub.URL(), t.TempDir(), env(), "--store", storeURL)
+	a := startMirrorEnv(t, hub.URL(), t.TempDir(), storeEnv(t), "--store", storeURL)
 	if err := im.pullMirror(ctx, client, a.Addr); err != nil {
 		t.Fatalf("pull through the first instance: %v", err)
 	}
@@ -59,7 +52,7 @@ func TestTwoInstancesShareAStore(t *testing.T) {
 	})
 
 	hub.ResetCounters()
-	b := startMirrorEnv(t, hub.URL(), t.TempDir(), env(), "--store", storeURL)
+	b := startMirrorEnv(t, hub.URL(), t.TempDir(), storeEnv(t), "--store", storeURL)
 	if err := im.pullMirror(ctx, client, b.Addr); err != nil {
 		t.Fatalf("pull through the second instance: %v", err)
 	}
@@ -69,8 +62,25 @@ func TestTwoInstancesShareAStore(t *testing.T) {
 
 	// Docker Hub goes away; a fresh instance still serves the tag.
 	hub.SetDown(true)
-	c := startMirrorEnv(t, hub.URL(), t.TempDir(), env(), "--store", storeURL)
+	c := startMirrorEnv(t, hub.URL(), t.TempDir(), storeEnv(t), "--store", storeURL)
 	if err := im.pullMirror(ctx, client, c.Addr); err != nil {
 		t.Errorf("pull through a fresh instance with upstream down: %v", err)
 	}
+}
+
+// newTeamStore is what the store tests start with: a real S3 server
+// (SeaweedFS), a bucket of the test's own and its store URL under the
+// prefix "team", and a fake Docker Hub, all stopped when the test ends.
+func newTeamStore(t *testing.T) (srv *s3server.Server, bucket, storeURL string, hub *fakehub.Hub) {
+	t.Helper()
+	srv = s3server.Start(t)
+	bucket = srv.NewBucket(t)
+	hub = fakehub.New()
+	t.Cleanup(hub.Close)
+	return srv, bucket, srv.URL(bucket, "team"), hub
+}
+
+// storeEnv is an isolated environment with the test server's keys.
+func storeEnv(tb testing.TB) []string {
+	return isolatedEnv(tb, "AWS_ACCESS_KEY_ID="+s3server.AccessKey, "AWS_SECRET_ACCESS_KEY="+s3server.SecretKey)
 }
