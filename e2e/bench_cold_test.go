@@ -186,11 +186,8 @@ func benchColdVsDirect(b *testing.B, im *coldImage, clients int) {
 		reqs += float64(len(im.hub.Requests()) - reqsBefore)
 		peak = max(peak, peakRSS(b, m))
 		cpu += cpuSeconds(b, m)
-		m.stop(b)
+		m.stopAndWipe(b)
 		client.CloseIdleConnections()
-		if err := os.RemoveAll(m.CacheDir); err != nil {
-			b.Fatal(err)
-		}
 		b.StartTimer()
 	}
 	b.StopTimer()

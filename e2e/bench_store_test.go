@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 
@@ -99,10 +98,7 @@ func BenchmarkStoreWarm(b *testing.B) {
 		}
 		localS += time.Since(t0).Seconds()
 		b.StopTimer()
-		m.stop(b)
-		if err := os.RemoveAll(m.CacheDir); err != nil {
-			b.Fatal(err)
-		}
+		m.stopAndWipe(b)
 		b.StartTimer()
 	}
 	b.StopTimer()
@@ -162,10 +158,7 @@ func BenchmarkStoreCold16x2(b *testing.B) {
 		bytes += float64(after.CDNBytes - before.CDNBytes)
 		for _, m := range ms {
 			storeReads += storeBlobReads(b, m)
-			m.stop(b)
-			if err := os.RemoveAll(m.CacheDir); err != nil {
-				b.Fatal(err)
-			}
+			m.stopAndWipe(b)
 		}
 		b.StartTimer()
 	}

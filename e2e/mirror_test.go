@@ -114,6 +114,16 @@ func startMirrorEnv(tb testing.TB, upstreamURL, cacheDir string, env []string, a
 	return m
 }
 
+// stopAndWipe stops m and removes its cache directory, so that a
+// benchmark's next iteration starts cold.
+func (m *mirror) stopAndWipe(tb testing.TB) {
+	tb.Helper()
+	m.stop(tb)
+	if err := os.RemoveAll(m.CacheDir); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 // stop sends SIGTERM and waits for a clean exit; it is safe to call twice.
 func (m *mirror) stop(tb testing.TB) {
 	tb.Helper()
