@@ -115,6 +115,7 @@ type sessionStore struct {
 	loading map[string]*loadCall // tokens being read from shared
 	misses  *missCache           // tokens shared has no session for
 	reads   chan struct{}        // store reads of sessions running now, at most maxSessionReads
+	runCtx  context.Context      // the running mirror's, which store reads end with; nil: none attached
 }
 
 func newSessionStore() *sessionStore {

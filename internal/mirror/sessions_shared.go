@@ -234,6 +234,9 @@ func (st *sessionStore) attach(ctx context.Context, cache *store.Cache, log *slo
 		return
 	}
 	st.share(cache, log)
+	st.mu.Lock()
+	st.runCtx = ctx // store reads end with the mirror, not with one waiter's request
+	st.mu.Unlock()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -354,6 +357,14 @@ type loadCall struct {
 // upstream token in it: the mirrors write none without one, and a session
 // without it would act with this mirror's own account.
 func (st *sessionStore) read(ctx context.Context, b sessionBackend, log *slog.Logger, tok string) *session {
+	// Other requests may wait for this read (load): it ends with the
+	// mirror, not with the request that started it.
+	st.mu.Lock()
+	run := st.runCtx
+	st.mu.Unlock()
+	if run == nil {
+		run = context.WithoutCancel(ctx)
+	}
 	wait := time.NewTimer(sessionReadWait)
 	defer wait.Stop()
 	select {
@@ -361,10 +372,10 @@ func (st *sessionStore) read(ctx context.Context, b sessionBackend, log *slog.Lo
 		defer func() { <-st.reads }()
 	case <-wait.C:
 		return nil
-	case <-ctx.Done():
+	case <-run.Done():
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sharedTimeout)
+	ctx, cancel := context.WithTimeout(run, sharedTimeout)
 	defer cancel()
 	sealed, err := b.Session(ctx, sessionID(tok))
 	var s *session

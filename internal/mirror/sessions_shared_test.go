@@ -500,3 +500,34 @@ func TestSharedSessionReadsBounded(t *testing.T) {
 		t.Errorf("%d session reads at once, want at most %d", p, maxSessionReads)
 	}
 }
+
+// ctxSessions blocks every read until its context ends.
+type ctxSessions struct{ *memSessions }
+
+func (c ctxSessions) Session(ctx context.Context, id string) ([]byte, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// A store read of a session ends when the mirror stops (its run context),
+// not up to sharedTimeout later; the request's own cancel does not end a
+// read other requests may wait for.
+func TestSharedSessionReadEndsWithTheMirror(t *testing.T) {
+	st := newSessionStore()
+	shareWith(st, ctxSessions{newMemSessions()})
+	run, stop := context.WithCancel(context.Background())
+	st.runCtx = run
+	req, cancelReq := context.WithCancel(context.Background())
+	done := make(chan *session)
+	go func() { done <- st.read(req, ctxSessions{newMemSessions()}, nil, testToken(0x42)) }()
+	cancelReq()
+	select {
+	case <-done:
+		t.Fatal("the read ended with the request that started it")
+	case <-time.After(50 * time.Millisecond):
+	}
+	stop()
+	if s := testutil.Await(t, done, "the read to end with the mirror"); s != nil {
+		t.Error("a session came from a read that was cut")
+	}
+}
