@@ -501,11 +501,15 @@ func TestSharedSessionReadsBounded(t *testing.T) {
 	}
 }
 
-// ctxSessions blocks every read until its context ends.
-type ctxSessions struct{ *memSessions }
+// ctxSessions blocks every read until its context ends, and sends why.
+type ctxSessions struct {
+	*memSessions
+	ended chan error
+}
 
 func (c ctxSessions) Session(ctx context.Context, id string) ([]byte, error) {
 	<-ctx.Done()
+	c.ended <- context.Cause(ctx)
 	return nil, ctx.Err()
 }
 
@@ -514,12 +518,13 @@ func (c ctxSessions) Session(ctx context.Context, id string) ([]byte, error) {
 // read other requests may wait for.
 func TestSharedSessionReadEndsWithTheMirror(t *testing.T) {
 	st := newSessionStore()
-	shareWith(st, ctxSessions{newMemSessions()})
+	b := ctxSessions{newMemSessions(), make(chan error, 1)}
+	shareWith(st, b)
 	run, stop := context.WithCancel(context.Background())
 	st.runCtx = run
 	req, cancelReq := context.WithCancel(context.Background())
 	done := make(chan *session)
-	go func() { done <- st.read(req, ctxSessions{newMemSessions()}, nil, testToken(0x42)) }()
+	go func() { done <- st.read(req, b, nil, testToken(0x42)) }()
 	cancelReq()
 	select {
 	case <-done:
@@ -527,6 +532,9 @@ func TestSharedSessionReadEndsWithTheMirror(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 	stop()
+	if err := testutil.Await(t, b.ended, "the store read to end"); !errors.Is(err, context.Canceled) {
+		t.Errorf("the store read ended with %v, want the mirror's stop (context.Canceled), not its timeout", err)
+	}
 	if s := testutil.Await(t, done, "the read to end with the mirror"); s != nil {
 		t.Error("a session came from a read that was cut")
 	}
