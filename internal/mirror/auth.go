@@ -253,7 +253,7 @@ func (s *server) serveAuth(w *recorder, r *http.Request) error {
 	sess := &session{user: user, scopes: granted, upToken: ut, expires: s.sessions.clock().Add(ttl), access: map[repoKey]bool{}}
 	mine, err := s.sessions.issue(r.Context(), sess)
 	if err != nil {
-		s.log.Warn("the token works on this mirror only, not on the others sharing the store", "err", err)
+		s.log.Warn("the token works on this mirror only, not on the others sharing the store: the mirror needs to create objects under the store's sessions/ (s3:PutObject)", "err", err)
 	}
 	s.log.Info("token issued", "user", user, "repositories", len(granted))
 	w.Header().Set("Content-Type", "application/json")

@@ -519,7 +519,7 @@ func (k *keeper) list(ctx context.Context) error {
 func (k *keeper) evict(ctx context.Context, target int64) {
 	pinned, err := readPins(ctx, k.remote, k.now())
 	if err != nil {
-		k.storeError("not evicting from the store: the pin records cannot be read", err)
+		k.storeError("not evicting from the store: a record of pinned images cannot be read; if it is damaged, delete it (its mirror writes it again within a day)", err)
 		return
 	}
 	for _, d := range k.b.cache.index.pinnedDigests() {
