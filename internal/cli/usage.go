@@ -136,8 +136,14 @@ func flagValueName(f *flag.Flag) string {
 		return "HOST:PORT"
 	case "cache-dir", "dir":
 		return "DIR"
-	case "cache-max", "to":
+	case "cache-max", "to", "store-max":
 		return "SIZE"
+	case "store":
+		return "URL"
+	case "upstream-ca":
+		return "FILE"
+	case "download-connections":
+		return "N"
 	case "config":
 		return "FILE"
 	case "file", "containerd-config":
