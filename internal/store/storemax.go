@@ -75,10 +75,10 @@ const (
 	// listEvery is how often a mirror with StoreMax lists the store's
 	// blobs, give or take a fifth.
 	listEvery = 10 * time.Minute
-	// tendEvery is how often the keeper looks at its pins and at whether
-	// a listing is due: a look in memory when neither changed. (Cache.
-	// pinsChanged makes it look at once.)
-	tendEvery = 5 * time.Second
+	// pinsRetry is how soon a pin record that could not be written is
+	// tried again. (A change of pins is written at once: SetPinned calls
+	// Cache.pinsChanged.)
+	pinsRetry = time.Minute
 	// listPage is the number of objects one listing request returns: a
 	// store with no more blobs is listed before every upload.
 	listPage = 1000
@@ -187,7 +187,8 @@ func newKeeper(ctx context.Context, b *Blobs) *keeper {
 	return k
 }
 
-// fire runs tend on b's wait group, then schedules the next one.
+// fire runs tend on b's wait group, then schedules the next one for when
+// tend says it has work again.
 func (k *keeper) fire(ctx context.Context) {
 	k.tmu.Lock()
 	if k.stopped || ctx.Err() != nil {
@@ -197,10 +198,10 @@ func (k *keeper) fire(ctx context.Context) {
 	k.b.wg.Add(1)
 	k.tmu.Unlock()
 	defer k.b.wg.Done()
-	k.tend(ctx)
+	next := k.tend(ctx)
 	k.tmu.Lock()
 	if !k.stopped {
-		k.timer.Reset(tendEvery)
+		k.timer.Reset(next)
 	}
 	k.tmu.Unlock()
 }
@@ -220,19 +221,24 @@ func (c *Cache) pinsChanged() {
 }
 
 // tend writes the pin record when it is due, and with StoreMax lists the
-// store and evicts when a listing is due.
-func (k *keeper) tend(ctx context.Context) {
+// store and evicts when a listing is due. It returns how long until one
+// of them is due again.
+func (k *keeper) tend(ctx context.Context) time.Duration {
 	k.evictMu.Lock()
 	defer k.evictMu.Unlock()
 	now := k.now()
-	k.writePins(ctx, now)
-	if k.max <= 0 || now.Before(k.nextList) {
-		return
+	next := k.writePins(ctx, now)
+	if k.max <= 0 {
+		return next
+	}
+	if now.Before(k.nextList) {
+		return min(next, k.nextList.Sub(now))
 	}
 	k.nextList = now.Add(listEvery*4/5 + mrand.N(listEvery*2/5))
+	next = min(next, k.nextList.Sub(now))
 	if err := k.list(ctx); err != nil {
 		k.storeError("cannot list the blobs in the store: store_max is enforced from what this mirror knows", err)
-		return
+		return next
 	}
 	k.mu.Lock()
 	over := k.usage+k.reserved > k.max
@@ -240,6 +246,7 @@ func (k *keeper) tend(ctx context.Context) {
 	if over {
 		k.evict(ctx, k.max)
 	}
+	return next
 }
 
 // storeError counts and logs a failed request to the store, unless the
@@ -560,20 +567,21 @@ func (k *keeper) evict(ctx context.Context, target int64) {
 
 // writePins writes the mirror's pin record when its pins changed since
 // the last one, and once every pinsEvery while it has any. A mirror that
-// never had pins writes none. evictMu is held (tend).
-func (k *keeper) writePins(ctx context.Context, now time.Time) {
+// never had pins writes none. It returns how long until the
+// record is due again. evictMu is held (tend).
+func (k *keeper) writePins(ctx context.Context, now time.Time) time.Duration {
 	pins := k.b.cache.index.pinnedDigests()
 	same := slices.Equal(pins, k.pinsSent)
 	switch {
-	case k.pinsAt.IsZero() && len(pins) == 0:
-		return
-	case same && (len(pins) == 0 || now.Sub(k.pinsAt) < pinsEvery):
-		return
+	case k.pinsAt.IsZero() && len(pins) == 0, same && len(pins) == 0:
+		return pinsEvery // nothing to record until the pins change
+	case same && now.Sub(k.pinsAt) < pinsEvery:
+		return k.pinsAt.Add(pinsEvery).Sub(now)
 	}
 	id, err := k.b.cache.instanceID()
 	if err != nil {
 		k.b.log.Warn("cannot keep this mirror's id in the cache directory: its pinned images are not recorded in the store, and another mirror's store_max may evict them", "err", err)
-		return
+		return pinsRetry
 	}
 	rec := pinRecord{Instance: id, Blobs: make([]string, len(pins))}
 	for i, d := range pins {
@@ -581,15 +589,16 @@ func (k *keeper) writePins(ctx context.Context, now time.Time) {
 	}
 	data, err := json.Marshal(rec)
 	if err != nil {
-		return
+		return pinsRetry
 	}
 	sctx, cancel := context.WithTimeout(ctx, remoteTimeout)
 	defer cancel()
 	if _, err := k.remote.Put(sctx, pinsDir+id+".json", data, nil); err != nil {
 		k.storeError("cannot write this mirror's pinned images to the store: another mirror's store_max may evict them", err)
-		return
+		return pinsRetry
 	}
 	k.pinsSent, k.pinsAt = pins, now
+	return pinsEvery
 }
 
 // pinnedDigests returns the pinned blobs, sorted.

@@ -380,21 +380,24 @@ func TestInstanceIDIsKept(t *testing.T) {
 	}
 }
 
-// On its own timer, the keeper writes the pin record as soon as the pins
-// change and pinsChanged says so, and stops with the blob store.
+// On its own timer, the keeper writes the pin record as soon as SetPinned
+// changes the pins, and stops with the blob store.
 func TestPinRecordOnItsOwnTimer(t *testing.T) {
 	f := newFakeRemote()
 	log := slog.New(slog.DiscardHandler)
 	c := openCache(t, t.TempDir(), Options{Remote: f, Log: log})
 	ctx, cancel := context.WithCancel(context.Background())
 	b := NewBlobs(ctx, c, BlobsConfig{Log: log, Tuning: testTuning})
-	d := digest.FromString("pinned")
-	c.SetPinned([]digest.Digest{d})
-	c.pinsChanged()
-	testutil.Eventually(t, "the pin record in the store", func() bool {
-		pins, err := readPins(context.Background(), f, time.Now())
-		return err == nil && pins[blobKey(d)]
-	})
+	// Each change of the pins is written at once, by SetPinned itself:
+	// the keeper does not poll for it.
+	for _, name := range []string{"pinned", "pinned later"} {
+		d := digest.FromString(name)
+		c.SetPinned([]digest.Digest{d})
+		testutil.Eventually(t, "the pin record of "+name+" in the store", func() bool {
+			pins, err := readPins(context.Background(), f, time.Now())
+			return err == nil && pins[blobKey(d)] && len(pins) == 1
+		})
+	}
 	cancel()
 	b.Wait()
 	c.pinsChanged() // stopped: does nothing
