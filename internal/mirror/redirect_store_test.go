@@ -131,6 +131,21 @@ func counter(families map[string]*dto.MetricFamily, name string) int64 {
 	return int64(mf.GetMetric()[0].GetCounter().GetValue())
 }
 
+// seededStore is a bucket of its own on srv, under the prefix "team",
+// that holds the blobs of library/repo:latest (a layer of size bytes and
+// its config): a first mirror pulled the image and uploaded them, and
+// stopped. It returns the store's URL, the hub and the image.
+func seededStore(t *testing.T, srv *s3server.Server, repo string, size int) (string, *fakehub.Hub, fakehub.Image) {
+	t.Helper()
+	storeURL := srv.URL(srv.NewBucket(t), "team")
+	hub := newHub(t)
+	img := hub.AddImage("library/"+repo, "latest", pattern(size))
+	a := startMirrorCfg(t, hub, withStore(storeURL, false))
+	a.pull(t, repo, img)
+	a.stopUploaded(t, 2)
+	return storeURL, hub, img
+}
+
 // TestStoreBehindTheMirror runs the tests of a mirror with an object
 // store behind it on one real S3 server (SeaweedFS), each on a bucket of
 // its own.
@@ -155,13 +170,7 @@ func TestStoreBehindTheMirror(t *testing.T) {
 // in ranges; HEADs it answers itself; a blob the store lacks it serves
 // itself. The URL reaches no log, and /metrics counts the redirects.
 func testRedirect(t *testing.T, srv *s3server.Server) {
-	storeURL := srv.URL(srv.NewBucket(t), "team")
-	hub := newHub(t)
-	img := hub.AddImage("library/redirected", "latest", pattern(300_000))
-
-	a := startMirrorCfg(t, hub, withStore(storeURL, false))
-	a.pull(t, "redirected", img)
-	a.stopUploaded(t, 2)
+	storeURL, hub, img := seededStore(t, srv, "redirected", 300_000)
 
 	hub.ResetCounters()
 	b := startMirrorCfg(t, hub, withStore(storeURL, true))
@@ -239,12 +248,7 @@ func testRedirect(t *testing.T, srv *s3server.Server) {
 // testNoRedirectWithoutTheSetting: a mirror without store_redirect serves every blob itself, and shows the
 // store's counters; one without a store shows none (TestMetricsFormat).
 func testNoRedirectWithoutTheSetting(t *testing.T, srv *s3server.Server) {
-	storeURL := srv.URL(srv.NewBucket(t), "team")
-	hub := newHub(t)
-	img := hub.AddImage("library/kept", "latest", pattern(100_000))
-	a := startMirrorCfg(t, hub, withStore(storeURL, false))
-	a.pull(t, "kept", img)
-	a.stopUploaded(t, 2)
+	storeURL, hub, img := seededStore(t, srv, "kept", 100_000)
 
 	b := startMirrorCfg(t, hub, withStore(storeURL, false))
 	resp := b.doNoFollow(t, http.MethodGet, "/v2/kept/blobs/"+img.Layers[0].Digest)
@@ -329,12 +333,7 @@ func testRedirectNeedsAccess(t *testing.T, srv *s3server.Server) {
 // store when upstream cannot be reached, and, once the registry is known
 // to be down, without asking it.
 func testBlobHeadFromStoreOffline(t *testing.T, srv *s3server.Server) {
-	storeURL := srv.URL(srv.NewBucket(t), "team")
-	hub := newHub(t)
-	img := hub.AddImage("library/offline", "latest", pattern(120_000))
-	a := startMirrorCfg(t, hub, withStore(storeURL, false))
-	a.pull(t, "offline", img)
-	a.stopUploaded(t, 2)
+	storeURL, hub, img := seededStore(t, srv, "offline", 120_000)
 
 	hub.SetDown(true)
 	c := startMirrorCfg(t, hub, withStore(storeURL, false))

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubmirror/hubmirror/internal/fakehub"
 	"github.com/hubmirror/hubmirror/internal/store"
 	"github.com/hubmirror/hubmirror/internal/testutil"
 	"github.com/hubmirror/hubmirror/internal/upstream"
@@ -269,9 +270,7 @@ func TestSharedSessionMisses(t *testing.T) {
 // the upstream token, and the second mirror's allow-list still decides.
 func TestSelfAuthSharedAcrossMirrors(t *testing.T) {
 	hub := newHub(t)
-	hub.AddUser("alice", "alice-shared-pw")
-	img := hub.AddImage("alice/private", "latest", []byte("private layer"))
-	hub.SetPrivate("alice/private", "alice")
+	img := addAlicePrivate(hub, "alice-shared-pw")
 	b := newMemSessions()
 	one := startAuthMirror(t, hub)
 	two := startAuthMirror(t, hub)
@@ -333,9 +332,7 @@ func plaintext(t *testing.T, tok string, sealed []byte) []byte {
 // and the warning names no secret.
 func TestSelfAuthSharedWriteFails(t *testing.T) {
 	hub := newHub(t)
-	hub.AddUser("alice", "alice-nostore-pw")
-	img := hub.AddImage("alice/private", "latest", []byte("private layer"))
-	hub.SetPrivate("alice/private", "alice")
+	img := addAlicePrivate(hub, "alice-nostore-pw")
 	b := newMemSessions()
 	b.failPut = errors.New("store down")
 	one, two := startAuthMirror(t, hub), startAuthMirror(t, hub)
@@ -538,4 +535,13 @@ func TestSharedSessionReadEndsWithTheMirror(t *testing.T) {
 	if s := testutil.Await(t, done, "the read to end with the mirror"); s != nil {
 		t.Error("a session came from a read that was cut")
 	}
+}
+
+// addAlicePrivate adds the user alice with password pw to hub, and her
+// private image alice/private:latest, which it returns.
+func addAlicePrivate(hub *fakehub.Hub, pw string) fakehub.Image {
+	hub.AddUser("alice", pw)
+	img := hub.AddImage("alice/private", "latest", []byte("private layer"))
+	hub.SetPrivate("alice/private", "alice")
+	return img
 }
