@@ -252,12 +252,50 @@ func TestFailingUpstreamIsProbedNotAsked(t *testing.T) {
 }
 
 // headGate holds manifest HEADs on their way upstream until opened, and
-// says when each one arrives.
+// says when each one arrives, and when a request joins a revalidation
+// running instead of making its own.
 type headGate struct {
 	next    http.RoundTripper
 	armed   atomic.Bool
 	arrived chan struct{}
+	joined  chan struct{}
 	opened  chan struct{}
+}
+
+// startGated starts a mirror whose manifest HEADs upstream go through a
+// headGate (armed by the test) with room for n clients, and whose
+// revalidations wait a minute for upstream (the gate holds the HEADs);
+// change adjusts the config further.
+func startGated(t *testing.T, hub *fakehub.Hub, n int, change func(*Config)) (*testMirror, *headGate) {
+	t.Helper()
+	gate := &headGate{next: http.DefaultTransport.(*http.Transport).Clone(),
+		arrived: make(chan struct{}, n), joined: make(chan struct{}, n), opened: make(chan struct{})}
+	tm := startPrepared(t, hub, func(c *Config) {
+		c.Transport = gate
+		if change != nil {
+			change(c)
+		}
+	}, func(m *Mirror) {
+		m.upstreams[dockerHub].revalidations.onJoin = func() { gate.joined <- struct{}{} }
+	}, withRevalidateTimeout(time.Minute))
+	return tm, gate
+}
+
+// awaitClients waits until n clients are either HEADs held at the gate or
+// requests that joined one, and returns how many of each.
+func (g *headGate) awaitClients(t *testing.T, n int) (heads, waiters int) {
+	t.Helper()
+	for heads+waiters < n {
+		select {
+		case <-g.arrived:
+			heads++
+		case <-g.joined:
+			waiters++
+		case <-time.After(20 * time.Second):
+			t.Fatalf("only %d HEADs and %d waiters of %d clients arrived", heads, waiters, n)
+		}
+	}
+	return heads, waiters
 }
 
 func (g *headGate) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -273,12 +311,7 @@ func TestConcurrentRevalidationsShareOneHead(t *testing.T) {
 	const clients = 32
 	hub := newHub(t)
 	img := hub.AddImage("library/alpine", "latest", []byte("rootfs"))
-	gate := &headGate{next: http.DefaultTransport.(*http.Transport).Clone(),
-		arrived: make(chan struct{}, clients), opened: make(chan struct{})}
-	joined := make(chan struct{}, clients)
-	tm := startPrepared(t, hub, func(c *Config) { c.Transport = gate }, func(m *Mirror) {
-		m.upstreams[dockerHub].revalidations.onJoin = func() { joined <- struct{}{} }
-	}, withRevalidateTimeout(time.Minute)) // the gate holds the HEAD
+	tm, gate := startGated(t, hub, clients, nil)
 	tm.pull(t, "alpine", img)
 	hub.ResetCounters()
 
@@ -286,16 +319,7 @@ func TestConcurrentRevalidationsShareOneHead(t *testing.T) {
 	replies := getManifestsAtOnce(tm, "alpine", "latest", clients)
 	// Every client is either the one HEAD held at the gate or waiting for it
 	// (without coalescing, all 32 HEADs reach the gate).
-	waiting := 0
-	for waiting < clients {
-		select {
-		case <-gate.arrived:
-		case <-joined:
-		case <-time.After(20 * time.Second):
-			t.Fatalf("only %d of %d clients arrived", waiting, clients)
-		}
-		waiting++
-	}
+	gate.awaitClients(t, clients)
 	close(gate.opened)
 	for range clients {
 		r := await(t, replies, "a reply")
@@ -366,15 +390,7 @@ func TestConcurrentRevalidationsPerUser(t *testing.T) {
 	hub.AddUser("alice", "alice-pw")
 	hub.AddUser("bobby", "bobby-pw")
 	img := hub.AddImage("library/alpine", "latest", []byte("rootfs"))
-	gate := &headGate{next: http.DefaultTransport.(*http.Transport).Clone(),
-		arrived: make(chan struct{}, 2*perUser), opened: make(chan struct{})}
-	joined := make(chan struct{}, 2*perUser)
-	tm := startPrepared(t, hub, func(c *Config) {
-		c.Transport = gate
-		c.Access = Access{SelfAuth: true}
-	}, func(m *Mirror) {
-		m.upstreams[dockerHub].revalidations.onJoin = func() { joined <- struct{}{} }
-	}, withRevalidateTimeout(time.Minute)) // the gate holds the HEADs
+	tm, gate := startGated(t, hub, 2*perUser, func(c *Config) { c.Access = Access{SelfAuth: true} })
 	_, alice := tm.login(t, "alice", "alice-pw", "alpine")
 	_, bob := tm.login(t, "bobby", "bobby-pw", "alpine")
 	for _, tok := range []string{alice, bob} {
@@ -400,17 +416,7 @@ func TestConcurrentRevalidationsPerUser(t *testing.T) {
 			statuses <- resp.StatusCode
 		}()
 	}
-	heads, waiters := 0, 0
-	for heads+waiters < 2*perUser {
-		select {
-		case <-gate.arrived:
-			heads++
-		case <-joined:
-			waiters++
-		case <-time.After(20 * time.Second):
-			t.Fatalf("only %d HEADs and %d waiters arrived", heads, waiters)
-		}
-	}
+	heads, _ := gate.awaitClients(t, 2*perUser)
 	close(gate.opened)
 	for range 2 * perUser {
 		if st := await(t, statuses, "a reply"); st != http.StatusOK {

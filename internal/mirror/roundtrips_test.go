@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/hubmirror/hubmirror/internal/fakehub"
 )
@@ -19,26 +18,14 @@ func TestConcurrentPullsOfAMovedTag(t *testing.T) {
 	const clients = 16
 	hub := newHub(t)
 	old := hub.AddImage("library/alpine", "latest", []byte("old rootfs"))
-	gate := &headGate{next: http.DefaultTransport.(*http.Transport).Clone(),
-		arrived: make(chan struct{}, clients), opened: make(chan struct{})}
-	joined := make(chan struct{}, clients)
-	tm := startPrepared(t, hub, func(c *Config) { c.Transport = gate }, func(m *Mirror) {
-		m.upstreams[dockerHub].revalidations.onJoin = func() { joined <- struct{}{} }
-	}, withRevalidateTimeout(time.Minute)) // the gate holds the HEAD
+	tm, gate := startGated(t, hub, clients, nil)
 	tm.pull(t, "alpine", old)
 	moved := hub.AddImage("library/alpine", "latest", []byte("new rootfs"))
 	hub.ResetCounters()
 
 	gate.armed.Store(true)
 	replies := getManifestsAtOnce(tm, "alpine", "latest", clients)
-	for range clients {
-		select {
-		case <-gate.arrived:
-		case <-joined:
-		case <-time.After(20 * time.Second):
-			t.Fatal("not every client arrived")
-		}
-	}
+	gate.awaitClients(t, clients)
 	close(gate.opened)
 	for range clients {
 		r := await(t, replies, "a reply")
