@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -416,5 +417,36 @@ func TestLayer(t *testing.T) {
 	}
 	if want := []string{"a/one", "b/two", "c"}; !reflect.DeepEqual(names, want) {
 		t.Errorf("names = %v, want %v", names, want)
+	}
+}
+
+// UserAgentProblems names each request with another User-Agent, and each
+// of the three servers no request reached.
+func TestUserAgentProblems(t *testing.T) {
+	h := newHub(t)
+	img := h.AddImage("library/alpine", "3.20", []byte("rootfs"))
+	if got := h.UserAgentProblems("agent/1"); len(got) != 3 {
+		t.Errorf("before any request: %q, want the three servers named", got)
+	}
+	tok := bearer(t, h, "library/alpine")
+	send(t, http.DefaultClient, http.MethodGet, manifestURL(h, "library/alpine", "3.20"), "Authorization", "Bearer "+tok, "User-Agent", "agent/1")
+	send(t, http.DefaultClient, http.MethodGet, cdnURL(t, h, "library/alpine", img.Layers[0].Digest), "User-Agent", "other/2")
+	got := h.UserAgentProblems("agent/1")
+	// Wrong: the two token requests and the registry's blob GET (made by
+	// bearer and cdnURL with Go's agent) and the CDN GET with other/2;
+	// the manifest GET carried agent/1.
+	var other int
+	for _, p := range got {
+		switch {
+		case strings.Contains(p, "no request reached"):
+			t.Errorf("a server is named though it saw requests: %s", p)
+		case strings.Contains(p, "/manifests/"):
+			t.Errorf("the manifest GET, with the wanted agent, is named: %s", p)
+		case strings.Contains(p, `"other/2"`):
+			other++
+		}
+	}
+	if len(got) != 4 || other != 1 {
+		t.Errorf("problems %q: want the two token requests, the blob GET and the CDN GET with other/2", got)
 	}
 }

@@ -14,6 +14,7 @@
 package fakehub
 
 import (
+	"fmt"
 	"maps"
 	"net"
 	"net/http"
@@ -218,6 +219,27 @@ func (h *Hub) Requests() []Request {
 	out := make([]Request, len(h.requests))
 	copy(out, h.requests)
 	return out
+}
+
+// UserAgentProblems says what is wrong with the User-Agent of the
+// requests the hub saw, one line each: a request that did not carry want,
+// and a server of the three that saw no request at all (a check of the
+// requests would prove less than it says). None when all is well.
+func (h *Hub) UserAgentProblems(want string) []string {
+	var problems []string
+	seen := map[string]bool{}
+	for _, r := range h.Requests() {
+		seen[r.Server] = true
+		if ua := r.Header.Get("User-Agent"); ua != want {
+			problems = append(problems, fmt.Sprintf("%s %s %s: User-Agent %q, want %q", r.Server, r.Method, r.Path, ua, want))
+		}
+	}
+	for _, s := range []string{ServerRegistry, ServerAuth, ServerCDN} {
+		if !seen[s] {
+			problems = append(problems, fmt.Sprintf("no request reached the hub's %s server: the check proves less than it says", s))
+		}
+	}
+	return problems
 }
 
 // Advance moves the hub's clock forward by d.
