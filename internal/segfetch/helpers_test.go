@@ -282,10 +282,18 @@ func (c *countingHash) Write(b []byte) (int, error) {
 	return c.Hash.Write(b)
 }
 
-// closeTracker records whether a body was closed.
+// closeTracker records whether a body was closed, and how much of it
+// was read.
 type closeTracker struct {
 	io.ReadCloser
 	closed atomic.Bool
+	read   atomic.Int64
+}
+
+func (c *closeTracker) Read(b []byte) (int, error) {
+	n, err := c.ReadCloser.Read(b)
+	c.read.Add(int64(n))
+	return n, err
 }
 
 func (c *closeTracker) Close() error {
